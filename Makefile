@@ -1,0 +1,48 @@
+# The CAR-T outcomes book. Two commands matter:
+#   make book   set up everything, execute every chapter, build the site into _build/html
+#   make test   set up everything, run the whole test suite (unit, oracle, chapters, strict build)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
+R_PACKAGES := r-base-core r-cran-survival r-cran-cmprsk
+
+.PHONY: setup r-oracle synthetic book test serve clean lock bench
+
+setup: $(STAMP) r-oracle
+
+$(STAMP): requirements.lock pyproject.toml
+	@echo ">> creating $(VENV) and installing the locked dependencies"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check -r requirements.lock 2>&1 | grep -v "^WARNING: Location" || true
+	@$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . 2>&1 | grep -v "^WARNING: Location" || true
+	@$(PY) -c "import helpers, jupyter_book, papermill, pandera" || { echo "dependency install failed"; exit 1; }
+	@rm -f $(VENV)/.installed-*; touch $@
+
+# R is the statistical oracle for the tests. Installed from Debian when missing.
+r-oracle:
+	@bash scripts/ensure-r.sh $(R_PACKAGES)
+
+synthetic: $(STAMP)
+	$(PY) -m helpers.synthetic --out data/synthetic
+
+book: setup
+	$(PY) -m helpers.build
+
+test: setup
+	$(PY) -m pytest
+
+serve: book
+	$(PY) -m http.server --directory _build/html 8000
+
+bench: setup
+	$(PY) benchmarks/build_times.py
+
+lock:
+	rm -rf /tmp/cart-lock && $(PYTHON) -m venv /tmp/cart-lock && /tmp/cart-lock/bin/pip install -q . && \
+	  { echo "# Fully pinned dependency set (pip freeze of a clean venv built from pyproject.toml ranges)."; \
+	    echo "# Regenerate with: make lock"; /tmp/cart-lock/bin/pip freeze --exclude cart-outcomes-helpers | sort -f; } > requirements.lock
+
+clean:
+	rm -rf _build

@@ -1,0 +1,15 @@
+"""Where things live. Every path the helpers use is derived here, once."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# src/helpers/paths.py -> repository root is three levels up.
+REPO_ROOT = Path(os.environ.get("CART_BOOK_ROOT", Path(__file__).resolve().parents[2]))
+DATA_DIR = REPO_ROOT / "data"
+REGISTER_CSV = DATA_DIR / "published_register.csv"
+SYNTHETIC_DIR = DATA_DIR / "synthetic"
+BUILD_DIR = REPO_ROOT / "_build"
+LEDGER_CSV = BUILD_DIR / "reproduction-ledger.csv"
+SEEDS_DIR = REPO_ROOT.parent / "shared" / "seeds"
