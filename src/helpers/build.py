@@ -1,0 +1,350 @@
+"""Build runner: execute every chapter with papermill, then build the site.
+
+``python -m helpers.build`` (what ``make book`` calls) does, in order:
+
+1. regenerate what is generated (synthetic cohorts, data dictionary CSV) —
+   files are rewritten only when their bytes change, so nothing looks new
+   that is not;
+2. check that every chapter's text twin (``book/X.md``) and notebook twin
+   (``notebooks/X.ipynb``) say the same thing;
+3. execute the chapters with papermill, in parallel up to the number of
+   cores, into ``_build/executed/`` (never back into the twins), skipping a
+   chapter whose inputs (notebook, helpers source, data, parameters, lock
+   file) have not changed since its last successful run;
+4. merge the chapters' ledger rows into ``_build/reproduction-ledger.csv``
+   and execute the ledger page last;
+5. stage the site sources in ``_build/site/`` and run Jupyter Book 1 with a
+   strict build (``-W -n --keep-going``) into ``_build/html/``.
+
+A failing cell stops the build: the chapter and traceback are printed, the
+stale executed copy and the old site are removed, and the exit code is 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as futures
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .paths import BUILD_DIR, DATA_DIR, REGISTER_CSV, REPO_ROOT, SYNTHETIC_DIR
+
+BOOK_DIR = REPO_ROOT / "book"
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+EXECUTED_DIR = BUILD_DIR / "executed"
+LEDGER_PARTS_DIR = BUILD_DIR / "ledger"
+SITE_SOURCE_DIR = BUILD_DIR / "site"
+HTML_DIR = BUILD_DIR / "html"
+HELPERS_DIR = Path(__file__).resolve().parent
+
+# Chapters executed after all others because they read what the others wrote.
+LAST_CHAPTERS = ("ledger",)
+DEFAULT_SEED = 20240101
+
+
+@dataclass
+class Parameters:
+    """The papermill parameters every chapter accepts."""
+
+    data_dir: str = str(SYNTHETIC_DIR)
+    seed: int = DEFAULT_SEED
+    ledger_dir: str = str(LEDGER_PARTS_DIR)
+    register_csv: str = str(REGISTER_CSV)
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class ChapterResult:
+    chapter: str
+    status: str  # "executed", "skipped" or "failed"
+    seconds: float = 0.0
+    error: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def log(message: str) -> None:
+    print(f"[build] {message}", flush=True)
+
+
+# ---------------------------------------------------------------- chapters --
+
+def toc_files(toc_path: Path = REPO_ROOT / "_toc.yml") -> list[str]:
+    """Every document named in ``_toc.yml`` (root first), e.g. ``book/intro``."""
+    toc = yaml.safe_load(toc_path.read_text())
+    names = [toc["root"]]
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                names.append(node["file"])
+            for key in ("parts", "chapters", "sections"):
+                for child in node.get(key, []) or []:
+                    walk(child)
+        elif isinstance(node, list):
+            for child in node:
+                walk(child)
+
+    walk(toc)
+    return names
+
+
+def is_notebook_text(md_path: Path) -> bool:
+    """A MyST markdown page is a chapter notebook when jupytext pairs it."""
+    head = md_path.read_text(encoding="utf-8").split("\n---", 1)[0]
+    return "jupytext:" in head and "kernelspec:" in head
+
+
+def chapters() -> list[str]:
+    """Chapter names (``book/<name>.md`` paired with ``notebooks/<name>.ipynb``)."""
+    found = []
+    for doc in toc_files():
+        md = REPO_ROOT / f"{doc}.md"
+        if md.exists() and is_notebook_text(md):
+            found.append(md.stem)
+    return found
+
+
+def pairing_problems(names: list[str]) -> list[str]:
+    """Chapters whose two twins disagree (or where one twin is missing)."""
+    import jupytext
+    from jupytext.compare import compare_notebooks, NotebookDifference
+
+    problems = []
+    for name in names:
+        md, ipynb = BOOK_DIR / f"{name}.md", NOTEBOOKS_DIR / f"{name}.ipynb"
+        if not ipynb.exists():
+            problems.append(f"{name}: notebooks/{name}.ipynb is missing (run: jupytext --sync book/{name}.md)")
+            continue
+        try:
+            compare_notebooks(jupytext.read(ipynb), jupytext.read(md), fmt="md:myst",
+                              allow_expected_differences=False)
+        except NotebookDifference as difference:
+            first = str(difference).strip().splitlines()[:6]
+            problems.append(f"{name}: book/{name}.md and notebooks/{name}.ipynb differ "
+                            f"(run: jupytext --sync book/{name}.md):\n    " + "\n    ".join(first))
+    return problems
+
+
+def _hash_files(digest, paths) -> None:
+    for path in sorted(paths):
+        digest.update(str(path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path).encode())
+        digest.update(path.read_bytes())
+
+
+def chapter_inputs_digest(name: str, params: Parameters) -> str:
+    """Fingerprint of everything a chapter's output depends on."""
+    digest = hashlib.sha256()
+    _hash_files(digest, [NOTEBOOKS_DIR / f"{name}.ipynb", REPO_ROOT / "requirements.lock"])
+    _hash_files(digest, HELPERS_DIR.rglob("*.py"))
+    data_dir = Path(params.data_dir)
+    if data_dir.exists():
+        _hash_files(digest, [p for p in data_dir.rglob("*") if p.is_file()])
+    _hash_files(digest, [Path(params.register_csv)])
+    if name in LAST_CHAPTERS:
+        _hash_files(digest, [p for p in Path(params.ledger_dir).glob("*.csv")])
+    digest.update(json.dumps(params.as_dict(), sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def execute_chapter(name: str, params: dict, force: bool = False) -> ChapterResult:
+    """Run one chapter with papermill into ``_build/executed/<name>.ipynb``."""
+    import papermill
+
+    source = NOTEBOOKS_DIR / f"{name}.ipynb"
+    target = EXECUTED_DIR / f"{name}.ipynb"
+    stamp = EXECUTED_DIR / f"{name}.inputs.sha256"
+    digest = chapter_inputs_digest(name, Parameters(**params))
+    if not force and target.exists() and stamp.exists() and stamp.read_text() == digest:
+        return ChapterResult(name, "skipped")
+    start = time.perf_counter()
+    EXECUTED_DIR.mkdir(parents=True, exist_ok=True)
+    stamp.unlink(missing_ok=True)
+    partial = EXECUTED_DIR / f".{name}.partial.ipynb"
+    try:
+        papermill.execute_notebook(
+            str(source), str(partial), parameters=params, cwd=str(NOTEBOOKS_DIR),
+            kernel_name="python3", progress_bar=False, log_output=False, report_mode=False,
+        )
+    except Exception as error:  # papermill's PapermillExecutionError carries the traceback
+        target.unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)
+        text = getattr(error, "traceback", None)
+        detail = "\n".join(text) if isinstance(text, list) else str(error)
+        return ChapterResult(name, "failed", time.perf_counter() - start, _strip_ansi(detail))
+    partial.replace(target)
+    stamp.write_text(digest)
+    return ChapterResult(name, "executed", time.perf_counter() - start)
+
+
+def _strip_ansi(text: str) -> str:
+    import re
+
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+def run_chapters(names: list[str], params: Parameters, jobs: int, force: bool) -> list[ChapterResult]:
+    results = []
+    if not names:
+        return results
+    with futures.ProcessPoolExecutor(max_workers=max(1, min(jobs, len(names)))) as pool:
+        pending = {pool.submit(execute_chapter, n, params.as_dict(), force): n for n in names}
+        for done in futures.as_completed(pending):
+            result = done.result()
+            log(f"{result.chapter:<24} {result.status:<9} {result.seconds:6.1f} s")
+            results.append(result)
+    return results
+
+
+# ------------------------------------------------------------- generation --
+
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Write only when the bytes differ, so unchanged files keep their mtimes."""
+    if path.exists() and path.read_bytes() == data:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return True
+
+
+def sync_tree(source: Path, target: Path) -> int:
+    """Mirror ``source`` into ``target`` file by file, writing only changes."""
+    changed = 0
+    for path in source.rglob("*"):
+        if path.is_file():
+            changed += write_if_changed(target / path.relative_to(source), path.read_bytes())
+    return changed
+
+
+def regenerate(seed: int) -> None:
+    """Regenerate the synthetic cohorts and the data-dictionary CSV."""
+    from . import contract, synthetic
+
+    with tempfile.TemporaryDirectory() as tmp:
+        synthetic.write_all(Path(tmp), seed=seed)
+        changed = sync_tree(Path(tmp), SYNTHETIC_DIR)
+    csv = contract.dictionary().to_csv(index=False, lineterminator="\n").encode()
+    changed += write_if_changed(DATA_DIR / "data_dictionary.csv", csv)
+    log(f"generated data: {changed} file(s) changed")
+
+
+# ------------------------------------------------------------------- site --
+
+def stage_site(names: list[str]) -> None:
+    """Assemble the Jupyter Book source: text pages + executed chapters."""
+    import plotly
+
+    SITE_SOURCE_DIR.mkdir(parents=True, exist_ok=True)
+    wanted = set()
+    for name in ("_config.yml", "_toc.yml"):
+        write_if_changed(SITE_SOURCE_DIR / name, (REPO_ROOT / name).read_bytes())
+        wanted.add(SITE_SOURCE_DIR / name)
+    for path in BOOK_DIR.rglob("*"):
+        if not path.is_file():
+            continue
+        relative = path.relative_to(REPO_ROOT)
+        if path.suffix == ".md" and path.stem in names:
+            continue  # a chapter: its executed notebook takes the text twin's place
+        if relative.parts[:2] == ("book", "_static"):
+            relative = Path(*relative.parts[1:])  # site-wide static files live at the site root
+        write_if_changed(SITE_SOURCE_DIR / relative, path.read_bytes())
+        wanted.add(SITE_SOURCE_DIR / relative)
+    for name in names:
+        executed = EXECUTED_DIR / f"{name}.ipynb"
+        target = SITE_SOURCE_DIR / "book" / f"{name}.ipynb"
+        write_if_changed(target, executed.read_bytes())
+        wanted.add(target)
+    # One shared copy of plotly.js for the whole site (figures do not inline it).
+    plotly_js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    static = SITE_SOURCE_DIR / "_static" / "plotly.min.js"
+    write_if_changed(static, plotly_js.read_bytes())
+    wanted.add(static)
+    ledger = BUILD_DIR / "reproduction-ledger.csv"
+    if ledger.exists():
+        target = SITE_SOURCE_DIR / "_static" / "downloads" / "reproduction-ledger.csv"
+        write_if_changed(target, ledger.read_bytes())
+        wanted.add(target)
+    for path in list(SITE_SOURCE_DIR.rglob("*")):
+        if path.is_file() and path not in wanted:
+            path.unlink()  # a page removed from book/ must not linger on the site
+
+
+def build_site(strict: bool = True) -> int:
+    command = [sys.executable, "-m", "jupyter_book", "build", str(SITE_SOURCE_DIR),
+               "--path-output", str(REPO_ROOT), "--builder", "html"]
+    if strict:
+        command += ["-W", "-n", "--keep-going"]
+    log("jupyter-book build" + (" (strict: -W -n --keep-going)" if strict else ""))
+    completed = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
+    output = completed.stdout + completed.stderr
+    warnings = [line for line in output.splitlines() if "WARNING" in line or "ERROR" in line]
+    if completed.returncode != 0 or warnings:
+        print(output[-6000:], file=sys.stderr)
+        log(f"site build FAILED ({len(warnings)} warning/error line(s))")
+        return 1
+    return 0
+
+
+# -------------------------------------------------------------------- main --
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.build", description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", default=str(SYNTHETIC_DIR),
+                        help="folder of cohort CSVs in the data contract (default: the synthetic cohorts)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed passed to every chapter")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="chapters executed at once")
+    parser.add_argument("--force", action="store_true", help="re-execute every chapter")
+    parser.add_argument("--no-site", action="store_true", help="execute chapters but do not build HTML")
+    parser.add_argument("--no-regenerate", action="store_true", help="do not regenerate synthetic data")
+    args = parser.parse_args(argv)
+
+    start = time.perf_counter()
+    if not args.no_regenerate:
+        regenerate(args.seed)
+    names = chapters()
+    problems = pairing_problems(names)
+    if problems:
+        log("text/notebook twins out of sync:\n  " + "\n  ".join(problems))
+        return 1
+    params = Parameters(data_dir=str(Path(args.data_dir).resolve()), seed=args.seed)
+    first = [n for n in names if n not in LAST_CHAPTERS]
+    last = [n for n in names if n in LAST_CHAPTERS]
+    results = run_chapters(first, params, args.jobs, args.force)
+    failed = [r for r in results if r.status == "failed"]
+    if not failed:
+        from .ledger import merge_ledger
+
+        merge_ledger(LEDGER_PARTS_DIR, BUILD_DIR / "reproduction-ledger.csv", chapters=first)
+        results += run_chapters(last, params, args.jobs, args.force)
+        failed = [r for r in results if r.status == "failed"]
+    if failed:
+        for result in failed:
+            print(f"\n=== chapter '{result.chapter}' failed ===\n{result.error}\n", file=sys.stderr)
+        shutil.rmtree(HTML_DIR, ignore_errors=True)  # never leave a stale site to publish
+        log(f"FAILED: {', '.join(r.chapter for r in failed)}; the site was not built")
+        return 1
+    code = 0
+    if not args.no_site:
+        stage_site(names)
+        code = build_site(strict=True)
+        if code:
+            shutil.rmtree(HTML_DIR, ignore_errors=True)
+    executed = sum(r.status == "executed" for r in results)
+    log(f"{'done' if code == 0 else 'FAILED'} in {time.perf_counter() - start:.1f} s "
+        f"({executed} executed, {len(results) - executed} unchanged) -> {HTML_DIR.relative_to(REPO_ROOT)}")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

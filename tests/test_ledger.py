@@ -1,0 +1,102 @@
+"""The ledger's rules, checked on hand-worked cases (exact arithmetic, not the code's own output)."""
+
+import pandas as pd
+import pytest
+
+from helpers import ledger as L
+
+
+@pytest.fixture()
+def register_csv(tmp_path):
+    rows = [
+        # register_id, kind, numerator, denominator, value, value_text
+        ("T-prop", "proportion", 6, 13, 46.2, "46.2%"),
+        ("T-p", "p_value", None, None, 0.036, "0.036"),
+        ("T-plt", "p_value", None, None, 0.001, "< 0.001"),
+        ("T-one", "p_value", None, None, 1.0, "1.000"),
+        ("T-surv", "survival_rate", None, None, 49.5, "49.5%"),
+        ("T-hr", "hazard_ratio", None, None, 3.411, "3.411"),
+    ]
+    frame = pd.DataFrame([{c: "" for c in L.reg.REGISTER_COLUMNS} | {
+        "register_id": r, "study": "999", "kind": k, "numerator": num, "denominator": den,
+        "value": v, "value_text": t, "quantity": f"q {r}", "group": "g", "location": "here",
+        "relation": "<" if t.startswith("<") else "="} for r, k, num, den, v, t in rows])
+    path = tmp_path / "register.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def make(register_csv, tmp_path):
+    return L.Ledger("test-chapter", tmp_path / "parts", register_csv)
+
+
+def test_exact_means_rounds_to_the_printed_value(register_csv, tmp_path):
+    book = make(register_csv, tmp_path)
+    # 0.03608 prints as 0.036; 0.0365 prints as 0.037 with half-up rounding (not 0.036).
+    assert book.record("T-p", 0.03608, basis="recomputed")["status"] == "exact"
+    assert book.record("T-p", 0.0365, basis="recomputed")["status"] == "differs"
+    assert book.record("T-p", 0.03549, basis="recomputed")["status"] == "differs"
+
+
+def test_less_than_published_values(register_csv, tmp_path):
+    book = make(register_csv, tmp_path)
+    assert book.record("T-plt", 0.00036, basis="recomputed")["status"] == "exact"
+    assert book.record("T-plt", 0.0011, basis="recomputed")["status"] == "differs"
+
+
+def test_tolerances(register_csv, tmp_path):
+    book = make(register_csv, tmp_path)
+    two_points = L.Tolerance(absolute=2.0)
+    assert book.record("T-surv", 51.4, basis="synthetic", tolerance=two_points)["status"] == "within-tolerance"
+    assert book.record("T-surv", 51.6, basis="synthetic", tolerance=two_points)["status"] == "differs"
+    fifteen = L.Tolerance(relative=0.15)
+    assert book.record("T-hr", 3.411 * 1.149, basis="synthetic", tolerance=fifteen)["status"] == "within-tolerance"
+    assert book.record("T-hr", 3.411 * 1.151, basis="synthetic", tolerance=fifteen)["status"] == "differs"
+    factor = L.Tolerance(factor=1.5)
+    assert book.record("T-p", 0.036 / 1.49, basis="synthetic", tolerance=factor)["status"] == "within-tolerance"
+    assert book.record("T-p", 0.036 * 1.51, basis="synthetic", tolerance=factor)["status"] == "differs"
+
+
+def test_proportions_need_the_published_counts(register_csv, tmp_path):
+    book = make(register_csv, tmp_path)
+    assert book.record_proportion("T-prop", 6, 13, basis="synthetic")["status"] == "exact"
+    # 12/26 is also 46.2 % but is not the published 6/13.
+    assert book.record_proportion("T-prop", 12, 26, basis="synthetic")["status"] == "differs"
+    row = book.record_proportion("T-prop", 6, 13, basis="synthetic")
+    assert row["published"] == "6/13 (46.2%)" and row["reproduced"] == "6/13 (46.2%)"
+
+
+def test_reproduced_values_print_with_the_papers_precision(register_csv, tmp_path):
+    book = make(register_csv, tmp_path)
+    assert book.record("T-surv", 49.45, basis="synthetic")["reproduced"] == "49.5%"  # half-up
+    assert book.record("T-hr", 3.4114, basis="synthetic")["reproduced"] == "3.411"
+    assert book.record("T-one", 1.0, basis="recomputed")["status"] == "exact"
+
+
+def test_unknown_ids_and_bad_basis_are_refused(register_csv, tmp_path):
+    book = make(register_csv, tmp_path)
+    with pytest.raises(KeyError, match="no register row with register_id 'nope'"):
+        book.record("nope", 1.0, basis="synthetic")
+    with pytest.raises(ValueError, match="basis must be one of"):
+        book.record("T-p", 0.036, basis="made-up")
+    with pytest.raises(ValueError, match="needs a note"):
+        book.not_reproducible("T-p", note="  ")
+
+
+def test_merge_lists_every_register_row_once(register_csv, tmp_path):
+    book = make(register_csv, tmp_path)
+    book.record("T-p", 0.03608, basis="recomputed")
+    book.record_proportion("T-prop", 6, 13, basis="synthetic")
+    merged = L.merge_ledger(tmp_path / "parts", tmp_path / "ledger.csv", chapters=["test-chapter"],
+                            register_csv=register_csv)
+    assert list(merged.columns) == list(L.LEDGER_COLUMNS)
+    assert sorted(merged["register_id"]) == sorted(["T-prop", "T-p", "T-plt", "T-one", "T-surv", "T-hr"])
+    pending = merged[merged["chapter"] == ""]
+    assert set(pending["status"]) == {"not-reproducible"} and len(pending) == 4
+    assert set(merged["status"]) <= set(L.STATUSES)
+    # A part from a chapter no longer in the book is ignored.
+    other = L.Ledger("removed-chapter", tmp_path / "parts", register_csv)
+    other.record("T-hr", 3.411, basis="synthetic")
+    again = L.merge_ledger(tmp_path / "parts", tmp_path / "ledger.csv", chapters=["test-chapter"],
+                           register_csv=register_csv)
+    assert (again["chapter"] == "removed-chapter").sum() == 0

@@ -1,0 +1,60 @@
+"""Every chapter's text twin (book/X.md) and notebook twin (notebooks/X.ipynb) agree."""
+
+import json
+
+import pytest
+
+from helpers import build
+
+CHAPTERS = build.chapters()
+
+
+def test_the_book_has_its_chapters():
+    assert {"baselines", "ledger", "data-dictionary"} <= set(CHAPTERS)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_twins_are_in_sync(chapter):
+    assert build.pairing_problems([chapter]) == []
+
+
+def test_an_edited_twin_is_detected(tmp_path, monkeypatch):
+    """Change one twin behind jupytext's back: the check must notice."""
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    book = tmp_path / "book"
+    book.mkdir()
+    (book / "baselines.md").write_text((build.BOOK_DIR / "baselines.md").read_text())
+    notebook = json.loads((build.NOTEBOOKS_DIR / "baselines.ipynb").read_text())
+    code_cells = [c for c in notebook["cells"] if c["cell_type"] == "code"]
+    code_cells[-1]["source"] = ["print('edited only in the notebook')\n"]
+    (notebooks / "baselines.ipynb").write_text(json.dumps(notebook))
+    monkeypatch.setattr(build, "BOOK_DIR", book)
+    monkeypatch.setattr(build, "NOTEBOOKS_DIR", notebooks)
+    problems = build.pairing_problems(["baselines"])
+    assert len(problems) == 1 and "jupytext --sync book/baselines.md" in problems[0]
+
+
+def test_a_missing_notebook_twin_is_reported(tmp_path, monkeypatch):
+    monkeypatch.setattr(build, "NOTEBOOKS_DIR", tmp_path)
+    problems = build.pairing_problems(["baselines"])
+    assert problems and "notebooks/baselines.ipynb is missing" in problems[0]
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_executed_copies_never_go_into_the_twins(chapter):
+    """The committed notebook twins carry no outputs: papermill writes elsewhere."""
+    notebook = json.loads((build.NOTEBOOKS_DIR / f"{chapter}.ipynb").read_text())
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell.get("outputs", []) == [] and cell.get("execution_count") is None
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_chapter_takes_the_build_parameters(chapter):
+    notebook = json.loads((build.NOTEBOOKS_DIR / f"{chapter}.ipynb").read_text())
+    tagged = [c for c in notebook["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, f"{chapter}: exactly one cell must be tagged 'parameters'"
+    source = "".join(tagged[0]["source"])
+    for name in build.Parameters().as_dict():
+        assert f"{name} =" in source, f"{chapter}: parameter {name} is not declared"
