@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import sys
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +45,9 @@ def load_inputs() -> dict[str, pd.DataFrame]:
             for name in INPUT_NAMES}
 
 
+@lru_cache(maxsize=1)
 def load_expected() -> dict[str, pd.DataFrame]:
+    """The committed R output (loaded lazily so that --regenerate works without it)."""
     return {name: pd.read_csv(FIXTURES / f"{name}.csv", float_precision="round_trip")
             for name in OUTPUT_NAMES}
 
@@ -54,7 +57,6 @@ def parse_table(text: str) -> list[list[int]]:
 
 
 CASES = load_inputs()
-EXPECTED = load_expected()
 CONTINGENCY_IDS = CASES["contingency_cases"]["case_id"].tolist()
 BINOMIAL_IDS = CASES["binomial_cases"]["case_id"].tolist()
 
@@ -115,10 +117,10 @@ def check_binomial_case(case_id: str, r_rows: pd.DataFrame) -> None:
 # --------------------------------------------------------------------------- #
 def test_fixtures_cover_every_case():
     """A case added to the inputs without regenerating the R output fails here."""
-    assert EXPECTED["contingency_expected"]["case_id"].tolist() == CONTINGENCY_IDS
-    assert EXPECTED["binomial_expected"]["case_id"].tolist() == BINOMIAL_IDS
+    assert load_expected()["contingency_expected"]["case_id"].tolist() == CONTINGENCY_IDS
+    assert load_expected()["binomial_expected"]["case_id"].tolist() == BINOMIAL_IDS
     binom = CASES["binomial_cases"].astype({"k": int, "n": int, "level": float})
-    exp = EXPECTED["binomial_expected"]
+    exp = load_expected()["binomial_expected"]
     assert exp["k"].tolist() == binom["k"].tolist()
     assert exp["n"].tolist() == binom["n"].tolist()
     assert np.allclose(exp["level"], binom["level"], rtol=0, atol=1e-15)
@@ -128,12 +130,12 @@ def test_fixtures_cover_every_case():
 
 @pytest.mark.parametrize("case_id", CONTINGENCY_IDS)
 def test_contingency_vs_r_fixture(case_id):
-    check_contingency_case(case_id, EXPECTED["contingency_expected"])
+    check_contingency_case(case_id, load_expected()["contingency_expected"])
 
 
 @pytest.mark.parametrize("case_id", BINOMIAL_IDS)
 def test_binomial_vs_r_fixture(case_id):
-    check_binomial_case(case_id, EXPECTED["binomial_expected"])
+    check_binomial_case(case_id, load_expected()["binomial_expected"])
 
 
 # Which test reproduces each published study-000 P value, read off R's own P
@@ -160,7 +162,7 @@ def test_study_000_published_p_values(case_id):
     (k1, m1), (k2, m2) = parse_table(row["table"])
     result = stats.compare_proportions(k1, k1 + m1, k2, k2 + m2, published_p=row["published_p"]).iloc[0]
     assert result["matches"] == STUDY_000_MATCHES[case_id]
-    r = EXPECTED["contingency_expected"].set_index("case_id").loc[case_id]
+    r = load_expected()["contingency_expected"].set_index("case_id").loc[case_id]
     assert_close(result["fisher_p"], float(r["fisher_p"]), f"{case_id} Fisher")
     assert_close(result["yates_p"], float(r["yates_p"]), f"{case_id} Yates")
     assert_close(result["chisq_p"], float(r["chisq_p"]), f"{case_id} chi-square")
@@ -219,7 +221,7 @@ def assert_frames_match(committed: pd.DataFrame, live: pd.DataFrame, name: str) 
 @pytest.mark.parametrize("name", OUTPUT_NAMES)
 def test_committed_fixtures_equal_live_r(live_r, name):
     assert set(live_r) == set(OUTPUT_NAMES) | {"r_session"}
-    assert_frames_match(EXPECTED[name], live_r[name], name)
+    assert_frames_match(load_expected()[name], live_r[name], name)
 
 
 @pytest.mark.r_live

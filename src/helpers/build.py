@@ -281,7 +281,7 @@ def stage_site(names: list[str]) -> None:
 
 
 def build_site(strict: bool = True) -> int:
-    command = [sys.executable, "-m", "jupyter_book", "build", str(SITE_SOURCE_DIR),
+    command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(SITE_SOURCE_DIR),
                "--path-output", str(REPO_ROOT), "--builder", "html"]
     if strict:
         command += ["-W", "-n", "--keep-going"]

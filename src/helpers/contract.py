@@ -615,7 +615,7 @@ def _check_table(df: pd.DataFrame, table_name: str, source: str
         word = identifier_column_word(name)
         if word is not None:
             refused.append(name)
-            bag.add(name, None, f"column '{name}' looks like a direct identifier ({word}); "
+            bag.add(name, None, f"looks like a direct identifier ({word}); "
                                 "the contract never accepts direct identifiers")
         elif name not in table.column_names:
             bag.add(name, None, f"unknown column (not in the contract's '{table.name}' table, whose columns "

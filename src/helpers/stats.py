@@ -314,7 +314,7 @@ def chisq_test(table, correct: bool = True) -> pd.DataFrame:
         expected = np.outer(counts.sum(axis=1), counts.sum(axis=0)) / n
         deviation = np.abs(counts - expected)
         if correct and counts.shape == (2, 2):
-            yates = float(min(0.5, deviation.min()))
+            yates = 0.5
         else:
             yates = 0.0
         statistic = float(np.sum((deviation - yates) ** 2 / expected))
