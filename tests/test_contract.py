@@ -341,7 +341,7 @@ def test_many_problems_are_reported_together(valid):
     err = _table_error(df, "adverse_events")
     assert len(err.lines) == 4, str(err)
     assert list(err.problems.columns) == ["source", "table", "column", "row", "rule", "value"]
-    assert err.problems["row"].tolist()[:1] == [pd.NA] or pd.isna(err.problems["row"].iloc[0])
+    assert pd.isna(err.problems["row"].iloc[0])  # whole-column problems first
     _line(err, "column 'grade', row 1: must be ≤ 5")
     _line(err, "column 'category', row 2: must be one of")
     _line(err, "column 'onset_day', row 2: must be a number (found 'soon')")
@@ -358,6 +358,25 @@ def test_schema_is_a_pandera_schema_generated_from_the_spec():
         for col in table.columns:
             assert sch.columns[col.name].required == col.required
             assert sch.columns[col.name].nullable == col.nullable
+
+
+def test_schema_alone_normalises_text_cells(valid):
+    out = contract.schema("labs").validate(valid["labs"])
+    assert out["below_lloq"].tolist() == [False, False, True]
+    assert out["day"].tolist() == [-3.0, 7.0, 7.0]
+    bad = valid["labs"].assign(below_lloq=["no", "perhaps", "yes"])
+    with pytest.raises(pa.errors.SchemaErrors):
+        contract.schema("labs").validate(bad, lazy=True)
+
+
+def test_contract_error_is_a_value_error_and_pickles(valid):
+    import pickle
+
+    df = valid["responses"].assign(comment="ok")
+    err = _table_error(df, "responses")
+    assert isinstance(err, ValueError)
+    again = pickle.loads(pickle.dumps(err))
+    assert str(again) == str(err) and again.problems.equals(err.problems)
 
 
 # ---------------------------------------------------------------------------
@@ -443,7 +462,7 @@ def test_stray_whitespace_is_stripped_and_reported(cohort_dir):
         cohort = contract.load_cohort(cohort_dir)
     assert cohort["responses"]["morphologic"].tolist() == ["CR", "PR"]
     note = cohort.notes.query("source == 'responses.csv'")["note"].str.cat(sep=" | ")
-    assert "1 header (morphologic)" in note and "1 cell (columns morphologic; row 2)" in note
+    assert "1 header (morphologic)" in note and "1 cell (column morphologic; row 2)" in note
 
 
 def test_whitespace_is_not_stripped_by_validate_table(valid):

@@ -337,6 +337,8 @@ def test_proportion_table_is_tidy():
     assert frame.at[2, "pct"] == pytest.approx(600 / 13)
     assert frame.at[0, "cp_lower"] == 0.0 and frame.at[1, "cp_upper"] == 1.0
     assert frame.at[0, "cp_upper"] == pytest.approx(1 - 0.025 ** 0.1, abs=1e-13)
+    shared_n = stats.proportion_table([6, 8, 3], 13)
+    assert shared_n["n"].tolist() == [13, 13, 13] and shared_n["k"].tolist() == [6, 8, 3]
     one = stats.proportion_table(6, 13)
     assert len(one) == 1 and one.at[0, "estimate"] == pytest.approx(6 / 13)
 

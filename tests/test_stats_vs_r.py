@@ -212,7 +212,9 @@ def assert_frames_match(committed: pd.DataFrame, live: pd.DataFrame, name: str) 
         if pd.api.types.is_numeric_dtype(a) and not pd.api.types.is_bool_dtype(a):
             a, b = a.to_numpy(dtype=float), b.to_numpy(dtype=float)
             same = (np.isnan(a) & np.isnan(b)) | (np.abs(a - b) <= FIXTURE_TOL)
-            assert same.all(), f"{name}.{column}: committed {a[~same]} vs live R {b[~same]}"
+            ids = committed.iloc[:, 0][~same].tolist()
+            assert same.all(), (f"{name}.{column} rows {ids}: committed {a[~same].tolist()} "
+                                f"vs live R {b[~same].tolist()} -- regenerate the fixtures?")
         else:
             assert a.tolist() == b.tolist(), f"{name}.{column} differs from live R (stale fixture?)"
 

@@ -28,6 +28,7 @@ report never repeats them.
 
 from __future__ import annotations
 
+import csv
 import datetime as _dt
 import io
 import math
@@ -256,11 +257,11 @@ def identifier_value_kind(value: Any, column: Optional[str] = None) -> Optional[
         return "date"
     if not isinstance(value, str):
         if column == "patient_id" and isinstance(value, (int, np.integer)) and abs(int(value)) >= 100000:
-            return "mrn"
+            return None
         return None
     text = value.strip()
     if column == "patient_id" and _MRN_RE.fullmatch(text):
-        return "mrn"
+        return None
     if _EMAIL_RE.search(text):
         return "email"
     if any(r.search(text) for r in _DATE_RES):
@@ -804,6 +805,10 @@ def validate_table(df: pd.DataFrame, table_name: str, source: Optional[str] = No
 # A whole cohort
 # --------------------------------------------------------------------------
 
+def _has_patient_keys(frame: pd.DataFrame) -> bool:
+    return "study_id" in frame and "patient_id" in frame
+
+
 def _patient_keys(typed: pd.DataFrame) -> list[Optional[tuple]]:
     if "study_id" not in typed or "patient_id" not in typed:
         return [None] * len(typed)
@@ -811,8 +816,8 @@ def _patient_keys(typed: pd.DataFrame) -> list[Optional[tuple]]:
             for s, p in zip(typed["study_id"], typed["patient_id"])]
 
 
-def _cohort_problems(tables: Mapping[str, pd.DataFrame], sources: Mapping[str, str]
-                     ) -> tuple[dict, list[dict]]:
+def _cohort_problems(tables: Mapping[str, pd.DataFrame], sources: Mapping[str, str],
+                     report_missing: bool = True) -> tuple[dict, list[dict]]:
     items: list[dict] = []
     results: dict[str, pd.DataFrame] = {}
     typed: dict[str, pd.DataFrame] = {}
@@ -831,7 +836,7 @@ def _cohort_problems(tables: Mapping[str, pd.DataFrame], sources: Mapping[str, s
         rows[name] = _row_numbers(df)
         if result is not None:
             results[name] = result
-    for name in REQUIRED_TABLES:
+    for name in REQUIRED_TABLES if report_missing else ():
         if name not in tables:
             items.append(dict(source=sources.get(name, f"{name}.csv"), table=name, column=None, row=None,
                               rule="required table is missing", value=None))
@@ -840,10 +845,12 @@ def _cohort_problems(tables: Mapping[str, pd.DataFrame], sources: Mapping[str, s
         items.append(dict(source=sources[name], table=name, column=column,
                           row=rows[name][pos], rule=rule, value=value))
 
-    patients = set(k for k in _patient_keys(typed["patients"]) if k) if "patients" in typed else None
+    # Tables without their key columns are already reported; rules that need them are skipped.
+    keyed = {name for name, frame in typed.items() if _has_patient_keys(frame)}
+    patients = set(k for k in _patient_keys(typed["patients"]) if k) if "patients" in keyed else None
     if patients is not None:
         for name in typed:
-            if name == "patients":
+            if name == "patients" or name not in keyed:
                 continue
             for pos, k in enumerate(_patient_keys(typed[name])):
                 if k is not None and k not in patients:
@@ -851,21 +858,21 @@ def _cohort_problems(tables: Mapping[str, pd.DataFrame], sources: Mapping[str, s
                                                  f"(no patient with study_id {_display(k[0], 'study_id')} "
                                                  f"and this patient_id there)",
                         _display(raws[name]["patient_id"].iloc[pos], "patient_id"))
-    if "outcomes" in typed and "patients" in typed:
+    if "outcomes" in keyed and "patients" in keyed:
         with_outcome = set(k for k in _patient_keys(typed["outcomes"]) if k)
         for pos, k in enumerate(_patient_keys(typed["patients"])):
             if k is not None and k not in with_outcome:
                 add("patients", "patient_id", pos, f"patient has no row in {sources['outcomes']} "
                                                    "(every patient needs one outcomes row)",
                     _display(raws["patients"]["patient_id"].iloc[pos], "patient_id"))
-    if "outcomes" in typed and "followup_days" in typed["outcomes"]:
+    if "outcomes" in keyed and "followup_days" in typed["outcomes"]:
         followup: dict[tuple, tuple[float, int]] = {}
         for pos, (k, fu) in enumerate(zip(_patient_keys(typed["outcomes"]),
                                           typed["outcomes"]["followup_days"])):
             if k is not None and not pd.isna(fu) and k not in followup:
                 followup[k] = (float(fu), rows["outcomes"][pos])
         for name, column in EVENT_DAY_COLUMNS:
-            if name not in typed or column not in typed[name]:
+            if name not in keyed or column not in typed[name]:
                 continue
             for pos, (k, day) in enumerate(zip(_patient_keys(typed[name]), typed[name][column])):
                 if k in followup and not pd.isna(day) and day > followup[k][0]:
@@ -907,72 +914,79 @@ def validate_cohort(tables: Mapping[str, pd.DataFrame], source_dir: Optional[str
 # Reading files
 # --------------------------------------------------------------------------
 
-def _clean_frame(grid: pd.DataFrame, source: str, table: str, notes: list, problems: list
-                 ) -> pd.DataFrame:
-    """First row of ``grid`` is the header. Strip whitespace, drop empty rows, keep row numbers."""
-    if grid.empty:
-        problems.append(dict(source=source, table=table, column=None, row=None,
-                             rule="file is empty (no header row)", value=None))
-        return pd.DataFrame()
-    header = [("" if _is_missing(h) and not isinstance(h, str) else str(h)) for h in grid.iloc[0]]
-    stripped_headers = []
+def _clean_frame(header: Sequence[Any], body_rows: Sequence[Sequence[Any]], source: str, table: str,
+                 notes: list, problems: list, skip: Iterable[int] = ()) -> pd.DataFrame:
+    """Header + data rows -> frame of cells; strip whitespace, drop empty rows, keep row numbers.
+
+    ``skip`` holds 1-based data-row numbers already reported as unreadable.
+    The frame's ``attrs`` carry the file row number of every kept row.
+    """
     names = []
+    stripped_headers = []
     for h in header:
+        h = "" if not isinstance(h, str) and _is_missing(h) else str(h)
         clean = h.replace("\ufeff", "").strip()
-        if clean != h:
-            stripped_headers.append(clean or repr(h))
+        if clean != h and clean:
+            stripped_headers.append(clean)
         names.append(clean)
-    body = grid.iloc[1:].reset_index(drop=True)
-    body.columns = range(body.shape[1])
-    # Unnamed columns: dropped when empty, refused otherwise.
+    width = len(names)
+    body = pd.DataFrame([list(r)[:width] + [None] * (width - len(r)) for r in body_rows],
+                        columns=range(width), dtype=object)
+    # Unnamed columns: ignored (and noted) when empty, refused otherwise.
+    keep = []
     for i, name in enumerate(names):
         if name == "":
             if body[i].map(_is_missing).all():
                 notes.append(dict(source=source, table=table,
-                                  note=f"ignored empty column {i + 1} with no header"))
-            else:
-                names[i] = f"(unnamed column {i + 1})"
-    keep = [i for i, n in enumerate(names) if n != ""]
+                                  note=f"ignored empty column {i + 1}, which has no header"))
+                continue
+            names[i] = f"(unnamed column {i + 1})"
+        keep.append(i)
     body = body[keep]
     body.columns = [names[i] for i in keep]
 
     stripped_cells: list[tuple[int, str]] = []
     for j, name in enumerate(body.columns):
-        col = body.iloc[:, j]
         values = []
-        for pos, v in enumerate(col):
+        for pos, v in enumerate(body.iloc[:, j]):
             if isinstance(v, str):
-                s = v.strip()
-                if s != v:
+                clean = v.strip()
+                if clean != v:
                     stripped_cells.append((pos + 1, name))
-                v = np.nan if s in MISSING_TEXT else s
+                v = np.nan if clean in MISSING_TEXT else clean
             values.append(v)
-        body.iloc[:, j] = pd.Series(values, index=body.index, dtype=object)
+        body.isetitem(j, pd.Series(values, index=body.index, dtype=object))
     row_numbers = np.arange(1, len(body) + 1)
-    empty = body.map(_is_missing).all(axis=1) if body.shape[1] else pd.Series(True, index=body.index)
+    drop = np.isin(row_numbers, list(skip))
+    empty = (body.map(_is_missing).all(axis=1).to_numpy() if body.shape[1]
+             else np.ones(len(body), dtype=bool)) & ~drop
     if empty.any():
-        skipped = row_numbers[empty.values].tolist()
+        skipped = row_numbers[empty].tolist()
         notes.append(dict(source=source, table=table,
                           note=f"skipped {len(skipped)} empty {_rows_text(skipped)}"))
-        body = body[~empty.values].reset_index(drop=True)
-        row_numbers = row_numbers[~empty.values]
+    stripped_cells = [(r, c) for r, c in stripped_cells if not (drop | empty)[r - 1]]
+    body = body[~(drop | empty)].reset_index(drop=True)
+    row_numbers = row_numbers[~(drop | empty)]
     if stripped_headers or stripped_cells:
         parts = []
         if stripped_headers:
-            parts.append(f"{len(stripped_headers)} header{'s' if len(stripped_headers) != 1 else ''} "
-                         f"({', '.join(stripped_headers)})")
+            n = len(stripped_headers)
+            parts.append(f"{n} header{'s' if n != 1 else ''} ({', '.join(stripped_headers)})")
         if stripped_cells:
-            cols = sorted({c for _, c in stripped_cells})
-            rows_ = sorted({r for r, _ in stripped_cells})
-            parts.append(f"{len(stripped_cells)} cell{'s' if len(stripped_cells) != 1 else ''} "
-                         f"(columns {', '.join(cols)}; {_rows_text(rows_)})")
+            n = len(stripped_cells)
+            cols = [c for c in body.columns if any(c == sc for _, sc in stripped_cells)]
+            parts.append(f"{n} cell{'s' if n != 1 else ''} (column{'s' if len(cols) != 1 else ''} "
+                         f"{', '.join(cols)}; {_rows_text(sorted({r for r, _ in stripped_cells}))})")
         text = "stripped stray whitespace from " + " and ".join(parts)
         notes.append(dict(source=source, table=table, note=text))
-        warnings.warn(f"{source}: {text}", ContractWarning, stacklevel=3)
-    body = body.astype(object)
+        warnings.warn(f"{source}: {text}", ContractWarning, stacklevel=4)
     body.attrs[_ROWS_ATTR] = [int(r) for r in row_numbers]
     body.attrs[_SOURCE_ATTR] = source
     return body
+
+
+def _file_problem(problems: list, source: str, table: str, rule: str, row: Optional[int] = None) -> None:
+    problems.append(dict(source=source, table=table, column=None, row=row, rule=rule, value=None))
 
 
 def _read_csv(path: Path, table: str, notes: list, problems: list) -> Optional[pd.DataFrame]:
@@ -983,21 +997,32 @@ def _read_csv(path: Path, table: str, notes: list, problems: list) -> Optional[p
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        problems.append(dict(source=source, table=table, column=None, row=None,
-                             rule=f"file is not UTF-8 text (undecodable byte at offset {err.start}); "
-                                  "save it as CSV UTF-8", value=None))
+        _file_problem(problems, source, table, f"file is not UTF-8 text (undecodable byte at offset "
+                                               f"{err.start}); save it as CSV UTF-8")
         return None
     try:
-        grid = pd.read_csv(io.StringIO(text), header=None, dtype=str, keep_default_na=False,
-                           na_filter=False, skip_blank_lines=False, skipinitialspace=False)
-    except pd.errors.EmptyDataError:
-        grid = pd.DataFrame()
-    except pd.errors.ParserError as err:
-        problems.append(dict(source=source, table=table, column=None, row=None,
-                             rule=f"file is not a well-formed CSV table ({err})".replace("\n", " "),
-                             value=None))
+        records = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+    except csv.Error as err:
+        _file_problem(problems, source, table, f"file is not a well-formed CSV table ({err})")
         return None
-    return _clean_frame(grid, source, table, notes, problems)
+    if not records or not any(c.strip() for c in records[0]):
+        _file_problem(problems, source, table, "file has no header row")
+        return None
+    header, rows = records[0], records[1:]
+    if len(header) == 1:
+        for sep, word in ((";", "semicolons"), ("\t", "tabs"), ("|", "vertical bars")):
+            if sep in header[0]:
+                _file_problem(problems, source, table,
+                              f"the file is separated by {word}, not commas; save it as comma-separated CSV")
+                return None
+    ragged = []
+    for n, r in enumerate(rows, start=1):
+        if r and len(r) != len(header) and not (len(r) < len(header) and not any(c.strip() for c in r)):
+            ragged.append(n)
+            _file_problem(problems, source, table,
+                          f"row has {len(r)} cells but the header has {len(header)}; "
+                          "the row was not read", row=n)
+    return _clean_frame(header, rows, source, table, notes, problems, skip=ragged)
 
 
 def _read_xlsx(path: Path, table: str, notes: list, problems: list) -> Optional[pd.DataFrame]:
@@ -1005,19 +1030,19 @@ def _read_xlsx(path: Path, table: str, notes: list, problems: list) -> Optional[
     try:
         sheets = pd.read_excel(path, sheet_name=None, header=None, dtype=object, engine="openpyxl")
     except Exception as err:  # noqa: BLE001 - any unreadable workbook is a problem to report
-        problems.append(dict(source=source, table=table, column=None, row=None,
-                             rule=f"workbook could not be read ({type(err).__name__}: {err})", value=None))
+        _file_problem(problems, source, table, f"workbook could not be read ({type(err).__name__}: {err})")
         return None
-    if not sheets:
-        grid = pd.DataFrame()
-    else:
-        sheet = table if table in sheets else next(iter(sheets))
-        if len(sheets) > 1:
-            notes.append(dict(source=source, table=table,
-                              note=f"read sheet '{sheet}'; ignored the other sheets "
-                                   f"({', '.join(s for s in sheets if s != sheet)})"))
-        grid = sheets[sheet]
-    return _clean_frame(grid, source, table, notes, problems)
+    sheet = table if table in sheets else next(iter(sheets), None)
+    if len(sheets) > 1:
+        notes.append(dict(source=source, table=table,
+                          note=f"read sheet '{sheet}'; ignored the other sheets "
+                               f"({', '.join(str(s) for s in sheets if s != sheet)})"))
+    grid = sheets[sheet] if sheet is not None else pd.DataFrame()
+    if grid.empty:
+        _file_problem(problems, source, table, "workbook sheet has no header row")
+        return None
+    records = grid.astype(object).where(grid.notna(), None).values.tolist()
+    return _clean_frame(records[0], records[1:], source, table, notes, problems)
 
 
 def load_cohort(folder: str | Path) -> Cohort:
@@ -1077,19 +1102,12 @@ def load_cohort(folder: str | Path) -> Cohort:
                                  rule="file has no columns", value=None))
 
     note_frame = _note_frame(notes)
-    sources = dict(files)
-    present_required = [n for n in REQUIRED_TABLES if n in tables]
-    if len(present_required) == len(REQUIRED_TABLES) or tables:
-        results, items = _cohort_problems(
-            tables, {**{n: f"{n}.csv" for n in TABLES}, **sources})
-        # _cohort_problems also reports absent required tables; they are reported above already.
-        items = [p for p in items if p["rule"] != "required table is missing"]
-        problems += items
-    else:
-        results = {}
+    # Absent or unreadable required tables are reported above.
+    results, items = _cohort_problems(tables, {**{n: f"{n}.csv" for n in TABLES}, **files},
+                                      report_missing=False)
+    problems += items
     if problems:
-        err = ContractError(_sorted_problems(problems), notes=note_frame, where=str(folder))
-        raise err
+        raise ContractError(_sorted_problems(problems), notes=note_frame, where=str(folder))
     out = Cohort(folder=folder, files=files, notes=note_frame)
     for name in TABLES:
         if name in results:

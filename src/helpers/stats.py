@@ -314,7 +314,7 @@ def chisq_test(table, correct: bool = True) -> pd.DataFrame:
         expected = np.outer(counts.sum(axis=1), counts.sum(axis=0)) / n
         deviation = np.abs(counts - expected)
         if correct and counts.shape == (2, 2):
-            yates = 0.5
+            yates = float(min(0.5, deviation.min()))
         else:
             yates = 0.0
         statistic = float(np.sum((deviation - yates) ** 2 / expected))
@@ -498,7 +498,8 @@ def proportion_table(k, n, level: float = 0.95) -> pd.DataFrame:
     ----------
     k, n : int or sequence of int
         Events and totals; scalars give one row, equal-length sequences one row
-        per pair.
+        per pair, and a scalar with a sequence is repeated (``n=13`` with
+        ``k=[6, 8, 3]``).
     level : float
         Confidence level for both intervals.
 
@@ -510,13 +511,16 @@ def proportion_table(k, n, level: float = 0.95) -> pd.DataFrame:
         as R's binom.test) and ``wilson_lower, wilson_upper`` (Wilson score,
         as R's prop.test(correct=FALSE)), all as fractions.
     """
-    ks = [k] if np.ndim(k) == 0 else list(k)
-    ns = [n] if np.ndim(n) == 0 else list(n)
+    scalar_k, scalar_n = np.ndim(k) == 0, np.ndim(n) == 0
+    ks = [k] if scalar_k else list(k)
+    ns = [n] if scalar_n else list(n)
+    if scalar_k != scalar_n:  # one scalar: the same k (or n) for every row
+        ks, ns = (ks * len(ns), ns) if scalar_k else (ks, ns * len(ks))
     if len(ks) != len(ns):
         raise ValueError(f"k and n must have the same length, got {len(ks)} and {len(ns)}")
     rows = []
     for i, (ki, ni) in enumerate(zip(ks, ns)):
-        suffix = "" if np.ndim(k) == 0 else f"[{i}]"
+        suffix = "" if scalar_k and scalar_n else f"[{i}]"
         ki, ni = _as_k_n(ki, ni, f"k{suffix}", f"n{suffix}")
         cp = clopper_pearson(ki, ni, level)
         wi = wilson(ki, ni, level)
