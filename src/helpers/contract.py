@@ -257,11 +257,11 @@ def identifier_value_kind(value: Any, column: Optional[str] = None) -> Optional[
         return "date"
     if not isinstance(value, str):
         if column == "patient_id" and isinstance(value, (int, np.integer)) and abs(int(value)) >= 100000:
-            return None
+            return "mrn"
         return None
     text = value.strip()
     if column == "patient_id" and _MRN_RE.fullmatch(text):
-        return None
+        return "mrn"
     if _EMAIL_RE.search(text):
         return "email"
     if any(r.search(text) for r in _DATE_RES):
@@ -374,9 +374,12 @@ def _table(name: str) -> Table:
 
 
 def _fmt_num(x: Any) -> str:
-    if isinstance(x, (float, np.floating)) and float(x).is_integer() and abs(x) < 1e15:
+    """A number as people write it: 5, 2.5, -14, 1e+10."""
+    if isinstance(x, (float, np.floating)) and float(x).is_integer() and abs(x) < 1e6:
         return str(int(x))
-    return f"{x:g}" if isinstance(x, (float, np.floating)) else str(x)
+    if isinstance(x, (float, np.floating)):
+        return f"{x:.15g}" if abs(x) < 1e6 else f"{x:g}"
+    return str(x)
 
 
 def _numeric(s: pd.Series) -> pd.Series:
@@ -573,13 +576,13 @@ def _row_numbers(df: pd.DataFrame) -> list[int]:
     return list(range(1, len(df) + 1))
 
 
-def _best_effort(parsed: pd.DataFrame, table: Table) -> pd.DataFrame:
-    """Typed frame where cells that failed parsing are missing (for rules across columns)."""
-    out = pd.DataFrame(index=parsed.index)
+def _best_effort(raw: pd.DataFrame, table: Table) -> pd.DataFrame:
+    """Typed frame where cells that fail parsing are missing (for rules across columns)."""
+    out = pd.DataFrame(index=raw.index)
     for col in table.columns:
-        if col.name not in parsed:
+        if col.name not in raw:
             continue
-        s = parsed[col.name]
+        s = raw[col.name].astype(object)
         if col.dtype in ("int", "float"):
             out[col.name] = _numeric(s.map(lambda v, d=col.dtype: _parse_value(v, d)))
         elif col.dtype == "bool":
@@ -627,21 +630,15 @@ def _check_table(df: pd.DataFrame, table_name: str, source: str
         bag.add(name, None, RULE_MISSING_COLUMN)
 
     # Cell-level problems via pandera.
-    sch = schema(table.name)
     raw = work
     failures = None
     validated = None
     try:
-        validated = sch.validate(work, lazy=True)
+        validated = schema(table.name).validate(work, lazy=True)
     except pa.errors.SchemaErrors as err:
         failures = err.failure_cases
 
-    parsed = work.copy()
-    for col in table.columns:
-        if col.name in parsed:
-            parsed[col.name] = parsed[col.name].astype(object).map(
-                lambda v, d=col.dtype: _parse_value(v, d))
-    typed = _best_effort(parsed, table)
+    typed = _best_effort(work, table)
 
     identifier_cells: set[tuple[int, str]] = set()
     for col in table.columns:
@@ -655,7 +652,6 @@ def _check_table(df: pd.DataFrame, table_name: str, source: str
 
     unexplained = []
     if failures is not None:
-        coerce_failed = set()
         for f in failures.to_dict("records"):
             column, check, index = f["column"], str(f["check"]), f["index"]
             pos = None if index is None or _is_missing(index) else int(index)
@@ -672,7 +668,6 @@ def _check_table(df: pd.DataFrame, table_name: str, source: str
                 continue
             value = _display(raw[column].iloc[pos], column)
             if check.startswith("coerce_dtype("):
-                coerce_failed.add((pos, column))
                 bag.add(column, pos, _COERCE_RULES[table.column(column).dtype], value)
             elif check == "not_nullable":
                 bag.add(column, pos, RULE_MISSING_CELL)
@@ -685,8 +680,8 @@ def _check_table(df: pd.DataFrame, table_name: str, source: str
     # Key uniqueness, on typed values.
     if all(k in typed for k in table.key) and len(typed):
         keys = typed[list(table.key)]
-        complete = keys.notna().all(axis=1)
-        dup = keys[complete & keys[complete.values].duplicated(keep=False).reindex(keys.index, fill_value=False)]
+        keys = keys[keys.notna().all(axis=1)]
+        dup = keys[keys.duplicated(keep=False)]
         if len(dup):
             for _, group in dup.groupby(list(table.key), sort=False, dropna=False):
                 positions = list(group.index)
