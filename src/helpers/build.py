@@ -52,14 +52,26 @@ LAST_CHAPTERS = ("ledger",)
 DEFAULT_SEED = 20240101
 
 
+def for_notebook(path: Path | str) -> str:
+    """A path as a chapter sees it: relative to ``notebooks/`` when inside the repository
+    (portable, and no machine path is printed on the site), absolute otherwise."""
+    path = Path(path).resolve()
+    return os.path.relpath(path, NOTEBOOKS_DIR) if path.is_relative_to(REPO_ROOT) else str(path)
+
+
+def from_notebook(path: str) -> Path:
+    """The inverse of :func:`for_notebook`: chapters run with ``notebooks/`` as working folder."""
+    return (NOTEBOOKS_DIR / path).resolve()
+
+
 @dataclass
 class Parameters:
-    """The papermill parameters every chapter accepts."""
+    """The papermill parameters every chapter accepts (paths as the chapter sees them)."""
 
-    data_dir: str = str(SYNTHETIC_DIR)
+    data_dir: str = field(default_factory=lambda: for_notebook(SYNTHETIC_DIR))
     seed: int = DEFAULT_SEED
-    ledger_dir: str = str(LEDGER_PARTS_DIR)
-    register_csv: str = str(REGISTER_CSV)
+    ledger_dir: str = field(default_factory=lambda: for_notebook(LEDGER_PARTS_DIR))
+    register_csv: str = field(default_factory=lambda: for_notebook(REGISTER_CSV))
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -148,12 +160,12 @@ def chapter_inputs_digest(name: str, params: Parameters) -> str:
     digest = hashlib.sha256()
     _hash_files(digest, [NOTEBOOKS_DIR / f"{name}.ipynb", REPO_ROOT / "requirements.lock"])
     _hash_files(digest, HELPERS_DIR.rglob("*.py"))
-    data_dir = Path(params.data_dir)
+    data_dir = from_notebook(params.data_dir)
     if data_dir.exists():
         _hash_files(digest, [p for p in data_dir.rglob("*") if p.is_file()])
-    _hash_files(digest, [Path(params.register_csv)])
+    _hash_files(digest, [from_notebook(params.register_csv)])
     if name in LAST_CHAPTERS:
-        _hash_files(digest, [p for p in Path(params.ledger_dir).glob("*.csv")])
+        _hash_files(digest, [p for p in from_notebook(params.ledger_dir).glob("*.csv")])
     digest.update(json.dumps(params.as_dict(), sort_keys=True).encode())
     return digest.hexdigest()
 
@@ -317,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     if problems:
         log("text/notebook twins out of sync:\n  " + "\n  ".join(problems))
         return 1
-    params = Parameters(data_dir=str(Path(args.data_dir).resolve()), seed=args.seed)
+    params = Parameters(data_dir=for_notebook(args.data_dir), seed=args.seed)
     first = [n for n in names if n not in LAST_CHAPTERS]
     last = [n for n in names if n in LAST_CHAPTERS]
     results = run_chapters(first, params, args.jobs, args.force)
