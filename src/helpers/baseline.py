@@ -97,3 +97,22 @@ def table_one_frame(patients: pd.DataFrame) -> pd.DataFrame:
     if "disease_status" in frame:
         frame["disease_status"] = frame["disease_status"].map(STATUS_LABELS).fillna(frame["disease_status"])
     return frame
+
+
+def cohort_profile(patients: pd.DataFrame, flags: dict, group_order: Sequence[str] = COHORT_ORDER_000
+                   ) -> pd.DataFrame:
+    """Share of patients with each yes/no characteristic, per cohort, with exact 95 % CIs.
+
+    ``flags`` maps a label to a boolean Series over ``patients`` (missing counts as no,
+    and the count of missing values is returned so nothing is hidden).
+    """
+    rows = []
+    for label, flag in flags.items():
+        for group in group_order:
+            members = patients["cohort"] == group
+            values = flag[members]
+            k, n = int(values.fillna(False).astype(bool).sum()), int(members.sum())
+            low, high = clopper_pearson(k, n)
+            rows.append({"characteristic": label, "cohort": group, "k": k, "n": n, "lower": low,
+                         "upper": high, "missing": int(values.isna().sum())})
+    return pd.DataFrame(rows)

@@ -58,9 +58,10 @@ def style(figure: go.Figure, title: Optional[str] = None, height: int = 420) -> 
 
 def label_synthetic(figure: go.Figure, text: str = SYNTHETIC_LABEL) -> go.Figure:
     """Stamp a figure computed from synthetic data, so a screenshot cannot lose the fact."""
-    figure.add_annotation(text=text, xref="paper", yref="paper", x=1, y=-0.18, xanchor="right",
+    # Offset in pixels below the axis title, so it never overlaps whatever the figure's height.
+    figure.add_annotation(text=text, xref="paper", yref="paper", x=1, y=0, yshift=-58, xanchor="right",
                           yanchor="top", showarrow=False, font={"size": 11, "color": "#555"})
-    figure.update_layout(margin={"b": 90})
+    figure.update_layout(margin={"b": 95})
     return figure
 
 

@@ -929,7 +929,6 @@ def _000_tables(R: _Reg, st: _Study, rng: np.random.Generator, base: pd.DataFram
                 other = str(rng.choice([m for m in _KD_MUTATIONS if m != first]))
                 muts.append(other)
             mutations = ";".join(muts)
-        base.loc[i, "mutations"] = mutations
         lines = (1 + int(rng.poisson(0.8))) if not row.rr else (2 + int(rng.poisson(1.2)))
         lines = min(lines + (1 if is_lbc else 0), 10)
         dose = float(10 ** rng.normal(math.log10(3e6), 0.25))
