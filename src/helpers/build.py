@@ -294,7 +294,7 @@ def stage_site(names: list[str]) -> None:
 
 def build_site(strict: bool = True) -> int:
     command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(SITE_SOURCE_DIR),
-               "--path-output", str(REPO_ROOT), "--builder", "html"]
+               "--path-output", str(BUILD_DIR.parent), "--builder", "html"]
     if strict:
         command += ["-W", "-n", "--keep-going"]
     log("jupyter-book build" + (" (strict: -W -n --keep-going)" if strict else ""))
@@ -354,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(HTML_DIR, ignore_errors=True)
     executed = sum(r.status == "executed" for r in results)
     log(f"{'done' if code == 0 else 'FAILED'} in {time.perf_counter() - start:.1f} s "
-        f"({executed} executed, {len(results) - executed} unchanged) -> {HTML_DIR.relative_to(REPO_ROOT)}")
+        f"({executed} executed, {len(results) - executed} unchanged) -> {HTML_DIR}")
     return code
 
 

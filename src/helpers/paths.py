@@ -10,6 +10,8 @@ REPO_ROOT = Path(os.environ.get("CART_BOOK_ROOT", Path(__file__).resolve().paren
 DATA_DIR = REPO_ROOT / "data"
 REGISTER_CSV = DATA_DIR / "published_register.csv"
 SYNTHETIC_DIR = DATA_DIR / "synthetic"
-BUILD_DIR = REPO_ROOT / "_build"
+# CART_BOOK_OUTPUT moves the whole build (executed notebooks, ledger, site) under another
+# folder, e.g. so that two builds can run side by side; the site is then <folder>/_build/html.
+BUILD_DIR = Path(os.environ.get("CART_BOOK_OUTPUT", REPO_ROOT)).resolve() / "_build"
 LEDGER_CSV = BUILD_DIR / "reproduction-ledger.csv"
 SEEDS_DIR = REPO_ROOT.parent / "shared" / "seeds"
