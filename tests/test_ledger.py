@@ -100,3 +100,9 @@ def test_merge_lists_every_register_row_once(register_csv, tmp_path):
     again = L.merge_ledger(tmp_path / "parts", tmp_path / "ledger.csv", chapters=["test-chapter"],
                            register_csv=register_csv)
     assert (again["chapter"] == "removed-chapter").sum() == 0
+
+
+def test_text_facts_compare_as_printed(register_csv, tmp_path):
+    book = make(register_csv, tmp_path)
+    assert book.record_text("T-p", " 0.036 ")["status"] == "exact"
+    assert book.record_text("T-p", "0.0360")["status"] == "differs"

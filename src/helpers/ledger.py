@@ -147,6 +147,16 @@ class Ledger:
         self.save()
         return kept
 
+    def record_text(self, register_id: str, shown: str, *, basis: str = "transcribed",
+                    note: str = "") -> dict:
+        """A published fact that is not a number (a date such as "January 2019", a grade
+        such as "II"): exact when the book shows the same text, ignoring case and spacing."""
+        if basis not in BASES:
+            raise ValueError(f"basis must be one of {BASES}, got {basis!r}")
+        row = self._published(register_id)
+        same = " ".join(str(shown).split()).casefold() == " ".join(str(row["value_text"]).split()).casefold()
+        return self._keep(row, str(shown), "exact" if same else "differs", basis, "", note)
+
     def not_reproducible(self, register_id: str, note: str, basis: str = "synthetic") -> dict:
         """A published number the book cannot compute; the note must say why."""
         if not note.strip():
