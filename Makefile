@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
 R_PACKAGES := r-base-core r-cran-survival r-cran-cmprsk
 
-.PHONY: setup r-oracle synthetic book test serve clean lock bench
+.PHONY: setup r-oracle browser synthetic book test serve clean lock bench
 
 setup: $(STAMP) r-oracle
 
@@ -24,13 +24,17 @@ $(STAMP): requirements.lock pyproject.toml
 r-oracle:
 	@bash scripts/ensure-r.sh $(R_PACKAGES)
 
+# Debian's Chromium for the browser tests (Playwright drives it; nothing is downloaded).
+browser:
+	@bash scripts/ensure-chromium.sh
+
 synthetic: $(STAMP)
 	$(PY) -m helpers.synthetic --out data/synthetic
 
 book: setup
 	$(PY) -m helpers.build
 
-test: setup
+test: setup browser
 	$(PY) -m pytest
 
 serve: book

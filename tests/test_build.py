@@ -5,30 +5,15 @@ These tests run ``python -m helpers.build`` exactly as ``make book`` does.
 
 import json
 import re
-import subprocess
-import sys
-
 import pandas as pd
 import pytest
 
 from helpers import build
+from conftest import run_build
 from helpers.paths import BUILD_DIR, REPO_ROOT
 
 pytestmark = pytest.mark.build
 HTML = BUILD_DIR / "html"
-
-
-def run_build(*args):
-    return subprocess.run([sys.executable, "-m", "helpers.build", *args], cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=1800)
-
-
-@pytest.fixture(scope="module")
-def built():
-    """A clean, forced build (every chapter executed) and its output."""
-    completed = run_build("--force")
-    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-6000:]
-    return completed
 
 
 def test_every_chapter_was_executed(built):

@@ -1,0 +1,527 @@
+"""Response to CAR-T: the papers' definitions, applied once, and the rates built on them.
+
+Definitions (stated once here, used by every table and figure of the chapter)
+-----------------------------------------------------------------------------
+``remission``         morphological complete remission, with or without full
+                      count recovery: CR or CRi (study 004 counts both in its
+                      overall remission rate).
+``MRD-negative CR``   remission (CR/CRi) **and** flow-cytometry MRD negative in
+                      the marrow.
+``CMR``               complete molecular response: BCR::ABL1 not detected by PCR.
+``response``          study 000's endpoint, which depends on the disease status
+                      before CAR-T:
+                      * overt disease (primary refractory, first or later relapse):
+                        reaching remission (CR/CRi);
+                      * flow-MRD-positive in morphological remission: keeping the
+                        morphological remission (CR/CRi at assessment) **or**
+                        reaching CMR.
+``not evaluable``     no assessment that can be read (e.g. death before the
+                      first marrow); such patients are kept, shown, and left out
+                      of the denominators -- never silently dropped.
+
+When a patient has several assessments in the window, the *best* one is the
+one used for the category shown; each flag above is true when *any*
+assessment in the window meets it (the best assessment is chosen so that the
+two agree).
+
+Functions
+---------
+``classify(patients, responses)``          one row per patient with every flag
+``salvage_response(...)``                  study 003: salvage after progression and its CR
+``rates(frame, flag, by)``                 k/n, %, Clopper-Pearson and Wilson CIs
+``group_comparison(...)``                  Fisher and Yates on cohort counts, matched to a published P
+``flow_counts`` / ``sankey_figure``        disease status before CAR-T -> best response
+``rate_figure``                            rates with CI bars (hover: k/n)
+``forest_figure``                          odds ratios of several models (hover: OR, CI, P)
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from typing import Optional, Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from . import register as reg
+from .contract_spec import RELAPSED_REFRACTORY
+from .figures import OKABE_ITO, style
+from .ledger import Ledger
+from .paths import REGISTER_CSV
+from .stats import compare_proportions, proportion_table
+
+REMISSION = ("CR", "CRi")
+STATUS_LABELS = {
+    "primary_refractory": "Primary refractory",
+    "first_relapse": "First relapse",
+    "second_or_later_relapse": "Second or later relapse",
+    "relapsed_refractory_unspecified": "Relapsed/refractory",
+    "blast_phase_refractory": "Refractory blast phase",
+    "mrd_positive": "MRD-positive (flow)",
+}
+BEST_RESPONSE_ORDER = (
+    "MRD-negative CR/CRi", "MRD-positive CR/CRi", "CMR without CR", "PR", "No response", "Not evaluable",
+)
+COHORT_KEYS_000 = {"CML-LBC": "lbc", "Ph+ ALL": "phall"}
+
+DEFINITIONS = pd.DataFrame([
+    ("Remission (CR/CRi)", "Morphological complete remission, with (CR) or without (CRi) full blood-count "
+     "recovery.", "004 overall remission; 003 CR after salvage; 000 response of R/R patients"),
+    ("MRD-negative CR", "Remission (CR/CRi) with flow-cytometry MRD negative in the marrow.",
+     "000 MRD-negative CR rate, overall and within subgroups"),
+    ("Complete molecular response (CMR)", "BCR::ABL1 transcript not detected by PCR.",
+     "000 response of MRD-positive patients"),
+    ("Response, overt disease before CAR-T", "Reaching remission (CR/CRi).", "000 response rate"),
+    ("Response, MRD-positive before CAR-T", "Keeping morphological remission or reaching CMR.",
+     "000 response rate"),
+    ("Not evaluable", "No readable assessment (e.g. early death). Shown and counted, left out of "
+     "denominators.", "000 (2 Ph+ ALL patients), 004 (4 patients)"),
+], columns=["Term", "Definition used by the book", "Used for"])
+
+
+# --------------------------------------------------------------------------- #
+# classification
+# --------------------------------------------------------------------------- #
+def _check_columns(frame: pd.DataFrame, name: str, columns: Sequence[str]) -> None:
+    if not isinstance(frame, pd.DataFrame):
+        raise ValueError(f"{name} must be a pandas DataFrame, got {type(frame).__name__}")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{name} lacks column(s) {missing}")
+
+
+def _rank(rows: pd.DataFrame) -> pd.Series:
+    """Ordering key of assessments: remission, then MRD-negative, then CMR, then CR over CRi."""
+    remission = rows["morphologic"].isin(REMISSION).astype(int)
+    return (remission * 1000
+            + (remission & (rows["mrd_flow"] == "negative")).astype(int) * 100
+            + (rows["molecular"] == "CMR").astype(int) * 10
+            + rows["morphologic"].map({"CR": 4, "CRi": 3, "PR": 2, "NR": 1, "not_evaluable": 0}).fillna(0))
+
+
+def classify(patients: pd.DataFrame, responses: pd.DataFrame, *,
+             after_day: Optional[pd.Series] = None, before_day: Optional[pd.Series] = None) -> pd.DataFrame:
+    """One row per patient with the response flags defined in this module.
+
+    Parameters
+    ----------
+    patients : the contract's patients table (needs patient_id, cohort, disease_status).
+    responses : the contract's responses table (patient_id, day, morphologic, mrd_flow, molecular).
+    after_day, before_day : optional per-patient windows (Series indexed by patient_id):
+        only assessments with ``after_day < day <= before_day`` count.
+
+    Returns
+    -------
+    DataFrame with patient_id, cohort, disease_status, overt (bool), assessments
+    (number in the window), evaluable, remission, mrd_negative_cr, cmr, response,
+    best_response (one of :data:`BEST_RESPONSE_ORDER`), best_day and
+    not_evaluable_reason. Every patient of ``patients`` appears, also those
+    without any assessment.
+    """
+    _check_columns(patients, "patients", ["patient_id", "cohort", "disease_status"])
+    _check_columns(responses, "responses", ["patient_id", "day", "morphologic", "mrd_flow", "molecular"])
+    if patients["patient_id"].duplicated().any():
+        raise ValueError(f"patients has repeated patient_id: "
+                         f"{patients.loc[patients['patient_id'].duplicated(), 'patient_id'].tolist()}")
+    if patients["disease_status"].isna().any():
+        raise ValueError("disease_status is missing for patients "
+                         f"{patients.loc[patients['disease_status'].isna(), 'patient_id'].tolist()}: "
+                         "the response definition depends on it")
+    unknown = sorted(set(responses["patient_id"]) - set(patients["patient_id"]))
+    if unknown:
+        raise ValueError(f"responses name patients that are not in patients: {unknown[:5]}")
+    rows = responses.copy()
+    if after_day is not None:
+        rows = rows[rows["day"] > rows["patient_id"].map(after_day).fillna(-np.inf)]
+    if before_day is not None:
+        rows = rows[rows["day"] <= rows["patient_id"].map(before_day).fillna(np.inf)]
+    rows = rows.assign(_rank=_rank(rows))
+    out = []
+    for _, patient in patients.iterrows():
+        own = rows[rows["patient_id"] == patient["patient_id"]]
+        overt = patient["disease_status"] in RELAPSED_REFRACTORY
+        readable = own[own["morphologic"] != "not_evaluable"]
+        record = {"patient_id": patient["patient_id"], "cohort": patient["cohort"],
+                  "disease_status": patient["disease_status"], "overt": overt, "assessments": len(own)}
+        if readable.empty:
+            reason = ("no response assessment recorded" if own.empty
+                      else "assessment not evaluable (" + ", ".join(f"day {d}" for d in own["day"]) + ")")
+            record.update(evaluable=False, remission=False, mrd_negative_cr=False, cmr=False,
+                          response=False, best_response="Not evaluable",
+                          best_day=float(own["day"].max()) if len(own) else math.nan,
+                          not_evaluable_reason=reason)
+        else:
+            best = readable.sort_values(["_rank", "day"], ascending=[False, True]).iloc[0]
+            remission = bool(readable["morphologic"].isin(REMISSION).any())
+            mrd_neg = bool((readable["morphologic"].isin(REMISSION) & (readable["mrd_flow"] == "negative")).any())
+            cmr = bool((readable["molecular"] == "CMR").any())
+            response = remission if overt else (remission or cmr)
+            if best["morphologic"] in REMISSION:
+                category = "MRD-negative CR/CRi" if best["mrd_flow"] == "negative" else "MRD-positive CR/CRi"
+            elif best["molecular"] == "CMR":
+                category = "CMR without CR"
+            elif best["morphologic"] == "PR":
+                category = "PR"
+            else:
+                category = "No response"
+            record.update(evaluable=True, remission=remission, mrd_negative_cr=mrd_neg, cmr=cmr,
+                          response=response, best_response=category, best_day=float(best["day"]),
+                          not_evaluable_reason="")
+        out.append(record)
+    return pd.DataFrame(out)
+
+
+def not_evaluable(classified: pd.DataFrame, extra: Optional[pd.DataFrame] = None) -> pd.DataFrame:
+    """The patients left out of the denominators, with the reason (and any extra columns)."""
+    shown = classified.loc[~classified["evaluable"], ["patient_id", "cohort", "disease_status",
+                                                      "not_evaluable_reason"]]
+    shown = shown.assign(disease_status=shown["disease_status"].map(STATUS_LABELS).fillna(shown["disease_status"]))
+    if extra is not None:
+        shown = shown.merge(extra, on="patient_id", how="left")
+    return shown.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- #
+# rates
+# --------------------------------------------------------------------------- #
+def rates(frame: pd.DataFrame, flag: str, by: Sequence[str] = (), *, evaluable: str = "evaluable",
+          label: Optional[str] = None) -> pd.DataFrame:
+    """k/n of ``flag`` among evaluable patients, per group, with exact and Wilson 95% CIs.
+
+    Columns: the ``by`` columns, outcome, k, n, not_evaluable (left out of n),
+    pct, cp_lower, cp_upper (Clopper-Pearson, as R's binom.test), wilson_lower,
+    wilson_upper (as R's prop.test(correct = FALSE)); CI bounds are fractions.
+    """
+    by = list(by)
+    _check_columns(frame, "frame", [flag, evaluable, *by])
+    groups = frame.groupby(by, sort=False, dropna=False) if by else [((), frame)]
+    rows = []
+    for key, part in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        used = part[part[evaluable].astype(bool)]
+        n = len(used)
+        k = int(used[flag].astype(bool).sum())
+        row = dict(zip(by, key))
+        row.update(outcome=label or flag, k=k, n=n, not_evaluable=int(len(part) - n))
+        if n:
+            ci = proportion_table(k, n).iloc[0]
+            row.update(pct=100 * k / n, cp_lower=ci["cp_lower"], cp_upper=ci["cp_upper"],
+                       wilson_lower=ci["wilson_lower"], wilson_upper=ci["wilson_upper"])
+        else:
+            row.update(pct=math.nan, cp_lower=math.nan, cp_upper=math.nan,
+                       wilson_lower=math.nan, wilson_upper=math.nan)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def published_text(register_id: str, register_csv=REGISTER_CSV) -> str:
+    """'k/n (x%)' as the register prints it."""
+    row = reg.entry(register_id, register_csv)
+    if pd.isna(row["numerator"]) or pd.isna(row["denominator"]):
+        return str(row["value_text"])
+    return f"{int(row['numerator'])}/{int(row['denominator'])} ({row['value_text']})"
+
+
+def rate_display(table: pd.DataFrame, by: Sequence[str], published: Optional[dict] = None,
+                 register_csv=REGISTER_CSV) -> pd.DataFrame:
+    """A rates table for reading: k/n (%), both CIs in percent, and the published value.
+
+    ``published`` maps a tuple of the ``by`` values (and the outcome label as
+    last element) to a register_id.
+    """
+    published = published or {}
+    rows = []
+    for _, r in table.iterrows():
+        key = tuple(r[b] for b in by) + (r["outcome"],)
+        rid = published.get(key)
+        rows.append({
+            **{b: r[b] for b in by}, "Outcome": r["outcome"],
+            "Book (synthetic)": f"{r['k']}/{r['n']} ({r['pct']:.1f}%)" if r["n"] else "no evaluable patient",
+            "95% CI exact (Clopper–Pearson)": _ci(r, "cp"),
+            "95% CI Wilson": _ci(r, "wilson"),
+            "Not evaluable": int(r["not_evaluable"]),
+            "Published": published_text(rid, register_csv) if rid else "not published",
+        })
+    return pd.DataFrame(rows)
+
+
+def _ci(row, prefix: str) -> str:
+    lo, hi = row[f"{prefix}_lower"], row[f"{prefix}_upper"]
+    if pd.isna(lo):
+        return ""
+    return f"{100 * lo:.1f}–{100 * hi:.1f}%"
+
+
+def record_rates(ledger: Ledger, table: pd.DataFrame, ids: dict, by: Sequence[str], note: str) -> None:
+    """Record each rate whose (by values..., outcome) key has a register_id (basis: synthetic)."""
+    for _, r in table.iterrows():
+        key = tuple(r[b] for b in by) + (r["outcome"],)
+        if key in ids:
+            ledger.record_proportion(ids[key], int(r["k"]), int(r["n"]), basis="synthetic", note=note)
+
+
+# --------------------------------------------------------------------------- #
+# two-group comparisons
+# --------------------------------------------------------------------------- #
+def group_comparison(frame: pd.DataFrame, flag: str, group: str, order: Sequence[str],
+                     published_p: Optional[str] = None, label: str = "",
+                     evaluable: str = "evaluable") -> pd.DataFrame:
+    """Fisher's exact and Yates' chi-square P on the cohort's own counts, and which
+    one prints as the published P (when given, e.g. "0.009" or "< 0.001")."""
+    if len(order) != 2:
+        raise ValueError(f"group_comparison compares two groups, got {list(order)}")
+    used = frame[frame[evaluable].astype(bool)]
+    counts = []
+    for g in order:
+        part = used[used[group] == g]
+        if part.empty:
+            raise ValueError(f"group {g!r} has no evaluable patient in column {group!r}")
+        counts.append((int(part[flag].astype(bool).sum()), len(part)))
+    (k1, n1), (k2, n2) = counts
+    result = compare_proportions(k1, n1, k2, n2, published_p=published_p).iloc[0]
+    mark = {"Fisher exact": ("✓", ""), "Yates chi-square": ("", "✓"), "both": ("✓", "✓"),
+            "neither": ("", ""), None: ("", "")}[result["matches"]]
+    return pd.DataFrame([{
+        "Comparison": label or flag, order[0]: f"{k1}/{n1}", order[1]: f"{k2}/{n2}",
+        "Fisher exact P": _p4(result["fisher_p"]), "matches (Fisher)": mark[0],
+        "Yates chi-square P": _p4(result["yates_p"]), "matches (Yates)": mark[1],
+        "Published P": published_p or "not published",
+        "Smallest expected count": f"{result['min_expected']:.1f}",
+    }])
+
+
+def _p4(p: float) -> str:
+    return f"{p:.4f}" if p >= 1e-4 else f"{p:.1e}"
+
+
+# --------------------------------------------------------------------------- #
+# study 003: salvage after progression
+# --------------------------------------------------------------------------- #
+def salvage_response(patients: pd.DataFrame, responses: pd.DataFrame, treatments: pd.DataFrame,
+                     outcomes: pd.DataFrame, targeted: Sequence[str] = ("blinatumomab", "inotuzumab")) -> pd.DataFrame:
+    """Per patient: progression, salvage after it, antibody salvage, and the response to salvage.
+
+    Salvage = any treatment that starts after the day of progression
+    (``relapse_day``). Antibody salvage = a treatment of a ``targeted`` category
+    (blinatumomab, inotuzumab) started after progression. The response to
+    salvage is the best assessment after progression (:func:`classify` with the
+    window ``day > relapse_day``); "CR" counts CR and CRi (remission).
+    """
+    _check_columns(treatments, "treatments", ["patient_id", "category", "start_day"])
+    _check_columns(outcomes, "outcomes", ["patient_id", "relapsed", "relapse_day"])
+    progression = outcomes.set_index("patient_id")["relapse_day"]
+    after = treatments.assign(_prog=treatments["patient_id"].map(progression))
+    after = after[after["_prog"].notna() & (after["start_day"] > after["_prog"])]
+    salvage_ids = set(after["patient_id"])
+    targeted_ids = set(after.loc[after["category"].isin(targeted), "patient_id"])
+    post = classify(patients, responses, after_day=progression)
+    post = post.rename(columns={"evaluable": "evaluable_after_progression"})
+    frame = post[["patient_id", "cohort", "disease_status", "assessments", "evaluable_after_progression",
+                  "remission", "mrd_negative_cr", "best_response", "not_evaluable_reason"]].copy()
+    frame["progressed"] = frame["patient_id"].map(outcomes.set_index("patient_id")["relapsed"]).astype(bool)
+    frame["salvage"] = frame["patient_id"].isin(salvage_ids)
+    frame["antibody_salvage"] = frame["patient_id"].isin(targeted_ids)
+    frame["all"] = True
+    frame["salvage_cr"] = frame["remission"] & frame["salvage"]
+    # salvage patients without any readable post-progression assessment stay in view
+    frame["evaluable_salvage"] = frame["salvage"] & frame["evaluable_after_progression"]
+    return frame
+
+
+# --------------------------------------------------------------------------- #
+# figures
+# --------------------------------------------------------------------------- #
+def rate_figure(table: pd.DataFrame, x: str, color: Optional[str] = None, title: str = "",
+                y_title: str = "Patients (%)", height: int = 440) -> go.Figure:
+    """Bars of rates with exact 95% CI error bars; hover: k/n, %, both CIs."""
+    figure = go.Figure()
+    series = table.groupby(color, sort=False) if color else [(None, table)]
+    for index, (name, part) in enumerate(series):
+        pct = part["pct"].to_numpy()
+        figure.add_trace(go.Bar(
+            x=part[x], y=pct, name=str(name) if name is not None else "",
+            marker_color=OKABE_ITO[index % len(OKABE_ITO)],
+            error_y={"type": "data", "symmetric": False, "array": 100 * part["cp_upper"].to_numpy() - pct,
+                     "arrayminus": pct - 100 * part["cp_lower"].to_numpy(), "color": "#333"},
+            customdata=np.column_stack([part["k"], part["n"], 100 * part["cp_lower"], 100 * part["cp_upper"],
+                                        100 * part["wilson_lower"], 100 * part["wilson_upper"]]),
+            hovertemplate=(f"{html.escape(str(name)) + '<br>' if name is not None else ''}%{{x}}: "
+                           "%{customdata[0]}/%{customdata[1]} (%{y:.1f}%)<br>"
+                           "exact 95% CI %{customdata[2]:.1f}–%{customdata[3]:.1f}%<br>"
+                           "Wilson 95% CI %{customdata[4]:.1f}–%{customdata[5]:.1f}%<extra></extra>"),
+        ))
+    figure.update_layout(barmode="group", yaxis={"title": y_title, "range": [0, 105]},
+                         showlegend=color is not None)
+    return style(figure, title, height=height)
+
+
+def flow_counts(classified: pd.DataFrame, cohort_order: Sequence[str],
+                status_order: Sequence[str]) -> pd.DataFrame:
+    """Tidy counts for the flow from cohort to disease status to best response."""
+    rows = []
+    for cohort in cohort_order:
+        part = classified[classified["cohort"] == cohort]
+        for status in status_order:
+            sub = part[part["disease_status"] == status]
+            for best in BEST_RESPONSE_ORDER:
+                n = int((sub["best_response"] == best).sum())
+                if n:
+                    rows.append({"cohort": cohort, "disease_status": status, "best_response": best, "n": n,
+                                 "status_total": len(sub), "cohort_total": len(part)})
+    return pd.DataFrame(rows)
+
+
+def sankey_figure(counts: pd.DataFrame, title: str = "", labels: Optional[dict] = None,
+                  height: int = 520) -> go.Figure:
+    """Sankey diagram cohort -> disease status before CAR-T -> best response.
+
+    Links are coloured by best response (Okabe-Ito); hover gives n/N of the
+    source node and the percentage.
+    """
+    labels = labels or STATUS_LABELS
+    cohorts = list(dict.fromkeys(counts["cohort"]))
+    statuses = [(c, s) for c in cohorts for s in dict.fromkeys(counts.loc[counts["cohort"] == c, "disease_status"])]
+    outcomes = [b for b in BEST_RESPONSE_ORDER if b in set(counts["best_response"])]
+    nodes = ([f"{c} (n={int(counts.loc[counts['cohort'] == c, 'cohort_total'].iloc[0])})" for c in cohorts]
+             + [f"{c}: {labels.get(s, s)}" for c, s in statuses] + list(outcomes))
+    index = {("cohort", c): i for i, c in enumerate(cohorts)}
+    index.update({("status", c, s): len(cohorts) + i for i, (c, s) in enumerate(statuses)})
+    index.update({("best", b): len(cohorts) + len(statuses) + i for i, b in enumerate(outcomes)})
+    colour = {b: OKABE_ITO[i] for i, b in enumerate(
+        ["MRD-negative CR/CRi", "MRD-positive CR/CRi", "CMR without CR", "PR", "No response", "Not evaluable"])}
+    colour["Not evaluable"] = "#999999"
+    source, target, value, link_colour, custom = [], [], [], [], []
+    status_totals = counts.groupby(["cohort", "disease_status"])["n"].sum()
+    for (c, s), total in status_totals.items():
+        source.append(index[("cohort", c)])
+        target.append(index[("status", c, s)])
+        value.append(int(total))
+        link_colour.append("rgba(120,120,120,0.25)")
+        cohort_total = int(counts.loc[counts["cohort"] == c, "cohort_total"].iloc[0])
+        custom.append([f"{c} → {labels.get(s, s)}", int(total), cohort_total, 100 * total / cohort_total])
+    for _, r in counts.iterrows():
+        source.append(index[("status", r["cohort"], r["disease_status"])])
+        target.append(index[("best", r["best_response"])])
+        value.append(int(r["n"]))
+        rgb = colour[r["best_response"]].lstrip("#")
+        link_colour.append("rgba({},{},{},0.55)".format(*(int(rgb[i:i + 2], 16) for i in (0, 2, 4))))
+        custom.append([f"{r['cohort']}, {labels.get(r['disease_status'], r['disease_status'])} → "
+                       f"{r['best_response']}", int(r["n"]), int(r["status_total"]),
+                       100 * r["n"] / r["status_total"]])
+    node_colour = (["#555555"] * len(cohorts) + ["#B0B0B0"] * len(statuses) + [colour[b] for b in outcomes])
+    figure = go.Figure(go.Sankey(
+        arrangement="snap",
+        node={"label": nodes, "color": node_colour, "pad": 14, "thickness": 16,
+              "hovertemplate": "%{label}: %{value} patients<extra></extra>"},
+        link={"source": source, "target": target, "value": value, "color": link_colour,
+              "customdata": custom,
+              "hovertemplate": "%{customdata[0]}<br>%{customdata[1]}/%{customdata[2]} "
+                               "(%{customdata[3]:.1f}%)<extra></extra>"},
+    ))
+    return style(figure, title, height=height)
+
+
+def forest_figure(table: pd.DataFrame, title: str = "", group: str = "method",
+                  row: str = "factor", panel: Optional[str] = None, height: Optional[int] = None) -> go.Figure:
+    """Forest plot of odds ratios (log scale) with CIs, one marker series per ``group``.
+
+    ``table`` is :func:`helpers.regression.odds_ratio_table` output. Estimates
+    that are not finite (ML under separation) are drawn as a hollow marker at
+    the edge of the axis with an arrow-like label, never as a number.
+    """
+    table = table.copy()
+    rows = list(dict.fromkeys(table[row] if panel is None else
+                              [f"{m} · {f}" for m, f in zip(table[panel], table[row])]))
+    if panel is not None:
+        table["_row"] = [f"{m} · {f}" for m, f in zip(table[panel], table[row])]
+    else:
+        table["_row"] = table[row]
+    finite = table["or_value"].replace([np.inf, -np.inf], np.nan).dropna()
+    bounds = pd.concat([finite, table["or_lower_value"], table["or_upper_value"]]).replace(
+        [np.inf, -np.inf], np.nan).dropna()
+    bounds = bounds[bounds > 0]
+    lo = max(min(bounds.min(), 0.5) / 2, 1e-3) if len(bounds) else 0.01
+    hi = min(max(bounds.max(), 2.0) * 2, 1e4) if len(bounds) else 100
+    figure = go.Figure()
+    markers = {"ML": "circle", "Firth": "diamond"}
+    groups = list(dict.fromkeys(table[group]))
+    offsets = np.linspace(-0.18, 0.18, len(groups)) if len(groups) > 1 else [0.0]
+    ypos = {r: i for i, r in enumerate(rows)}
+    for gi, name in enumerate(groups):
+        part = table[table[group] == name]
+        ok = part[~part["separated"]]
+        y = [ypos[r] + offsets[gi] for r in ok["_row"]]
+        upper = np.minimum(ok["or_upper_value"].to_numpy(dtype=float), hi)
+        lower = np.maximum(ok["or_lower_value"].to_numpy(dtype=float), lo)
+        est = ok["or_value"].to_numpy(dtype=float)
+        figure.add_trace(go.Scatter(
+            x=est, y=y, mode="markers", name=str(name),
+            marker={"symbol": markers.get(str(name), "circle"), "size": 10, "color": OKABE_ITO[gi]},
+            error_x={"type": "data", "symmetric": False, "array": upper - est, "arrayminus": est - lower,
+                     "color": OKABE_ITO[gi], "thickness": 2},
+            customdata=np.column_stack([ok["_row"], ok["OR"], ok["95% CI"], ok["CI type"], ok["P (LR)"],
+                                        ok["events"], ok["n"]]),
+            hovertemplate=("%{customdata[0]}<br>" + html.escape(str(name)) +
+                           ": OR %{customdata[1]} (95% CI %{customdata[2]}, %{customdata[3]})<br>"
+                           "P (likelihood ratio) %{customdata[4]}<br>events %{customdata[5]}/%{customdata[6]}"
+                           "<extra></extra>"),
+        ))
+        bad = part[part["separated"]]
+        if len(bad):
+            xs = [hi if v == np.inf else lo for v in bad["or_value"].fillna(np.inf)]
+            figure.add_trace(go.Scatter(
+                x=xs, y=[ypos[r] + offsets[gi] for r in bad["_row"]], mode="markers+text",
+                name=f"{name}: not finite (separation)",
+                marker={"symbol": "triangle-right" if True else "circle", "size": 12, "color": "white",
+                        "line": {"color": OKABE_ITO[gi], "width": 2}},
+                text=["→ ∞" if x == hi else "← 0" for x in xs], textposition="middle left",
+                customdata=np.column_stack([bad["_row"], bad["OR"]]),
+                hovertemplate=("%{customdata[0]}<br>" + html.escape(str(name)) +
+                               ": %{customdata[1]} — no finite maximum-likelihood estimate<extra></extra>"),
+            ))
+    figure.add_vline(x=1, line={"color": "#777", "dash": "dash"})
+    figure.update_xaxes(type="log", range=[math.log10(lo), math.log10(hi)],
+                        title="Odds ratio of the outcome (log scale; < 1 = less likely)")
+    figure.update_yaxes(tickvals=list(range(len(rows))), ticktext=rows, autorange="reversed")
+    return style(figure, title, height=height or 160 + 42 * len(rows))
+
+
+# --------------------------------------------------------------------------- #
+# study 000: the data the regression models see
+# --------------------------------------------------------------------------- #
+FACTOR_LABELS_000 = {
+    "overt": "Overt disease (vs MRD-positive)",
+    "blasts_ge_cutoff": "Marrow blasts ≥ cut-off",
+    "abl_kd": "ABL1 kinase-domain mutation",
+    "cml_lbc": "CML-LBC (vs Ph+ ALL)",
+}
+
+
+def analysis_frame_000(patients: pd.DataFrame, classified: pd.DataFrame, blast_cutoff: float) -> pd.DataFrame:
+    """One row per evaluable patient of study 000 with 0/1 factors and outcomes.
+
+    Factors, as the paper names them: overt disease (R/R) vs MRD-positive;
+    marrow blasts >= ``blast_cutoff`` (%; the paper's 10%, from the register);
+    ABL1 kinase-domain mutation; CML-LBC vs Ph+ ALL. A missing blast count or
+    mutation status stays missing (NaN) so the model fit can list the patient
+    as excluded instead of dropping them unseen. Not-evaluable patients are
+    left out here; :func:`not_evaluable` lists them.
+    """
+    _check_columns(patients, "patients", ["patient_id", "cohort", "marrow_blasts_pct", "abl_kd_mutation"])
+    merged = classified[classified["evaluable"]].merge(
+        patients[["patient_id", "marrow_blasts_pct", "abl_kd_mutation"]], on="patient_id", how="left",
+        validate="one_to_one")
+    blasts = merged["marrow_blasts_pct"].astype(float)
+    mutation = merged["abl_kd_mutation"].astype("float")
+    return pd.DataFrame({
+        "patient_id": merged["patient_id"],
+        "cohort": merged["cohort"],
+        "overt": merged["overt"].astype(int),
+        "blasts_ge_cutoff": np.where(blasts.isna(), np.nan, (blasts >= blast_cutoff).astype(float)),
+        "abl_kd": mutation,
+        "cml_lbc": (merged["cohort"] == "CML-LBC").astype(int),
+        "response": merged["response"].astype(int),
+        "mrd_negative_cr": merged["mrd_negative_cr"].astype(int),
+    })

@@ -1,0 +1,138 @@
+"""The site as a reader meets it: every page in a real headless Chromium, network off.
+
+Chromium is Debian's (``/usr/bin/chromium``, installed by ``make test``'s set-up),
+driven by Playwright with ``executable_path``; no browser is downloaded.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from helpers import build
+from helpers.paths import BUILD_DIR
+
+pytestmark = pytest.mark.build
+CHROMIUM = os.environ.get("CART_BOOK_CHROMIUM", "/usr/bin/chromium")
+HTML = BUILD_DIR / "html"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("CI") == "true":
+        raise RuntimeError(f"{CHROMIUM} is missing: CI requires the browser tests")
+    pytest.skip(f"{CHROMIUM} not installed (make test installs it)", allow_module_level=True)
+
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def browser(built):
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def open_page(browser, path: Path):
+    """Load one page from disk with every network request refused; collect what went wrong."""
+    context = browser.new_context()
+    page = context.new_page()
+    problems = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("requestfailed", lambda r: problems.append(f"failed request: {r.url}"))
+
+    def refuse_network(route):
+        if route.request.url.startswith("file://"):
+            route.continue_()
+        else:
+            problems.append(f"network request: {route.request.url}")
+            route.abort()
+
+    page.route("**/*", refuse_network)
+    page.goto(path.as_uri(), wait_until="load")
+    return context, page, problems
+
+
+def figure_problems(page) -> list[str]:
+    """Every plotly figure on the page must have drawn an SVG with at least one trace."""
+    page.wait_for_timeout(150)
+    report = page.evaluate("""() => Array.from(document.querySelectorAll('.plotly-graph-div')).map(div => ({
+        id: div.id, svg: div.querySelectorAll('svg.main-svg').length,
+        traces: (div.data || []).length,
+        drawn: div.querySelectorAll('.trace, .scatterlayer .trace, .barlayer .trace').length}))""")
+    problems = []
+    for figure in report:
+        if figure["svg"] == 0 or figure["traces"] == 0 or figure["drawn"] == 0:
+            problems.append(f"figure {figure['id']} did not render ({figure})")
+    return problems
+
+
+def plotly_divs_in_html(path: Path) -> int:
+    return path.read_text(encoding="utf-8").count('class="plotly-graph-div"')
+
+
+PAGES = [HTML / f"{doc}.html" for doc in build.toc_files()]
+
+
+@pytest.mark.parametrize("page_path", PAGES, ids=[p.stem for p in PAGES])
+def test_page_loads_offline_without_errors_and_figures_render(browser, page_path):
+    context, page, problems = open_page(browser, page_path)
+    try:
+        expected = plotly_divs_in_html(page_path)
+        if expected:
+            page.wait_for_function(
+                f"document.querySelectorAll('.plotly-graph-div svg.main-svg').length >= {expected}",
+                timeout=15000)
+        problems += figure_problems(page)
+        assert page.title(), "page has no title"
+        assert problems == []
+    finally:
+        context.close()
+
+
+def test_chapters_show_their_tables(browser):
+    for chapter in build.chapters():
+        context, page, problems = open_page(browser, HTML / "book" / f"{chapter}.html")
+        try:
+            assert page.locator("table").count() >= 1, f"{chapter}: no table"
+        finally:
+            context.close()
+
+
+def test_navigation_reaches_the_next_page(browser):
+    context, page, _ = open_page(browser, HTML / "book" / "intro.html")
+    try:
+        page.locator("a.right-next").first.click()
+        page.wait_for_load_state("load")
+        first_after_root = build.toc_files()[1]
+        assert page.url.endswith(f"{first_after_root}.html")
+    finally:
+        context.close()
+
+
+def test_search_finds_a_chapter(browser):
+    context, page, problems = open_page(browser, HTML / "search.html")
+    try:
+        page.goto((HTML / "search.html").as_uri() + "?q=kinase", wait_until="load")
+        page.wait_for_selector("#search-results li", timeout=15000)
+        results = page.locator("#search-results li").all_inner_texts()
+        assert any("Baseline" in r for r in results), results
+    finally:
+        context.close()
+
+
+def test_a_broken_figure_is_caught(browser, tmp_path):
+    """Prove the check can fail: a copy of the site without the shared plotly.js."""
+    broken = tmp_path / "html"
+    shutil.copytree(HTML, broken)
+    (broken / "_static" / "plotly.min.js").unlink()
+    context, page, problems = open_page(browser, broken / "book" / "baselines.html")
+    try:
+        problems += figure_problems(page)
+        assert any("did not render" in p for p in problems)
+        assert any("failed request" in p or "Plotly is not defined" in p for p in problems)
+    finally:
+        context.close()
