@@ -185,6 +185,146 @@ def test_missing_values_can_be_dropped_and_are_counted():
 
 
 # --------------------------------------------------------------------------- #
+# the other cytokine helpers, against hand arithmetic (no R needed)
+# --------------------------------------------------------------------------- #
+def tiny_labs():
+    patients = pd.DataFrame({"patient_id": ["p1", "p2", "p3"], "cohort": ["A", "A", "B"]})
+    rows = [
+        ("p1", "IL-6", -1, 4.0, False), ("p1", "IL-6", 1, 10.0, False), ("p1", "IL-6", 3, 40.0, False),
+        ("p1", "IL-6", 5, 40.0, False), ("p1", "IL-6", 7, 8.0, False),
+        ("p2", "IL-6", -1, 1.0, True), ("p2", "IL-6", 1, 2.0, False), ("p2", "IL-6", 3, 3.0, False),
+        ("p2", "IL-6", 5, 1.0, True), ("p2", "IL-6", 7, 1.0, True),
+        ("p3", "IL-6", 1, 100.0, False), ("p3", "IL-6", 3, 50.0, False),
+        ("p1", "CRP", 1, 12.0, False), ("p1", "ANC", 1, 0.4, False),
+    ]
+    labs = pd.DataFrame(rows, columns=["patient_id", "analyte", "day", "value", "below_lloq"])
+    labs["unit"] = labs["analyte"].map({"IL-6": "pg/mL", "CRP": "mg/L", "ANC": "10^9/L"})
+    labs["study_id"], labs["origin"] = "x", "synthetic"
+    return labs, patients
+
+
+def test_cytokine_series_keeps_cytokines_only_with_logs():
+    labs, patients = tiny_labs()
+    series = cytokines.cytokine_series(labs, patients)
+    assert set(series["analyte"]) == {"IL-6", "CRP"} and len(series) == 13
+    assert series.loc[series["value"] == 100.0, "log10_value"].iloc[0] == 2.0
+    monitored = cytokines.monitoring(series, pd.concat(
+        [patients, pd.DataFrame({"patient_id": ["p4"], "cohort": ["B"]})])).set_index("cohort")
+    assert monitored.loc["B", ["patients", "monitored", "not monitored"]].tolist() == [2, 1, 1]
+    assert monitored.loc["all", "not monitored"] == 1
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda l: l.assign(unit=l["unit"].where(l.index != 0, "ng/mL")), "more than one unit"),
+    (lambda l: l.assign(patient_id=l["patient_id"].where(l.index != 0, "p9")), "belong to no patient"),
+    (lambda l: l.assign(value=l["value"].where(l.index != 1, 0.0)), "<= 0"),
+    (lambda l: l.drop(columns="below_lloq"), "missing columns"),
+])
+def test_cytokine_series_refuses_bad_labs(change, message):
+    labs, patients = tiny_labs()
+    with pytest.raises(ValueError, match=message):
+        cytokines.cytokine_series(change(labs), patients)
+
+
+def test_peaks_take_the_first_day_of_the_highest_value():
+    labs, patients = tiny_labs()
+    pk = cytokines.peaks(cytokines.cytokine_series(labs, patients)).set_index(["analyte", "patient_id"])
+    p1 = pk.loc[("IL-6", "p1")]
+    assert (p1["peak"], p1["peak_day"], p1["baseline"], p1["fold_change"], p1["samples"]) == (40.0, 3.0, 4.0, 10.0, 4)
+    assert pk.loc[("IL-6", "p3"), "peak_day"] == 1.0 and math.isnan(pk.loc[("IL-6", "p3"), "baseline"])
+    assert not pk.loc[("IL-6", "p2"), "peak_below_lloq"]
+
+
+def test_trajectories_median_and_quartiles_are_r_type_7():
+    labs, patients = tiny_labs()
+    series = cytokines.cytokine_series(labs, patients)
+    day1 = cytokines.trajectories(series).query("cohort == 'A' and analyte == 'IL-6' and day == 1").iloc[0]
+    # values 10 and 2: median 6; type 7 quartiles 2 + 0.25 * 8 = 4 and 2 + 0.75 * 8 = 8
+    assert (day1["n"], day1["median"], day1["q1"], day1["q3"]) == (2, 6.0, 4.0, 8.0)
+    day7 = cytokines.trajectories(series).query("cohort == 'A' and analyte == 'IL-6' and day == 7").iloc[0]
+    assert day7["below_lloq"] == 1
+
+
+def test_compare_groups_on_log_scale_reports_a_ratio():
+    frame = pd.DataFrame({"g": ["a"] * 5 + ["b"] * 6,
+                          "v": [10, 20, 40, 80, 160, 1, 2, 4, 8, 16, 32]})
+    table = cytokines.compare_groups(frame, value="v", group="g", groups=["a", "b"]).iloc[0]
+    res = cytokines.mann_whitney(np.log10([10, 20, 40, 80, 160]), np.log10([1, 2, 4, 8, 16, 32]))
+    assert table["P"] == res.p_value and table["ratio (HL)"] == pytest.approx(10 ** res.hodges_lehmann)
+    # the 30 ratios are 10 * 2^(k - j), k = 0..4, j = 0..5; k - j has 15 values <= -1 and 15 >= 0, so
+    # the median log ratio lies halfway between 10 / 2 and 10: the ratio is 10 / sqrt(2)
+    assert table["ratio (HL)"] == pytest.approx(10 / math.sqrt(2))
+    with pytest.raises(ValueError, match="not found"):
+        cytokines.compare_groups(frame, value="v", group="g", groups=["a", "c"])
+
+
+@pytest.mark.parametrize("n, words", [
+    (0, "Zero"), (7, "Seven"), (13, "Thirteen"), (21, "Twenty-one"), (100, "One hundred"),
+    (101, "One hundred and one"), (126, "One hundred and twenty-six"), (999, "Nine hundred and ninety-nine"),
+])
+def test_counts_in_words(n, words):
+    assert cytokines.in_words(n) == words
+
+
+@pytest.mark.parametrize("bad", [-1, 1000, 12.5, True, "126"])
+def test_counts_in_words_refuses_what_it_cannot_say(bad):
+    with pytest.raises(ValueError, match="0-999"):
+        cytokines.in_words(bad)
+
+
+def balanced_split_plot():
+    """A balanced design: groups A (4 patients) and B (5), days 0, 1, 2, every patient every day."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for group, n in (("A", 4), ("B", 5)):
+        for j in range(n):
+            u = rng.normal(0, 0.5)
+            for day, mean in zip((0, 1, 2), (1.0, 1.6, 1.3) if group == "A" else (1.1, 1.4, 1.2)):
+                rows.append((f"{group}{j}", group, day, mean + u + rng.normal(0, 0.2)))
+    frame = pd.DataFrame(rows, columns=["patient_id", "cohort", "day", "y"])
+    frame["analyte"], frame["below_lloq"], frame["value"] = "IL-6", False, 10 ** frame["y"]
+    return frame
+
+
+def test_mixed_model_equals_the_anova_solution_on_a_balanced_design():
+    """With every patient sampled every day, REML gives the OLS cell means as fixed effects and the
+    ANOVA (expected mean squares) variance components of a split-plot design."""
+    data = balanced_split_plot()
+    result = cytokines.fit_log_mixed_model(data, "IL-6", groups=["A", "B"])
+    y = data["y"]
+    cell = data.groupby(["cohort", "day"])["y"].mean()
+    means = result.means.set_index(["cohort", "day"])["log10_mean"]
+    for key, value in cell.items():
+        assert means.loc[(key[0], float(key[1]))] == pytest.approx(value, abs=1e-6)
+    days = 3
+    patient_mean = data.groupby("patient_id")["y"].transform("mean")
+    group_day_mean = data.groupby(["cohort", "day"])["y"].transform("mean")
+    group_mean = data.groupby("cohort")["y"].transform("mean")
+    ss_error = float(((y - patient_mean - group_day_mean + group_mean) ** 2).sum())
+    df_error = (4 - 1) * (days - 1) + (5 - 1) * (days - 1)
+    ms_error = ss_error / df_error
+    per_patient = data.groupby(["cohort", "patient_id"])["y"].mean()
+    ss_patients = days * float(((per_patient - per_patient.groupby(level=0).transform("mean")) ** 2).sum())
+    ms_patients = ss_patients / ((4 - 1) + (5 - 1))
+    between = (ms_patients - ms_error) / days
+    assert between > 0
+    variance = result.variance.set_index("component")["variance (log10 scale)"]
+    assert variance.iloc[1] == pytest.approx(ms_error, rel=1e-4)
+    assert variance.iloc[0] == pytest.approx(between, rel=1e-4)
+    assert result.lr_test["df"].iloc[0] == days
+    assert result.n_patients == 9 and result.n_observations == 27 and result.converged
+
+
+def test_mixed_model_substitutes_half_the_limit_and_counts_it():
+    data = balanced_split_plot()
+    data.loc[0, "below_lloq"] = True
+    result = cytokines.fit_log_mixed_model(data, "IL-6", groups=["A", "B"])
+    assert result.substituted_lloq == 1
+    with pytest.raises(ValueError, match="no rows"):
+        cytokines.fit_log_mixed_model(data, "IL-10")
+
+
+# --------------------------------------------------------------------------- #
 # (b) live R
 # --------------------------------------------------------------------------- #
 @pytest.fixture(scope="module")

@@ -508,6 +508,26 @@ def test_current_chapter_models_vs_live_r():
     assert checked >= 8
 
 
+@pytest.mark.r_live
+@requires_r
+def test_r_glm_default_settings_miss_the_endometrial_separation(tmp_path):
+    """The chapter says: with default settings R's glm fits the endometrial model without a warning and
+    reports NV = 18.2 (SE 1716). Checked here so the sentence cannot go stale."""
+    script = tmp_path / "default.R"
+    script.write_text(
+        "d <- commandArgs(trailingOnly = TRUE)[1]\n"
+        "e <- read.csv(file.path(d, 'endo.csv'))\n"
+        "warned <- FALSE\n"
+        "fit <- withCallingHandlers(glm(HG ~ NV + PI + EH, binomial, e),\n"
+        "  warning = function(w) { warned <<- TRUE; invokeRestart('muffleWarning') })\n"
+        "s <- coef(summary(fit))\n"
+        "write.csv(data.frame(warned = warned, nv = s['NV', 1], se = s['NV', 2]),\n"
+        "          file.path(d, 'out.csv'), row.names = FALSE)\n")
+    out = r_oracle.run_rscript(script, {"endo": pd.read_csv(ENDOMETRIAL_FILE)})["out"].iloc[0]
+    assert not bool(out["warned"])
+    assert round(float(out["nv"]), 1) == 18.2 and round(float(out["se"])) == 1716
+
+
 def report_max_differences() -> dict[str, float]:
     """Max |ours - R| over the committed fixtures (for the chapter's report)."""
     exp = expected()

@@ -282,6 +282,12 @@ def stage_site(names: list[str]) -> None:
     static = SITE_SOURCE_DIR / "_static" / "plotly.min.js"
     write_if_changed(static, plotly_js.read_bytes())
     wanted.add(static)
+    downloads = BUILD_DIR / "downloads"
+    for name in names:  # each chapter's result tables as CSV
+        for path in sorted((downloads / name).glob("*.csv")):
+            target = SITE_SOURCE_DIR / "_static" / "downloads" / name / path.name
+            write_if_changed(target, path.read_bytes())
+            wanted.add(target)
     ledger = BUILD_DIR / "reproduction-ledger.csv"
     if ledger.exists():
         target = SITE_SOURCE_DIR / "_static" / "downloads" / "reproduction-ledger.csv"

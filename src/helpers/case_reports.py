@@ -396,17 +396,30 @@ def fact_table(table: pd.DataFrame, subjects) -> pd.DataFrame:
     return shown[list(columns)].rename(columns=columns).reset_index(drop=True)
 
 
-def record_facts(ledger, table: pd.DataFrame) -> pd.DataFrame:
+# Register rows another chapter records in the ledger (each published number is recorded once in
+# the book); this chapter still shows them in its tables.
+RECORDED_ELSEWHERE = {"001-crs-grade-p1": "toxicity", "001-crs-grade-p2": "toxicity"}
+
+
+def record_facts(ledger, table: pd.DataFrame, elsewhere: Optional[dict] = None) -> pd.DataFrame:
     """Record every fact in the chapter's ledger as *transcribed*, with the value the book shows.
 
     Numbers go through ``ledger.record`` (exact when the shown number rounds to the printed
     one); dates and numbers printed as words ("two", "II", "One month") through
     ``ledger.record_text`` (exact when the text the book shows is the printed text -- for dates,
     the date is parsed and written back, so a misread date would show as ``differs``).
-    Returns the ledger rows recorded, one per fact.
+    Facts in ``elsewhere`` (default :data:`RECORDED_ELSEWHERE`: register id -> chapter) are
+    recorded by that chapter instead and are returned with status ``recorded in <chapter>``.
+    Returns one row per fact.
     """
+    elsewhere = RECORDED_ELSEWHERE if elsewhere is None else elsewhere
     kept = []
     for _, fact in table.iterrows():
+        if fact["register_id"] in elsewhere:
+            kept.append({"register_id": fact["register_id"], "published": fact["as_printed"],
+                         "reproduced": fact["shown"], "status": f"recorded in {elsewhere[fact['register_id']]}",
+                         "basis": "transcribed"})
+            continue
         note = "as printed; " + fact["when"] if fact["when"] else "as printed"
         if isinstance(fact["shown"], str):
             kept.append(ledger.record_text(fact["register_id"], fact["shown"], basis="transcribed", note=note))
@@ -669,7 +682,7 @@ def course_figure(rows: dict[str, pd.DataFrame], day_axis_end: float = 75.0) -> 
     figure = swimmer(panels=panels, order=list(LANES), colors=COURSE_COLOURS, symbols=symbols,
                      category_order=["TKI", "Chemotherapy", "Interferon", "CAR-T"], legend_counts=False,
                      ongoing_label="Course continues (hover for what follows)",
-                     title="Study 001: the two patients' courses (published facts)", height=560)
+                     title="Study 001: the two patients' courses (published facts)", plot_height=240)
     figure.add_annotation(text="in CR, June 2022 →", x=day_axis_end, y=0, xref="x2", yref="y", yshift=16,
                           showarrow=False, xanchor="right", font={"size": 11})
     return figure
@@ -709,7 +722,7 @@ def regimen_figure(regimen: pd.DataFrame) -> go.Figure:
                    x_unit="days", lane_noun="drugs", legend_counts=False,
                    colors={"Chemotherapy": OKABE_ITO[1], "Hypomethylating agent": OKABE_ITO[4],
                            "Growth factor": OKABE_ITO[2]},
-                   title="Tumour reduction before lymphodepletion (both patients)", height=360)
+                   title="Tumour reduction before lymphodepletion (both patients)", plot_height=220)
 
 
 # ----------------------------------------------------------- BCR::ABL1 --
@@ -836,7 +849,7 @@ def bcr_abl_figure(course: pd.DataFrame, register_csv=REGISTER_CSV, day_axis_end
     figure.add_annotation(text="CAR-T", x=0, y=math.log10(90), xref="x2", yref="y", showarrow=False, xanchor="left",
                           font={"size": 11})
     figure.add_annotation(text=f"allo-HSCT (week {rows.loc['001-p1-hsct-time', 'value_text']})", x=hsct,
-                          y=math.log10(90), xref="x2", yref="y", showarrow=False, xanchor="right", font={"size": 11})
+                          y=math.log10(45), xref="x2", yref="y", showarrow=False, xanchor="right", font={"size": 11})
     for level, label in ((10, "10%"), (1, "1%"), (0.1, "0.1% = major molecular response")):
         for col in (1, 2):
             figure.add_hline(y=level, line={"color": "#bbb", "width": 1, "dash": "dash"}, row=1, col=col)
@@ -848,9 +861,10 @@ def bcr_abl_figure(course: pd.DataFrame, register_csv=REGISTER_CSV, day_axis_end
         figure.update_yaxes(type="category", categoryarray=[UNDETECTABLE], row=2, col=col)
     figure.update_yaxes(title="BCR::ABL1 (IS), %", row=1, col=1)
     figure.update_xaxes(type="date", range=[pd.Timestamp("2019-06-01"), pd.Timestamp("2020-02-01")], row=2, col=1,
-                        title="Date (open circles: date approximate; whisker: the window the paper allows)")
+                        title="Date")
     figure.update_xaxes(range=[-5, day_axis_end + 4], row=2, col=2, title="Days after infusion")
-    style(figure, "Patient 1: BCR::ABL1 (IS) from blast crisis to last follow-up (published values)", height=520)
+    style(figure, "Patient 1: BCR::ABL1 (IS) from blast crisis to last follow-up (published values)", height=600)
+    figure.update_layout(legend={"orientation": "h", "x": 0, "y": -0.2, "yanchor": "top"}, margin={"b": 150, "t": 110})
     return figure
 
 
@@ -897,6 +911,13 @@ def blast_measurements(register_csv=REGISTER_CSV) -> pd.DataFrame:
          "note": "MRD-negative CR from one week; no blast % printed"},
     ]
     return pd.DataFrame(out)
+
+
+def blast_table(blasts: pd.DataFrame) -> pd.DataFrame:
+    """The blast measurements for display (percent as a plain number, empty when not printed)."""
+    return blasts.assign(value_pct=blasts["value_pct"].map(lambda v: "" if pd.isna(v) else f"{v:g}")).rename(
+        columns={"patient": "Patient", "stage": "Stage", "method": "Method", "value_pct": "Blasts (%)",
+                 "as_printed": "As printed", "register_id": "Source", "note": "Note"})
 
 
 METHOD_SYMBOLS = {"morphology (marrow)": "circle", "flow cytometry (marrow)": "diamond",
@@ -1082,7 +1103,7 @@ def lbc_timeline(cohort: dict[str, pd.DataFrame], group: str = "CML-LBC", months
                         "Follow-up (months)": o["followup_days"] / MONTH_DAYS})
     return {"bars": pd.DataFrame(bars), "events": pd.DataFrame(events), "followup": pd.DataFrame(followup),
             "summary": pd.DataFrame(summary), "missing": pd.DataFrame(missing, columns=["patient_id", "what", "why"]),
-            "n": len(ids)}
+            "n": len(ids), "group": group}
 
 
 LBC_SYMBOLS = {PROXY_DIAGNOSIS: "circle-open", PROXY_BLAST_CRISIS: "x", "CAR-T infusion": "triangle-up",
@@ -1096,7 +1117,7 @@ def lbc_figure(timeline: dict) -> go.Figure:
                      x_title="Months relative to CAR-T infusion (synthetic)", x_unit="months",
                      colors={"TKI": OKABE_ITO[0], "chemotherapy": OKABE_ITO[1], "lymphodepletion": OKABE_ITO[4]},
                      symbols=LBC_SYMBOLS, event_order=list(LBC_SYMBOLS),
-                     title=f"Study 000: clinical course of the {timeline['n']} CML-LBC patients (synthetic cohort)")
+                     title=f"Study 000: clinical course of the {timeline['n']} {timeline['group']} patients (synthetic cohort)")
     bottom = figure.layout.margin.b
     label_synthetic(figure)
     figure.update_layout(margin={"b": max(bottom, 95)})  # keep room for the legend under the stamp

@@ -12,6 +12,7 @@ ledger, and shows the reader the parameters and the provenance of the data.
 from __future__ import annotations
 
 import html
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -19,7 +20,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from . import contract
+from . import contract, tables
 from .ledger import Ledger
 from .paths import REGISTER_CSV, SYNTHETIC_DIR
 
@@ -97,12 +98,17 @@ class ChapterContext:
                    "to reproduce published aggregates; they are not real patients. Numbers marked "
                    "<em>published</em> come from the papers; numbers computed here are "
                    "<em>recomputed</em> (from published counts) or <em>synthetic</em>.</p>") if synthetic else ""
+        rerun = (f"papermill notebooks/{self.name}.ipynb /tmp/{self.name}.ipynb "
+                 f"-p data_dir {shlex.quote(str(self.parameters['data_dir']))} -p seed {self.seed}")
+        rerun_box = ("<p><strong>Re-run this chapter</strong> from the repository root, after "
+                     "<code>make book</code> has set up <code>.venv</code> (paths are relative to "
+                     f"<code>notebooks/</code>):</p><pre class='rerun-command'>.venv/bin/{html.escape(rerun)}</pre>")
         markup = (
             "<div class='admonition note chapter-banner'><p class='admonition-title'>"
             "Parameters and data provenance</p>" + warning +
             "<table class='book-table'><tr><th>Parameter</th><th>Value</th></tr>" + params + "</table>"
             "<table class='book-table'><tr><th>Study</th><th>Patients</th><th>Row origin</th>"
-            "<th>Tables present</th></tr>" + data + "</table></div>"
+            "<th>Tables present</th></tr>" + data + "</table>" + rerun_box + "</div>"
         )
         text = f"chapter {self.name}: " + "; ".join(f"{s}: {n} patients ({o})" for s, n, o, _ in rows)
         return HTMLBlock(markup, text)
@@ -115,6 +121,11 @@ def setup(name: str, data_dir: str | Path = SYNTHETIC_DIR, seed: int = 20240101,
     parameters = {"data_dir": str(data_dir), "seed": seed, "ledger_dir": str(ledger_dir),
                   "register_csv": str(register_csv)}
     context = ChapterContext(name, data_dir, seed, Ledger(name, ledger_dir, register_csv), parameters)
+    if ledger_dir:  # run by the build: result tables become downloadable CSVs on the site
+        tables.configure_downloads(Path(ledger_dir).parent / "downloads" / name,
+                                   f"../_static/downloads/{name}/")
+    else:
+        tables.configure_downloads(None, None)
     for study in context.studies:
         context.cohort(study)  # validate everything up front: bad data stop the chapter here
     return context

@@ -40,6 +40,8 @@ __all__ = [
     "CYTOKINES", "LABELS", "cytokine_series", "monitoring", "peaks", "trajectories",
     "MannWhitney", "mann_whitney", "hodges_lehmann", "pwilcox", "qwilcox",
     "compare_groups", "peak_by_grade", "fit_log_mixed_model", "MixedModelResult",
+    "trajectory_figure", "ratio_figure", "grade_box_figure", "patient_course_figure", "model_figure",
+    "in_words", "median_iqr", "format_comparison",
 ]
 
 #: The cytokines and inflammatory markers followed after CAR-T, in display order.
@@ -470,21 +472,36 @@ def compare_groups(values: pd.DataFrame, *, value: str, group: str, groups: Sequ
         row = {by: level} if by else {}
         row.update({
             f"n {groups[0]}": len(a), f"n {groups[1]}": len(b),
-            f"median [IQR] {groups[0]}": _median_iqr(a), f"median [IQR] {groups[1]}": _median_iqr(b),
+            f"median [IQR] {groups[0]}": median_iqr(a), f"median [IQR] {groups[1]}": median_iqr(b),
             "W": res.statistic, "P": res.p_value,
             ("ratio (HL)" if log10 else "shift (HL)"): back(res.hodges_lehmann),
             "CI lower": back(res.ci_lower), "CI upper": back(res.ci_upper),
-            "method": res.method + ("" if res.exact else ""),
+            "method": res.method,
         })
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def _median_iqr(v: np.ndarray) -> str:
+def median_iqr(v) -> str:
+    """"median [Q1–Q3]" of the values (R type-7 quartiles), 3 significant digits."""
+    v = np.asarray(v, dtype=float)
     if len(v) == 0:
         return ""
     q1, med, q3 = np.quantile(v, [0.25, 0.5, 0.75])
     return f"{_fmt(med)} [{_fmt(q1)}–{_fmt(q3)}]"
+
+
+def format_comparison(table: pd.DataFrame, by_labels: bool = True) -> pd.DataFrame:
+    """A :func:`compare_groups` table as printed: ratios/shifts to 2 decimals, P to 3."""
+    out = table.copy()
+    if by_labels and "analyte" in out.columns:
+        out["analyte"] = out["analyte"].map(lambda a: LABELS.get(a, a))
+    for column in ("ratio (HL)", "shift (HL)", "CI lower", "CI upper"):
+        if column in out.columns:
+            out[column] = out[column].map(lambda v: f"{v:.2f}")
+    out["P"] = out["P"].map(lambda p: f"{p:.3f}" if p >= 0.001 else "< 0.001")
+    out["W"] = out["W"].map(lambda w: f"{w:g}")
+    return out
 
 
 def _fmt(v: float) -> str:
@@ -599,3 +616,187 @@ def fit_log_mixed_model(series: pd.DataFrame, analyte: str, *, group: str = "coh
                             "df": [df], "P": [float(sps.chi2.sf(lr, df))]})
     return MixedModelResult(fixed, means, variance, lr_test, int(data["patient_id"].nunique()), len(data),
                             substituted, bool(fit.converged), tuple(caught), fit)
+
+
+# ---------------------------------------------------------------- figures --
+
+def _colour(index: int) -> str:
+    from .figures import OKABE_ITO
+    return OKABE_ITO[index % len(OKABE_ITO)]
+
+
+def trajectory_figure(summary: pd.DataFrame, *, group: str = "cohort", order: Optional[Sequence[str]] = None,
+                      analytes: Sequence[str] = CYTOKINES, title: Optional[str] = None, columns: int = 3):
+    """Median (line) and interquartile range (bars) per group over days, one log-scale panel
+    per analyte; hover gives the day, median, IQR and the number of patients sampled."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from .figures import style
+
+    groups = list(order) if order is not None else list(pd.unique(summary[group]))
+    present = [a for a in analytes if a in set(summary["analyte"])]
+    rows = math.ceil(len(present) / columns)
+    titles = [f"{LABELS[a]} ({summary.loc[summary['analyte'] == a, 'unit'].iloc[0]})" for a in present]
+    figure = make_subplots(rows=rows, cols=columns, subplot_titles=titles, horizontal_spacing=0.07,
+                           vertical_spacing=0.16)
+    offsets = np.linspace(-0.25, 0.25, len(groups)) if len(groups) > 1 else [0.0]
+    for i, analyte in enumerate(present):
+        r, c = divmod(i, columns)
+        for j, name in enumerate(groups):
+            part = summary[(summary["analyte"] == analyte) & (summary[group] == name)].sort_values("day")
+            if part.empty:
+                continue
+            figure.add_trace(go.Scatter(
+                x=part["day"] + offsets[j], y=part["median"], mode="lines+markers", name=str(name),
+                legendgroup=str(name), showlegend=i == 0, line={"color": _colour(j), "width": 2},
+                marker={"size": 6, "symbol": ["circle", "square", "diamond", "triangle-up"][j % 4]},
+                error_y={"type": "data", "symmetric": False, "array": part["q3"] - part["median"],
+                         "arrayminus": part["median"] - part["q1"], "thickness": 1.2, "width": 3},
+                customdata=np.column_stack([part["day"], part["q1"], part["q3"], part["n"], part["below_lloq"]]),
+                hovertemplate=(f"{html_escape(str(name))} · {LABELS[analyte]}<br>day %{{customdata[0]:g}}: "
+                               "median %{y:.3g}<br>IQR %{customdata[1]:.3g}–%{customdata[2]:.3g}<br>"
+                               "n = %{customdata[3]} sampled (%{customdata[4]} below LLOQ)<extra></extra>"),
+            ), row=r + 1, col=c + 1)
+        figure.update_yaxes(type="log", row=r + 1, col=c + 1)
+        figure.update_xaxes(title_text="Day after infusion" if r == rows - 1 else None, row=r + 1, col=c + 1)
+    return style(figure, title, height=330 * rows + 80)
+
+
+def html_escape(text: str) -> str:
+    import html
+    return html.escape(text)
+
+
+def ratio_figure(table: pd.DataFrame, *, label: str = "analyte", groups: Sequence[str] = ("group 1", "group 2"),
+                 title: Optional[str] = None):
+    """Forest plot of Hodges-Lehmann ratios (log axis) with their 95 % CIs and the P value in the hover."""
+    import plotly.graph_objects as go
+
+    from .figures import style
+
+    names = [LABELS.get(v, v) for v in table[label]]
+    figure = go.Figure(go.Scatter(
+        x=table["ratio (HL)"], y=names, mode="markers", marker={"size": 10, "color": _colour(0)},
+        error_x={"type": "data", "symmetric": False, "array": table["CI upper"] - table["ratio (HL)"],
+                 "arrayminus": table["ratio (HL)"] - table["CI lower"]},
+        customdata=np.column_stack([table["CI lower"], table["CI upper"], table["P"],
+                                    table[f"n {groups[0]}"], table[f"n {groups[1]}"]]),
+        hovertemplate=(f"%{{y}}: {html_escape(groups[0])} / {html_escape(groups[1])} ratio %{{x:.2f}}<br>"
+                       "95% CI %{customdata[0]:.2f}–%{customdata[1]:.2f}<br>P = %{customdata[2]:.3f}<br>"
+                       "n = %{customdata[3]} vs %{customdata[4]}<extra></extra>"),
+        showlegend=False))
+    figure.add_vline(x=1, line={"color": "#555", "dash": "dot"})
+    figure.update_layout(xaxis={"type": "log", "title": f"Ratio of peak values, {groups[0]} / {groups[1]} "
+                                                         "(Hodges–Lehmann, log scale)"},
+                         yaxis={"autorange": "reversed"})
+    return style(figure, title, height=120 + 50 * len(names))
+
+
+def grade_box_figure(joined: pd.DataFrame, *, analyte: str = "IL-6", group: str = "cohort",
+                     order: Optional[Sequence[str]] = None, title: Optional[str] = None):
+    """Peak value by CRS grade: one box per grade with every patient as a point (log scale)."""
+    import plotly.graph_objects as go
+
+    from .figures import style
+
+    groups = list(order) if order is not None else list(pd.unique(joined[group]))
+    unit = joined["unit"].iloc[0] if len(joined) else ""
+    figure = go.Figure()
+    for j, name in enumerate(groups):
+        part = joined[joined[group] == name]
+        figure.add_trace(go.Box(
+            x=part["grade"].map(lambda g: f"Grade {g}" if g else "No CRS"), y=part["peak"], name=str(name),
+            boxpoints="all", jitter=0.4, pointpos=0, marker={"color": _colour(j), "size": 5},
+            line={"color": _colour(j)}, customdata=part[["patient_id", "peak_day"]].to_numpy(),
+            hovertemplate=("%{customdata[0]} (" + html_escape(str(name)) + ")<br>%{x}: peak %{y:.3g} "
+                           + unit + " on day %{customdata[1]:g}<extra></extra>")))
+    categories = ["No CRS"] + [f"Grade {g}" for g in range(1, 6) if (joined["grade"] == g).any()]
+    figure.update_layout(boxmode="group", yaxis={"type": "log", "title": f"Peak {LABELS[analyte]} ({unit})"},
+                         xaxis={"title": "Worst CRS grade", "categoryorder": "array", "categoryarray": categories})
+    return style(figure, title)
+
+
+def patient_course_figure(series: pd.DataFrame, *, analytes: Sequence[str] = CYTOKINES,
+                          title: Optional[str] = None, columns: int = 3):
+    """Each patient's course of each analyte (one log-scale panel per analyte, one line per patient).
+    The hover says where every point comes from (its ``origin``)."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from .figures import style
+
+    present = [a for a in analytes if a in set(series["analyte"])]
+    rows = math.ceil(len(present) / columns)
+    titles = [f"{LABELS[a]} ({series.loc[series['analyte'] == a, 'unit'].iloc[0]})" for a in present]
+    figure = make_subplots(rows=rows, cols=columns, subplot_titles=titles, horizontal_spacing=0.07,
+                           vertical_spacing=0.16)
+    patients = list(pd.unique(series["patient_id"]))
+    for i, analyte in enumerate(present):
+        r, c = divmod(i, columns)
+        for j, patient in enumerate(patients):
+            part = series[(series["analyte"] == analyte) & (series["patient_id"] == patient)].sort_values("day")
+            figure.add_trace(go.Scatter(
+                x=part["day"], y=part["value"], mode="lines+markers", name=str(patient), legendgroup=str(patient),
+                showlegend=i == 0, line={"color": _colour(j), "dash": ["solid", "dash", "dot"][j % 3]},
+                customdata=part[["origin"]].to_numpy(),
+                hovertemplate=(f"{html_escape(str(patient))} · {LABELS[analyte]}<br>day %{{x:g}}: %{{y:.3g}}"
+                               "<br>origin: %{customdata[0]}<extra></extra>")), row=r + 1, col=c + 1)
+        figure.update_yaxes(type="log", row=r + 1, col=c + 1)
+        figure.update_xaxes(title_text="Day after infusion" if r == rows - 1 else None, row=r + 1, col=c + 1)
+    return style(figure, title, height=330 * rows + 80)
+
+
+def model_figure(result: "MixedModelResult", observed: pd.DataFrame, *, group: str = "cohort",
+                 order: Optional[Sequence[str]] = None, title: Optional[str] = None):
+    """Model-based geometric means with 95 % CIs (bands) next to the observed medians (dots)."""
+    import plotly.graph_objects as go
+
+    from .figures import style
+
+    groups = list(order) if order is not None else list(pd.unique(result.means[group]))
+    figure = go.Figure()
+    for j, name in enumerate(groups):
+        m = result.means[result.means[group] == name].sort_values("day")
+        colour = _colour(j)
+        figure.add_trace(go.Scatter(x=list(m["day"]) + list(m["day"])[::-1],
+                                    y=list(m["upper"]) + list(m["lower"])[::-1], fill="toself",
+                                    fillcolor=colour, opacity=0.18, line={"width": 0}, hoverinfo="skip",
+                                    showlegend=False, legendgroup=str(name)))
+        figure.add_trace(go.Scatter(
+            x=m["day"], y=m["geometric_mean"], mode="lines", name=f"{name}: model (geometric mean, 95% CI)",
+            line={"color": colour, "width": 2}, legendgroup=str(name),
+            customdata=m[["lower", "upper"]].to_numpy(),
+            hovertemplate=(html_escape(str(name)) + " model<br>day %{x:g}: %{y:.3g} "
+                           "(95% CI %{customdata[0]:.3g}–%{customdata[1]:.3g})<extra></extra>")))
+        o = observed[observed[group] == name].sort_values("day")
+        figure.add_trace(go.Scatter(
+            x=o["day"], y=o["median"], mode="markers", name=f"{name}: observed median",
+            marker={"color": colour, "size": 7, "symbol": ["circle-open", "square-open"][j % 2]},
+            legendgroup=str(name), customdata=o[["n"]].to_numpy(),
+            hovertemplate=(html_escape(str(name)) + " observed<br>day %{x:g}: median %{y:.3g} "
+                           "(n = %{customdata[0]})<extra></extra>")))
+    figure.update_layout(yaxis={"type": "log", "title": "IL-6 (pg/mL, log scale)"},
+                         xaxis={"title": "Day after infusion"})
+    return style(figure, title, height=460)
+
+
+_ONES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+         "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen")
+_TENS = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+
+
+def in_words(n: int) -> str:
+    """A count from 0 to 999 in English words, as papers print them at the start of a
+    sentence ("One hundred and twenty-six")."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 0 <= n <= 999:
+        raise ValueError(f"in_words handles whole numbers 0-999, got {n!r}")
+    n = int(n)
+    hundreds, rest = divmod(n, 100)
+    tens, ones = divmod(rest, 10)
+    below = _ONES[rest] if rest < 20 else _TENS[tens] + (f"-{_ONES[ones]}" if ones else "")
+    if hundreds == 0:
+        words = below
+    else:
+        words = f"{_ONES[hundreds]} hundred" + (f" and {below}" if rest else "")
+    return words[0].upper() + words[1:]

@@ -84,10 +84,14 @@ from scipy import stats as sps
 
 __all__ = [
     "AUC_METHODS", "BLQ_RULES", "WINDOW_DAYS", "LN2",
-    "clean_profile", "auc", "nca_profile", "nca_table",
+    "clean_profile", "auc", "nca_profile", "nca_table", "trapezoid_table", "sampling_overview",
+    "nca_sensitivity", "persistence_table", "representative_patients",
     "SteinParameters", "stein_log_curve", "stein_curve", "simulate_stein", "fit_stein", "fit_table",
+    "BOOK_SCHEDULE", "DENSE_SCHEDULE", "RECOVERY_TOLERANCE", "draw_parameters", "recovery_study",
+    "recovery_summary", "rank_sum_wdiff",
     "rank_sum_test", "welch_t_test", "compare_groups",
-    "response_class", "active_disease", "first_recovery_day",
+    "response_class", "active_disease", "first_recovery_day", "COMPARISONS_000",
+    "study_000_comparisons", "FACTS_001", "study_001_facts",
     "summarise", "schedule_quantiles",
     "spaghetti_figure", "median_band_figure", "exposure_figure", "fit_overlay_figure",
     "recovery_figure",
@@ -266,8 +270,8 @@ def nca_profile(day, copies, below_lloq, *, method: str = "linear-up/log-down", 
     clean = clean_profile(t, c, b, blq=blq, who=who)
     used = clean.dropna(subset=["level"])
     out["auc_0_28"] = auc(used["day"], used["level"], method=method, end=window)
-    out["auc_0_28_note"] = "" if math.isfinite(out["auc_0_28"]) else \
-        f"not estimable: last sample on day {t[-1]:g}, before day {window:g}"
+    out["auc_0_28_note"] = "" if math.isfinite(out["auc_0_28"]) else (
+        f"not estimable: last usable level on day {used['day'].iloc[-1]:g}, before day {window:g}")
     out["auc_last"] = (auc(used["day"], used["level"], method=method, end=out["tlast"])
                        if q.any() else 0.0)
     return out
@@ -290,10 +294,121 @@ def nca_table(kinetics: pd.DataFrame, *, method: str = "linear-up/log-down", blq
         row = {"patient_id": pid}
         if "study_id" in g:
             row["study_id"] = g["study_id"].iloc[0]
-        row.update(nca_profile(g["day"], g["copies_per_ug_gdna"], g["below_lloq"].astype(bool),
+        row.update(nca_profile(g["day"], g["copies_per_ug_gdna"], g["below_lloq"].to_numpy(),
                                method=method, blq=blq, window=window, who=f"patient {pid}"))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def trapezoid_table(day, copies, below_lloq, *, blq: str = "pknca", window: float = WINDOW_DAYS) -> pd.DataFrame:
+    """The AUC over days 0-``window`` segment by segment, both methods side by side (a worked
+    example for the reader). The last row is the total; it equals :func:`nca_profile`."""
+    clean = clean_profile(day, copies, below_lloq, blq=blq)
+    used = clean.dropna(subset=["level"])
+    t, c = used["day"].to_numpy(float), used["level"].to_numpy(float)
+    rows = []
+    for i in range(len(t) - 1):
+        t1, t2, c1, c2 = t[i], t[i + 1], c[i], c[i + 1]
+        if t1 >= window:
+            break
+        if t2 > window:
+            rows.append({"from day": t1, "to day": window, "level at start": c1,
+                         "level at end": f"interpolated: {_interpolate(t1, c1, t2, c2, window, 'linear'):,.0f} "
+                                         f"(linear) / {_interpolate(t1, c1, t2, c2, window, 'linear-up/log-down'):,.0f} (log)",
+                         "linear": _segment_area(t1, c1, window, _interpolate(t1, c1, t2, c2, window, "linear"),
+                                                 "linear"),
+                         "linear-up/log-down": _segment_area(
+                             t1, c1, window, _interpolate(t1, c1, t2, c2, window, "linear-up/log-down"),
+                             "linear-up/log-down"),
+                         "phase": "fall" if c2 < c1 else "rise or flat"})
+            break
+        rows.append({"from day": t1, "to day": t2, "level at start": c1, "level at end": f"{c2:,.0f}",
+                     "linear": _segment_area(t1, c1, t2, c2, "linear"),
+                     "linear-up/log-down": _segment_area(t1, c1, t2, c2, "linear-up/log-down"),
+                     "phase": "fall" if c2 < c1 else "rise or flat"})
+    table = pd.DataFrame(rows)
+    total = {"from day": 0.0, "to day": window, "level at start": np.nan, "level at end": "",
+             "linear": table["linear"].sum() if len(table) else 0.0,
+             "linear-up/log-down": table["linear-up/log-down"].sum() if len(table) else 0.0,
+             "phase": "AUC 0-28 (total)"}
+    return pd.concat([table, pd.DataFrame([total])], ignore_index=True)
+
+
+def sampling_overview(cohorts: dict) -> pd.DataFrame:
+    """Per study: patients, patients with kinetics, samples, sampling days, BLQ samples and the limit.
+
+    ``cohorts`` maps study -> dict of tables (as ``book.cohort(study)``); studies without a
+    kinetics table are listed with that said."""
+    rows = []
+    for study, tables in cohorts.items():
+        patients = tables["patients"]
+        k = tables.get("kinetics")
+        if k is None:
+            rows.append({"study": study, "patients": len(patients), "with kinetics": 0, "samples": 0,
+                         "sampling days": "no kinetics table", "BLQ samples": "", "limit (copies/µg)": ""})
+            continue
+        with_k = k["patient_id"].nunique()
+        limits = sorted(set(k.loc[k["below_lloq"], "copies_per_ug_gdna"].round(6)))
+        rows.append({
+            "study": study, "patients": len(patients), "with kinetics": f"{with_k}/{len(patients)}",
+            "samples": len(k), "sampling days": ", ".join(f"{d:g}" for d in sorted(k["day"].unique())),
+            "BLQ samples": f"{int(k['below_lloq'].sum())}/{len(k)} ({100 * k['below_lloq'].mean():.1f}%)",
+            "limit (copies/µg)": ", ".join(f"{v:g}" for v in limits) if limits else "none below the limit",
+        })
+    return pd.DataFrame(rows)
+
+
+def nca_sensitivity(kinetics: pd.DataFrame, window: float = WINDOW_DAYS) -> pd.DataFrame:
+    """AUC0-28 under each AUC method and BLQ rule: median, estimable patients, and how many
+    patients have a BLQ sample inside the window (the only ones the rule can affect)."""
+    inside = kinetics[(kinetics["day"] <= window) & kinetics["below_lloq"]]["patient_id"].nunique()
+    rows = []
+    for method in AUC_METHODS:
+        for rule in BLQ_RULES:
+            t = nca_table(kinetics, method=method, blq=rule, window=window)
+            a = t["auc_0_28"]
+            rows.append({"AUC method": method, "BLQ rule": rule,
+                         "estimable": f"{int(a.notna().sum())}/{len(t)}",
+                         "median AUC0-28": float(a.median()), "Q1": float(a.quantile(0.25)),
+                         "Q3": float(a.quantile(0.75)),
+                         "patients with a BLQ sample by day 28": inside})
+    return pd.DataFrame(rows)
+
+
+def persistence_table(nca: pd.DataFrame, kinetics: pd.DataFrame, group: pd.Series,
+                      days: Sequence[float] = (28.0, 90.0, 180.0)) -> pd.DataFrame:
+    """Persistence per group: median Tlast, patients still quantifiable at their last sample
+    (persistence censored), and quantifiable k/n on given days among patients sampled then."""
+    g = group.rename("group")
+    n = nca.merge(g, left_on="patient_id", right_index=True, how="left")
+    k = kinetics.merge(g, left_on="patient_id", right_index=True, how="left")
+    rows = []
+    for name, part in n.groupby("group", sort=False):
+        row = {"group": name, "patients": len(part),
+               "median Tlast, days [Q1, Q3]": f"{part['tlast'].median():g} "
+                                              f"[{part['tlast'].quantile(.25):g}, {part['tlast'].quantile(.75):g}]",
+               "still quantifiable at last sample": f"{int(part['persistence_censored'].sum())}/{len(part)}"}
+        kk = k[k["group"] == name]
+        for d in days:
+            on = kk[kk["day"] == d]
+            q = int((~on["below_lloq"]).sum())
+            row[f"quantifiable on day {d:g}"] = f"{q}/{len(on)} ({100 * q / len(on):.0f}%)" if len(on) else "not sampled"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def representative_patients(values: pd.Series, group: pd.Series, quantiles=(0.1, 0.5, 0.9)) -> list:
+    """Patients nearest to given quantiles of ``values`` within each group (for example plots)."""
+    chosen = []
+    for _, idx in group.groupby(group, sort=False).groups.items():
+        v = values.reindex(idx).dropna().sort_values()
+        for q in quantiles:
+            if len(v) == 0:
+                continue
+            pick = v.index[min(int(round(q * (len(v) - 1))), len(v) - 1)]
+            if pick not in chosen:
+                chosen.append(pick)
+    return chosen
 
 
 # --------------------------------------------------------------------------- #
@@ -441,11 +556,21 @@ class SteinFit:
     extra: dict = field(default_factory=dict)
 
     def row(self) -> dict:
+        """One table row. Quantities the data do not identify are NaN here (the raw estimate
+        stays in ``params``): with beta/alpha on its lower bound the slow phase shows no
+        measurable decline (beta and the slow half-life are not identified); on its upper
+        bound the two contraction phases coincide (FB and the slow half-life are not)."""
         out = {"fit_status": self.status, "n_used": self.n_used, "n_blq": self.n_blq,
                "residual_sd_log": self.residual_sd, "at_bounds": ";".join(self.at_bounds)}
         values = self.params.as_dict() if self.params else {k: float("nan") for k in (
             "cmax", "tmax", "rho", "alpha", "beta", "fb", "doubling_time", "fold_expansion",
             "half_life_alpha", "half_life_beta")}
+        if "beta/alpha (lower)" in self.at_bounds:
+            values.update(beta=float("nan"), half_life_beta=float("nan"))
+        if "beta/alpha (upper)" in self.at_bounds:
+            values.update(fb=float("nan"), beta=float("nan"), half_life_beta=float("nan"))
+        if "FB (lower)" in self.at_bounds or "FB (upper)" in self.at_bounds:
+            values.update(fb=float("nan"), beta=float("nan"), half_life_beta=float("nan"))
         return {**{f"model_{k}": v for k, v in values.items()}, **out}
 
 
@@ -525,8 +650,10 @@ def fit_stein(day, copies, below_lloq, *, min_rise: int = 2, min_fall: int = 3,
     log_cmax, tmax, rho, alpha, beta, fb = _unpack(best.x)
     names = ("Cmax", "Tmax", "rho", "alpha", "beta/alpha", "FB")
     span = upper - lower
-    at_bounds = tuple(nm for nm, x, lo, hi, s in zip(names, best.x, lower, upper, span)
-                      if min(x - lo, hi - x) <= 1e-6 * max(s, 1.0))
+    tol = 1e-6 * np.maximum(span, 1.0)
+    at_bounds = tuple(f"{nm} ({'lower' if x - lo <= hi - x else 'upper'})"
+                      for nm, x, lo, hi, tl in zip(names, best.x, lower, upper, tol)
+                      if min(x - lo, hi - x) <= tl)
     rss = float(2 * best.cost)
     params = SteinParameters(math.exp(log_cmax), tmax, rho, alpha, beta, fb)
     return SteinFit("fitted", params, n_used=n, n_blq=n_blq, rss=rss,
@@ -538,9 +665,74 @@ def fit_table(kinetics: pd.DataFrame, **kwargs) -> pd.DataFrame:
     """:func:`fit_stein` for every patient; one row per patient, unfitted ones included."""
     rows = []
     for pid, g in kinetics.groupby("patient_id", sort=True):
-        fit = fit_stein(g["day"], g["copies_per_ug_gdna"], g["below_lloq"].astype(bool),
+        fit = fit_stein(g["day"], g["copies_per_ug_gdna"], g["below_lloq"].to_numpy(),
                         who=f"patient {pid}", **kwargs)
         rows.append({"patient_id": pid, **fit.row()})
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- #
+# does the fit recover what it should? (simulation study)
+# --------------------------------------------------------------------------- #
+#: Sampling days of the synthetic cohorts of studies 000 and 004.
+BOOK_SCHEDULE = (1.0, 4.0, 7.0, 10.0, 14.0, 21.0, 28.0, 60.0, 90.0, 180.0, 365.0)
+#: A dense schedule (daily for two weeks, then roughly monthly) for comparison.
+DENSE_SCHEDULE = tuple(float(d) for d in list(range(1, 15)) + [17, 21, 28, 35, 42, 60, 90, 120, 180, 270, 365])
+#: Stated recovery tolerances, per schedule: parameter -> (largest allowed |median error|,
+#: largest allowed 90th percentile of |error|). Errors are relative (fitted / true - 1) except
+#: for Tmax, whose error is in days. Enforced by tests/test_kinetics.py on 100 simulated patients.
+RECOVERY_TOLERANCE = {
+    "book": {"cmax": (0.05, 0.30), "tmax": (0.25, 1.0), "doubling_time": (0.05, 0.20),
+             "half_life_alpha": (0.05, 0.30), "half_life_beta": (0.05, 0.75), "fb": (0.05, 0.75)},
+    "dense": {"cmax": (0.03, 0.15), "tmax": (0.10, 0.5), "doubling_time": (0.03, 0.10),
+              "half_life_alpha": (0.03, 0.20), "half_life_beta": (0.03, 0.35), "fb": (0.03, 0.35)},
+}
+#: Log-scale noise SD and LLOQ of the simulation study, per schedule.
+RECOVERY_NOISE = {"book": 0.15, "dense": 0.10}
+RECOVERY_LLOQ = 50.0
+
+
+def draw_parameters(rng: np.random.Generator) -> SteinParameters:
+    """Plausible CAR-T parameters for simulation: Cmax 10^3.5-10^5 copies/µg, Tmax 6-14 days,
+    doubling time 0.6-1.7 days, fast half-life 3-8 days, slow half-life 30-150 days, FB 1-10 %."""
+    return SteinParameters(cmax=10 ** rng.uniform(3.5, 5.0), tmax=rng.uniform(6.0, 14.0),
+                           rho=rng.uniform(0.4, 1.2), alpha=LN2 / rng.uniform(3.0, 8.0),
+                           beta=LN2 / rng.uniform(30.0, 150.0), fb=rng.uniform(0.01, 0.10))
+
+
+def recovery_study(n: int, rng: np.random.Generator, schedule: str = "book") -> pd.DataFrame:
+    """Simulate ``n`` patients with known parameters on a schedule, fit each, and return
+    one row per patient with ``true_<p>``, ``fit_<p>`` and the fit status."""
+    _check_choice(schedule, tuple(RECOVERY_TOLERANCE), "schedule")
+    days = BOOK_SCHEDULE if schedule == "book" else DENSE_SCHEDULE
+    rows = []
+    for i in range(n):
+        truth = draw_parameters(rng)
+        sim = simulate_stein(truth, days, sd_log=RECOVERY_NOISE[schedule], lloq=RECOVERY_LLOQ, rng=rng)
+        fit = fit_stein(sim["day"], sim["copies_per_ug_gdna"], sim["below_lloq"])
+        row = {"simulated_patient": i + 1, "fit_status": fit.status, "n_blq": int(sim["below_lloq"].sum()),
+               "at_bounds": ";".join(fit.at_bounds)}
+        row.update({f"true_{k}": v for k, v in truth.as_dict().items()})
+        fitted = fit.params.as_dict() if fit.params else {k: float("nan") for k in truth.as_dict()}
+        row.update({f"fit_{k}": v for k, v in fitted.items()})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def recovery_summary(study: pd.DataFrame, schedule: str = "book") -> pd.DataFrame:
+    """Median and 90th percentile of the estimation error per parameter, next to the stated
+    tolerance (relative error; Tmax in days)."""
+    rows = []
+    fitted = study[study["fit_status"] == "fitted"]
+    for p, (tol_med, tol_q90) in RECOVERY_TOLERANCE[schedule].items():
+        err = (fitted[f"fit_{p}"] - fitted[f"true_{p}"]) if p == "tmax" else \
+            (fitted[f"fit_{p}"] / fitted[f"true_{p}"] - 1)
+        med, q90 = float(err.median()), float(err.abs().quantile(0.9))
+        unit = "days" if p == "tmax" else "relative"
+        rows.append({"parameter": p, "error": unit, "fitted": f"{len(fitted)}/{len(study)}",
+                     "median error": med, "tolerance (median)": tol_med,
+                     "90th percentile |error|": q90, "tolerance (90th pct)": tol_q90,
+                     "within tolerance": abs(med) <= tol_med and q90 <= tol_q90})
     return pd.DataFrame(rows)
 
 
@@ -591,19 +783,29 @@ def _qwilcox(p: float, counts: np.ndarray) -> int:
     return int(np.argmax(cdf >= target))
 
 
-def _rank_sum_asymptotic_root(x: np.ndarray, y: np.ndarray, zq: float, correct: bool) -> float:
-    """Where R's ``wdiff(d, zq)`` changes sign (R finds it with uniroot, tol 1e-4)."""
+def rank_sum_wdiff(x, y, d: float, zq: float, correct: bool) -> float:
+    """R's ``wdiff(d, zq)`` inside ``wilcox.test``: the standardized rank-sum statistic of
+    ``x - d`` against ``y`` minus ``zq``. Its sign change in ``d`` gives the asymptotic
+    Hodges-Lehmann estimate (``zq = 0``, no continuity correction) and CI bounds."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     m, n = len(x), len(y)
+    r = sps.rankdata(np.r_[x - d, y])
+    dz = r[:m].sum() - m * (m + 1) / 2 - m * n / 2
+    corr = np.sign(dz) * 0.5 if correct else 0.0
+    _, ties = np.unique(r, return_counts=True)
+    sigma = math.sqrt((m * n / 12) * ((m + n + 1) - (ties ** 3 - ties).sum() / ((m + n) * (m + n - 1))))
+    if sigma == 0:
+        raise ValueError("rank_sum_test: cannot compute a confidence interval when all values are tied")
+    return float((dz - corr) / sigma - zq)
 
+
+def _rank_sum_asymptotic_root(x: np.ndarray, y: np.ndarray, zq: float, correct: bool) -> float:
+    """Where ``rank_sum_wdiff`` changes sign. R searches for it with ``uniroot(tol = 1e-4)``;
+    here the step function is searched exactly over the pairwise differences, so R's
+    value lies within about 1e-4 of this one (or, when the function is exactly 0 on an
+    interval, anywhere in that interval -- this returns its midpoint)."""
     def wdiff(d: float) -> float:
-        r = sps.rankdata(np.r_[x - d, y])
-        dz = r[:m].sum() - m * (m + 1) / 2 - m * n / 2
-        corr = np.sign(dz) * 0.5 if correct else 0.0
-        _, ties = np.unique(r, return_counts=True)
-        sigma = math.sqrt((m * n / 12) * ((m + n + 1) - (ties ** 3 - ties).sum() / ((m + n) * (m + n - 1))))
-        if sigma == 0:
-            raise ValueError("rank_sum_test: cannot compute a confidence interval when all values are tied")
-        return (dz - corr) / sigma - zq
+        return rank_sum_wdiff(x, y, d, zq, correct)
 
     lo, hi = x.min() - y.max(), x.max() - y.min()
     if wdiff(lo) <= 0:
@@ -777,6 +979,104 @@ def first_recovery_day(day, value, threshold: float) -> float:
 
 
 # --------------------------------------------------------------------------- #
+# the published statements of studies 000 and 001
+# --------------------------------------------------------------------------- #
+#: The four expansion comparisons of study 000 (letter text; Figs. S2E-S2F). Only the
+#: active-disease comparison has a printed P value (register row); the other three are
+#: printed as "no statistically significant difference" without a number.
+COMPARISONS_000 = (
+    {"label": "Peak within days 0-28, all patients", "value": "cmax_0_28", "subset": "all",
+     "published": "no significant difference (no P printed; Fig. S2E)", "register_id": None},
+    {"label": "AUC0-28, all patients", "value": "auc_0_28", "subset": "all",
+     "published": "no significant difference (no P printed; Fig. S2E)", "register_id": None},
+    {"label": "Peak, active disease at baseline", "value": "cmax", "subset": "active",
+     "published": None, "register_id": "000-expansion-active-peak-p"},
+    {"label": "Peak, MRD-positive at baseline", "value": "cmax", "subset": "mrd_positive",
+     "published": "no significant difference (no P printed; Fig. S2F)", "register_id": None},
+)
+
+
+def study_000_comparisons(nca: pd.DataFrame, patients: pd.DataFrame, *, ledger=None,
+                          register_csv=None, first: str = "CML-LBC", second: str = "Ph+ ALL",
+                          p_tolerance_factor: float = 1.5) -> pd.DataFrame:
+    """The four expansion comparisons of study 000 with the book's tests, next to what was published.
+
+    The primary test is the Wilcoxon rank-sum test (R's rules; see :func:`rank_sum_test`), on
+    log10 copies so that the Hodges-Lehmann shift is a fold difference; Welch's t-test on log10
+    copies is the sensitivity analysis. The one printed P value (active disease) is recorded in
+    ``ledger`` with a tolerance of x/÷ ``p_tolerance_factor``.
+    """
+    from . import register as reg
+    from .ledger import Tolerance
+
+    frame = nca.merge(patients[["patient_id", "cohort", "disease_status"]], on="patient_id", how="right")
+    active = frame["disease_status"] != "mrd_positive"
+    rows = []
+    for spec in COMPARISONS_000:
+        part = frame if spec["subset"] == "all" else frame[active] if spec["subset"] == "active" else frame[~active]
+        out = compare_groups(part[spec["value"]], part["cohort"], first, second, label=spec["label"])
+        published = spec["published"]
+        if spec["register_id"]:
+            entry = reg.entry(spec["register_id"], *([register_csv] if register_csv else []))
+            published = f"P = {entry['value_text']} (test not named)"
+            if ledger is not None:
+                ledger.record(spec["register_id"], out["p_rank_sum"], basis="synthetic",
+                              tolerance=Tolerance(factor=p_tolerance_factor),
+                              note=(f"{out['test']} on peak copies, {out['n']} patients; Welch t-test on log10 "
+                                    f"copies gives P = {out['welch_p']:.4f}. The synthetic peaks were generated "
+                                    "so that a rank-sum test lands near the published P; the paper does not name "
+                                    "its test."))
+        rows.append({"comparison": spec["label"], "published": published, **{k: v for k, v in out.items()
+                                                                               if k != "comparison"}})
+    return pd.DataFrame(rows)
+
+
+#: Study 001 facts about kinetics and count recovery: (register id, patient, what, how the
+#: synthetic series gives the same day).
+FACTS_001 = (
+    ("001-p1-cart-peak-day", "001-P1", "day of peak CAR-T copies", "tmax"),
+    ("001-p2-cart-peak-day", "001-P2", "day of peak CAR-T copies", "tmax"),
+    ("001-p1-anc-recovery-day", "001-P1", "day neutrophils rose above the threshold", "ANC"),
+    ("001-p2-anc-recovery-day", "001-P2", "day neutrophils rose above the threshold", "ANC"),
+    ("001-p1-plt-recovery-day", "001-P1", "day platelets rose above the threshold", "platelets"),
+    ("001-p2-plt-recovery-day", "001-P2", "day platelets rose above the threshold", "platelets"),
+)
+
+
+def study_001_facts(nca: pd.DataFrame, labs: Optional[pd.DataFrame], *, ledger=None,
+                    register_csv=None) -> pd.DataFrame:
+    """Published peak and count-recovery days of the two study-001 patients, shown as published
+    (ledger basis ``transcribed``), next to the day the synthetic series drawn for the figures
+    gives (peak: NCA Tmax; recovery: :func:`first_recovery_day` at the published threshold)."""
+    from . import register as reg
+
+    args = [register_csv] if register_csv else []
+    thresholds = {"ANC": float(reg.entry("001-anc-threshold", *args)["value"]),
+                  "platelets": float(reg.entry("001-plt-threshold", *args)["value"])}
+    rows = []
+    for rid, pid, what, source in FACTS_001:
+        entry = reg.entry(rid, *args)
+        if source == "tmax":
+            hit = nca.loc[nca["patient_id"] == pid, "tmax"]
+            synthetic = float(hit.iloc[0]) if len(hit) else float("nan")
+            how = "Tmax of the synthetic copy series"
+        elif labs is None:
+            synthetic, how = float("nan"), "no labs table"
+        else:
+            lab = labs[(labs["patient_id"] == pid) & (labs["analyte"] == source)]
+            synthetic = first_recovery_day(lab["day"], lab["value"], thresholds[source]) if len(lab) else float("nan")
+            how = f"first day of the synthetic {source} series above {thresholds[source]:g}"
+        if ledger is not None:
+            ledger.record(rid, float(entry["value"]), basis="transcribed",
+                          note=f"shown as published ({entry['location']}); {how}: day {synthetic:g}")
+        rows.append({"patient": pid, "fact": what, "published (day)": entry["value_text"],
+                     "where": entry["location"], "synthetic series (day)": synthetic,
+                     "how the synthetic day is read": how,
+                     "agree": bool(synthetic == float(entry["value"]))})
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- #
 # summaries
 # --------------------------------------------------------------------------- #
 def summarise(frame: pd.DataFrame, by: str | list, columns: dict, digits: int = 3) -> pd.DataFrame:
@@ -797,6 +1097,9 @@ def summarise(frame: pd.DataFrame, by: str | list, columns: dict, digits: int = 
                 continue
             q1, med, q3 = np.percentile(v, [25, 50, 75])
             miss = len(g) - len(v)
+            if len(v) == 1:
+                row[lab] = _fmt(med, digits) + (f" (n=1)" if miss else "")
+                continue
             row[lab] = (f"{_fmt(med, digits)} [{_fmt(q1, digits)}, {_fmt(q3, digits)}]"
                         + (f" (n={len(v)})" if miss else ""))
         rows.append(row)
@@ -948,8 +1251,10 @@ def exposure_figure(frame: pd.DataFrame, *, value: str, x: str, color: Optional[
 
 
 def fit_overlay_figure(kinetics: pd.DataFrame, fits: pd.DataFrame, patient_ids: Sequence[str], *,
-                       labels: Optional[dict] = None, title: str = "", cols: int = 3):
-    """Small multiples: observed samples (BLQ open) and the fitted model curve per patient."""
+                       labels: Optional[dict] = None, title: str = "", cols: int = 3,
+                       published_peaks: Optional[dict] = None):
+    """Small multiples: observed samples (BLQ open) and the fitted model curve per patient;
+    ``published_peaks`` (patient -> day) adds a dotted vertical line at a published peak day."""
     from plotly.subplots import make_subplots
     from .figures import style
     go = _go()
@@ -983,6 +1288,14 @@ def fit_overlay_figure(kinetics: pd.DataFrame, fits: pd.DataFrame, patient_ids: 
                                f"doubling {f['model_doubling_time']:.2f} d, t½ fast "
                                f"{f['model_half_life_alpha']:.1f} d, slow {f['model_half_life_beta']:.0f} d"
                                "<extra></extra>")), row=r, col=c)
+        if published_peaks and pid in published_peaks:
+            day = float(published_peaks[pid])
+            top = float(obs["copies_per_ug_gdna"].max()) * 2
+            fig.add_trace(go.Scatter(
+                x=[day, day], y=[float(obs["copies_per_ug_gdna"].min()) / 2, top], mode="lines",
+                showlegend=(i == 0), name="published peak day", legendgroup="pub",
+                line={"color": "#000000", "dash": "dot", "width": 1.5},
+                hovertemplate=f"{pid}: published peak on day {day:g}<extra></extra>"), row=r, col=c)
         fig.update_yaxes(type="log", exponentformat="power", row=r, col=c)
     fig.update_xaxes(title="Days after infusion", row=rows)
     fig.update_yaxes(title="copies/µg gDNA", col=1)

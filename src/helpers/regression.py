@@ -65,6 +65,7 @@ __all__ = [
     "covariate_patterns",
     "odds_ratio_table",
     "compare_methods",
+    "side_by_side",
 ]
 
 Z975 = float(stats.norm.ppf(0.975))
@@ -193,7 +194,8 @@ class SeparationReport:
     def describe(self) -> str:
         if not self.separated:
             return "no separation: the maximum-likelihood estimate exists"
-        diverging = ", ".join(f"{t} ({s})" for t, s in self.infinite.items())
+        names = {"(Intercept)": "the intercept (the odds in the reference group)"}
+        diverging = ", ".join(f"{names.get(t, t)} ({s})" for t, s in self.infinite.items())
         return (f"{self.status} separation: the likelihood keeps increasing along a direction, so "
                 f"the maximum-likelihood estimates of {diverging} are infinite")
 
@@ -295,15 +297,12 @@ class LogisticFit:
 def _lr_pvalues_ml(d: Design) -> list[float]:
     """P of the likelihood-ratio test dropping each term (R's drop1(test = "LRT"));
     NaN for the intercept, as in R."""
-    import statsmodels.api as sm
-
     full = _glm(d.X, d.y)
     out = [math.nan]
     for j in range(1, d.X.shape[1]):
         reduced = _glm(np.delete(d.X, j, axis=1), d.y)
         stat = max(0.0, 2.0 * (full.llf - reduced.llf))
         out.append(float(stats.chi2.sf(stat, 1)))
-    del sm
     return out
 
 
@@ -516,6 +515,9 @@ def covariate_patterns(data: pd.DataFrame, outcome: str, predictors: Sequence[st
     grouped = grouped.rename(columns={"size": "n", "sum": "events"})
     grouped["events"] = grouped["events"].astype(int)
     grouped["rate (%)"] = (100 * grouped["events"] / grouped["n"]).round(1)
+    for col in predictors:
+        if set(grouped[col].unique()) <= {0, 1}:
+            grouped[col] = grouped[col].astype(int)
     grouped["all or none"] = np.where(grouped["events"] == grouped["n"], "all",
                                       np.where(grouped["events"] == 0, "none", ""))
     return grouped.rename(columns={c: labels.get(c, c) for c in predictors})
@@ -594,3 +596,29 @@ def compare_methods(data: pd.DataFrame, outcome: str, predictors: Sequence[str],
         parts.append(part)
     table = pd.concat(parts, ignore_index=True)
     return {"fits": fits, "table": table}
+
+
+def side_by_side(table: pd.DataFrame) -> pd.DataFrame:
+    """ML and Firth odds ratios next to each other, one row per (model, factor).
+
+    ``table`` is :func:`odds_ratio_table` / :func:`compare_methods` output with
+    both methods. The last column says in words what Firth's penalty changed.
+    """
+    rows = []
+    for (model, factor), part in table.groupby(["model", "factor"], sort=False):
+        ml = part[part["method"] == "ML"].iloc[0]
+        firth = part[part["method"] == "Firth"].iloc[0]
+        if ml["separated"]:
+            change = "no finite ML estimate (separation); Firth gives a finite value"
+        else:
+            ratio = firth["or_value"] / ml["or_value"]
+            if abs(math.log(ratio)) < math.log(1.1):
+                change = "practically the same (within 10%)"
+            else:
+                change = f"Firth OR {'closer to 1' if abs(math.log(firth['or_value'])) < abs(math.log(ml['or_value'])) else 'further from 1'} (×{ratio:.2f})"
+        rows.append({"model": model, "factor": factor,
+                     "ML: OR (95% Wald CI)": f"{ml['OR']} ({ml['95% CI']})" if not ml["separated"] else ml["OR"],
+                     "ML: P (LR)": ml["P (LR)"],
+                     "Firth: OR (95% profile CI)": f"{firth['OR']} ({firth['95% CI']})",
+                     "Firth: P (penalized LR)": firth["P (LR)"], "what changes": change})
+    return pd.DataFrame(rows)

@@ -267,9 +267,13 @@ def record_rates(ledger: Ledger, table: pd.DataFrame, ids: dict, by: Sequence[st
 # --------------------------------------------------------------------------- #
 def group_comparison(frame: pd.DataFrame, flag: str, group: str, order: Sequence[str],
                      published_p: Optional[str] = None, label: str = "",
-                     evaluable: str = "evaluable") -> pd.DataFrame:
+                     evaluable: str = "evaluable", generic_columns: bool = False) -> pd.DataFrame:
     """Fisher's exact and Yates' chi-square P on the cohort's own counts, and which
-    one prints as the published P (when given, e.g. "0.009" or "< 0.001")."""
+    one prints as the published P (when given, e.g. "0.009" or "< 0.001").
+
+    The two count columns are named after the groups, or "Group 1" / "Group 2"
+    (holding "name: k/n") with ``generic_columns=True`` so that comparisons of
+    different groupings stack into one table."""
     if len(order) != 2:
         raise ValueError(f"group_comparison compares two groups, got {list(order)}")
     used = frame[frame[evaluable].astype(bool)]
@@ -284,7 +288,9 @@ def group_comparison(frame: pd.DataFrame, flag: str, group: str, order: Sequence
     mark = {"Fisher exact": ("✓", ""), "Yates chi-square": ("", "✓"), "both": ("✓", "✓"),
             "neither": ("", ""), None: ("", "")}[result["matches"]]
     return pd.DataFrame([{
-        "Comparison": label or flag, order[0]: f"{k1}/{n1}", order[1]: f"{k2}/{n2}",
+        "Comparison": label or flag,
+        **({"Group 1": f"{order[0]}: {k1}/{n1}", "Group 2": f"{order[1]}: {k2}/{n2}"} if generic_columns
+           else {order[0]: f"{k1}/{n1}", order[1]: f"{k2}/{n2}"}),
         "Fisher exact P": _p4(result["fisher_p"]), "matches (Fisher)": mark[0],
         "Yates chi-square P": _p4(result["yates_p"]), "matches (Yates)": mark[1],
         "Published P": published_p or "not published",
@@ -411,9 +417,28 @@ def sankey_figure(counts: pd.DataFrame, title: str = "", labels: Optional[dict] 
                        f"{r['best_response']}", int(r["n"]), int(r["status_total"]),
                        100 * r["n"] / r["status_total"]])
     node_colour = (["#555555"] * len(cohorts) + ["#B0B0B0"] * len(statuses) + [colour[b] for b in outcomes])
+    # fixed positions, so the order of cohorts, statuses and responses is the reading order
+    sizes = ([int(counts.loc[counts["cohort"] == c, "n"].sum()) for c in cohorts]
+             + [int(status_totals[(c, s)]) for c, s in statuses]
+             + [int(counts.loc[counts["best_response"] == b, "n"].sum()) for b in outcomes])
+    columns = [0] * len(cohorts) + [1] * len(statuses) + [2] * len(outcomes)
+    xs, ys = [], []
+    for col, x_pos in ((0, 0.001), (1, 0.45), (2, 0.999)):
+        members = [i for i, c in enumerate(columns) if c == col]
+        total = sum(sizes[i] for i in members)
+        gap = 0.04 if len(members) > 1 else 0.0
+        scale = (1.0 - gap * (len(members) - 1)) / total
+        top = 0.0
+        for i in members:
+            extent = sizes[i] * scale
+            xs.append((i, x_pos))
+            ys.append((i, min(max(top + extent / 2, 0.001), 0.999)))
+            top += extent + gap
+    node_x = [x for _, x in sorted(xs)]
+    node_y = [y for _, y in sorted(ys)]
     figure = go.Figure(go.Sankey(
-        arrangement="snap",
-        node={"label": nodes, "color": node_colour, "pad": 14, "thickness": 16,
+        arrangement="fixed",
+        node={"label": nodes, "color": node_colour, "pad": 14, "thickness": 16, "x": node_x, "y": node_y,
               "hovertemplate": "%{label}: %{value} patients<extra></extra>"},
         link={"source": source, "target": target, "value": value, "color": link_colour,
               "customdata": custom,
@@ -446,6 +471,7 @@ def forest_figure(table: pd.DataFrame, title: str = "", group: str = "method",
     hi = min(max(bounds.max(), 2.0) * 2, 1e4) if len(bounds) else 100
     figure = go.Figure()
     markers = {"ML": "circle", "Firth": "diamond"}
+    legend = {"ML": "ML (Wald CI)", "Firth": "Firth (profile penalized-likelihood CI)"}
     groups = list(dict.fromkeys(table[group]))
     offsets = np.linspace(-0.18, 0.18, len(groups)) if len(groups) > 1 else [0.0]
     ypos = {r: i for i, r in enumerate(rows)}
@@ -457,7 +483,7 @@ def forest_figure(table: pd.DataFrame, title: str = "", group: str = "method",
         lower = np.maximum(ok["or_lower_value"].to_numpy(dtype=float), lo)
         est = ok["or_value"].to_numpy(dtype=float)
         figure.add_trace(go.Scatter(
-            x=est, y=y, mode="markers", name=str(name),
+            x=est, y=y, mode="markers", name=legend.get(str(name), str(name)),
             marker={"symbol": markers.get(str(name), "circle"), "size": 10, "color": OKABE_ITO[gi]},
             error_x={"type": "data", "symmetric": False, "array": upper - est, "arrayminus": est - lower,
                      "color": OKABE_ITO[gi], "thickness": 2},
@@ -474,15 +500,18 @@ def forest_figure(table: pd.DataFrame, title: str = "", group: str = "method",
             figure.add_trace(go.Scatter(
                 x=xs, y=[ypos[r] + offsets[gi] for r in bad["_row"]], mode="markers+text",
                 name=f"{name}: not finite (separation)",
-                marker={"symbol": "triangle-right" if True else "circle", "size": 12, "color": "white",
-                        "line": {"color": OKABE_ITO[gi], "width": 2}},
-                text=["→ ∞" if x == hi else "← 0" for x in xs], textposition="middle left",
+                marker={"symbol": ["triangle-right" if x == hi else "triangle-left" for x in xs], "size": 12,
+                        "color": "white", "line": {"color": OKABE_ITO[gi], "width": 2}},
+                text=["→ ∞" if x == hi else "← 0" for x in xs], cliponaxis=False,
+                textposition=["middle left" if x == hi else "middle right" for x in xs],
                 customdata=np.column_stack([bad["_row"], bad["OR"]]),
                 hovertemplate=("%{customdata[0]}<br>" + html.escape(str(name)) +
                                ": %{customdata[1]} — no finite maximum-likelihood estimate<extra></extra>"),
             ))
     figure.add_vline(x=1, line={"color": "#777", "dash": "dash"})
-    figure.update_xaxes(type="log", range=[math.log10(lo), math.log10(hi)],
+    decades = [10.0 ** e for e in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)]
+    figure.update_xaxes(type="log", range=[math.log10(lo), math.log10(hi)], tickvals=decades,
+                        ticktext=[f"{d:g}" for d in decades],
                         title="Odds ratio of the outcome (log scale; < 1 = less likely)")
     figure.update_yaxes(tickvals=list(range(len(rows))), ticktext=rows, autorange="reversed")
     return style(figure, title, height=height or 160 + 42 * len(rows))
@@ -525,3 +554,61 @@ def analysis_frame_000(patients: pd.DataFrame, classified: pd.DataFrame, blast_c
         "response": merged["response"].astype(int),
         "mrd_negative_cr": merged["mrd_negative_cr"].astype(int),
     })
+
+
+def say(text: str):
+    """A computed sentence for the chapter text (numbers come from the data, not typed)."""
+    from .chapter import HTMLBlock
+
+    return HTMLBlock(f"<p class='computed-text'>{html.escape(text)}</p>", text)
+
+
+def rates_000(classified: pd.DataFrame) -> pd.DataFrame:
+    """Response and MRD-negative CR by cohort, overall and within the R/R and MRD+ subgroups."""
+    frame = classified.assign(subgroup=np.where(classified["overt"], "Overt disease (R/R)", "MRD-positive"))
+    parts = []
+    for flag, label in (("response", "Response"), ("mrd_negative_cr", "MRD-negative CR")):
+        overall = rates(frame, flag, ["cohort"], label=label).assign(subgroup="All patients")
+        within = rates(frame, flag, ["subgroup", "cohort"], label=label)
+        parts += [overall, within]
+    table = pd.concat(parts, ignore_index=True)
+    order = {"All patients": 0, "Overt disease (R/R)": 1, "MRD-positive": 2}
+    table = table.assign(_o=table["subgroup"].map(order)).sort_values(["outcome", "_o", "cohort"],
+                                                                       ascending=[False, True, True])
+    return table.drop(columns="_o").reset_index(drop=True)[
+        ["outcome", "subgroup", "cohort", "k", "n", "not_evaluable", "pct", "cp_lower", "cp_upper",
+         "wilson_lower", "wilson_upper"]]
+
+
+# register ids of the published study-000 rates, keyed by (subgroup, cohort, outcome)
+PUBLISHED_000 = {
+    ("All patients", "CML-LBC", "Response"): "000-response-lbc",
+    ("All patients", "Ph+ ALL", "Response"): "000-response-phall",
+    ("All patients", "CML-LBC", "MRD-negative CR"): "000-mrdnegcr-lbc",
+    ("All patients", "Ph+ ALL", "MRD-negative CR"): "000-mrdnegcr-phall",
+    ("Overt disease (R/R)", "CML-LBC", "MRD-negative CR"): "000-mrdnegcr-rr-lbc",
+    ("Overt disease (R/R)", "Ph+ ALL", "MRD-negative CR"): "000-mrdnegcr-rr-phall",
+    ("MRD-positive", "CML-LBC", "MRD-negative CR"): "000-mrdnegcr-mrdpos-lbc",
+    ("MRD-positive", "Ph+ ALL", "MRD-negative CR"): "000-mrdnegcr-mrdpos-phall",
+}
+# published P values of study 000 and the comparison each belongs to: (subgroup, outcome)
+PUBLISHED_P_000 = {
+    ("All patients", "Response"): "000-response-p",
+    ("All patients", "MRD-negative CR"): "000-mrdnegcr-p",
+    ("Overt disease (R/R)", "MRD-negative CR"): "000-mrdnegcr-rr-p",
+    ("MRD-positive", "MRD-negative CR"): "000-mrdnegcr-mrdpos-p",
+}
+
+
+def comparisons_000(classified: pd.DataFrame, register_csv=REGISTER_CSV) -> pd.DataFrame:
+    """Fisher and Yates for every (subgroup, outcome) of study 000, marked against the published P."""
+    frame = classified.assign(subgroup=np.where(classified["overt"], "Overt disease (R/R)", "MRD-positive"))
+    rows = []
+    for subgroup in ("All patients", "Overt disease (R/R)", "MRD-positive"):
+        part = frame if subgroup == "All patients" else frame[frame["subgroup"] == subgroup]
+        for flag, label in (("response", "Response"), ("mrd_negative_cr", "MRD-negative CR")):
+            rid = PUBLISHED_P_000.get((subgroup, label))
+            published = str(reg.entry(rid, register_csv)["value_text"]) if rid else None
+            rows.append(group_comparison(part, flag, "cohort", ("CML-LBC", "Ph+ ALL"), published_p=published,
+                                         label=f"{label}, {subgroup.lower()}"))
+    return pd.concat(rows, ignore_index=True)

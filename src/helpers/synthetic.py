@@ -933,7 +933,7 @@ def _000_tables(R: _Reg, st: _Study, rng: np.random.Generator, base: pd.DataFram
             first = str(rng.choice(_KD_MUTATIONS))
             muts = [first]
             if rng.random() < 0.15:
-                other = str(rng.choice([m for m in _KD_MUTATIONS if m != first]))
+                other = str(rng.choice([m for m in _KD_MUTATIONS if m[1:-1] != first[1:-1]]))
                 muts.append(other)
             mutations = ";".join(muts)
         lines = (1 + int(rng.poisson(0.8))) if not row.rr else (2 + int(rng.poisson(1.2)))

@@ -331,7 +331,7 @@ def swimmer(bars: Optional[pd.DataFrame] = None, events: Optional[pd.DataFrame] 
             event_order: Optional[Sequence[str]] = None, x_title: str = "Days after CAR-T infusion",
             x_unit: str = "days", lane_noun: str = "patients", legend_counts: bool = True,
             max_lane_labels: int = 40, ongoing_label: str = "Followed beyond this point (alive at last contact)",
-            title: Optional[str] = None, height: Optional[int] = None) -> go.Figure:
+            title: Optional[str] = None, plot_height: Optional[int] = None) -> go.Figure:
     """A swimmer plot (see the module docstring for the input tables).
 
     Either pass ``bars``/``events``/``followup`` for one panel, or ``panels`` (a list of
@@ -339,6 +339,8 @@ def swimmer(bars: Optional[pd.DataFrame] = None, events: Optional[pd.DataFrame] 
     lane are stacked on thin tracks; events at the same time in a lane are spread vertically;
     open-ended bars and ongoing follow-up end in an arrow. The legend counts lanes (k/N)
     with each category and event, so a cohort figure can be read without hovering.
+    ``plot_height`` is the height of the lanes' area in pixels (default: from the number of
+    lanes); title and legend space are added to it.
     """
     if panels is None:
         panels = [Panel(bars=bars, events=events, followup=followup, x_title=x_title)]
@@ -388,6 +390,7 @@ def swimmer(bars: Optional[pd.DataFrame] = None, events: Optional[pd.DataFrame] 
                            column_widths=[p.width for p in panels],
                            subplot_titles=[p.title for p in panels] if len(panels) > 1 else None)
     legend_done: set = set()
+    marker_size = max(5, min(11, int(260 / n_lanes)))  # smaller markers when lanes are thin
     for col, panel in enumerate(panels, start=1):
         dated = panel.prepared["dated"]
         unit = "" if dated else x_unit
@@ -418,7 +421,7 @@ def swimmer(bars: Optional[pd.DataFrame] = None, events: Optional[pd.DataFrame] 
             legend_done.add("follow-up")
             if hx:
                 figure.add_trace(go.Scatter(
-                    x=hx, y=hy, mode="markers", marker={"symbol": ONGOING_SYMBOL, "size": 13, "color": "#555"},
+                    x=hx, y=hy, mode="markers", marker={"symbol": ONGOING_SYMBOL, "size": marker_size + 2, "color": "#555"},
                     name=ongoing_label, legendgroup="ongoing", showlegend="ongoing" not in legend_done,
                     text=htext, hovertemplate="%{text}<extra></extra>"), row=1, col=col)
                 legend_done.add("ongoing")
@@ -457,7 +460,7 @@ def swimmer(bars: Optional[pd.DataFrame] = None, events: Optional[pd.DataFrame] 
                     x=open_bars["end"].tolist(),
                     y=[position[l] - LANE_FILL / 2 + LANE_FILL / n * (t + 0.5)
                        for l, n, t in zip(open_bars["lane"], open_bars["n_tracks"], open_bars["track"])],
-                    mode="markers", marker={"symbol": ONGOING_SYMBOL, "size": 11,
+                    mode="markers", marker={"symbol": ONGOING_SYMBOL, "size": marker_size,
                                             "color": [colour[str(c)] for c in open_bars["category"]]},
                     name="Therapy ongoing at last contact", legendgroup="open-bar",
                     showlegend="open-bar" not in legend_done, hoverinfo="skip"), row=1, col=col)
@@ -476,7 +479,7 @@ def swimmer(bars: Optional[pd.DataFrame] = None, events: Optional[pd.DataFrame] 
                     mode="markers", name=_legend_name(event, lanes_with("events", "event", event), n_lanes,
                                                       lane_noun, legend_counts),
                     legendgroup=f"event-{event}", showlegend=f"event-{event}" not in legend_done,
-                    marker={"symbol": symbol[event], "size": 11, "color": event_colour[event],
+                    marker={"symbol": symbol[event], "size": marker_size, "color": event_colour[event],
                             "line": {"width": 1, "color": "white"}},
                     text=texts, hovertemplate="%{text}<extra></extra>"), row=1, col=col)
                 legend_done.add(f"event-{event}")
@@ -494,20 +497,15 @@ def swimmer(bars: Optional[pd.DataFrame] = None, events: Optional[pd.DataFrame] 
         title=None if show_labels else f"{n_lanes} {lane_noun} (one lane each; hover for details)",
     )
     figure.update_layout(barmode="overlay", bargap=0, hovermode="closest")
-    if height is None:
-        lane_px = 46 if n_lanes <= 4 else 30 if n_lanes <= 20 else max(6, int(900 / n_lanes))
-        height = int(min(1600, max(320, 190 + lane_px * n_lanes)))
-    style(figure, title, height=height)
+    if plot_height is None:
+        lane_px = 70 if n_lanes <= 4 else 32 if n_lanes <= 20 else max(5, int(900 / n_lanes))
+        plot_height = int(min(1200, max(160, lane_px * n_lanes)))
     # Legend below the plot, clear of the x-axis title and of a "synthetic" stamp under it.
     entries = sum(1 for trace in figure.data if trace.showlegend is not False)
-    legend_rows = math.ceil(entries / 2)
-    bottom = 100 + 24 * legend_rows
-    top = 90 if title else 50
-    plot_px = max(height - top - bottom, 120)
-    if height - top - bottom < 120:
-        height = top + bottom + 120
-        figure.update_layout(height=height)
-    figure.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -92 / plot_px, "x": 0},
+    bottom = 100 + 24 * math.ceil(entries / 3)
+    top = (90 if title else 40) + (20 if len(panels) > 1 else 0)
+    style(figure, title, height=top + plot_height + bottom)
+    figure.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -92 / plot_height, "x": 0},
                          margin={"b": bottom, "t": top})
     return figure
 

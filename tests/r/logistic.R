@@ -27,7 +27,7 @@ if (length(args) != 1L) stop("usage: Rscript logistic.R <exchange directory>")
 dir <- args[1]
 
 num17 <- function(x) vapply(x, function(v) if (is.na(v) && !is.nan(v)) "NA" else format(v, digits = 17), "")
-ctrl <- glm.control(epsilon = 1e-12, maxit = 100)
+ctrl <- glm.control(epsilon = 1e-14, maxit = 100)
 
 # ---------------------------------------------------------------- ordinary ML fits
 models <- read.csv(file.path(dir, "logistic_models.csv"), colClasses = "character")

@@ -1,0 +1,226 @@
+"""helpers.response: the response definitions, rates, salvage logic and figures.
+
+The definitions are checked on small hand-made cohorts whose right answers are
+worked out by hand in the comments (the oracle is the definition itself, not
+the code). The chapter-level tests then check that the synthetic cohorts,
+classified by the one helper, give every published response count exactly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import ledger as ledger_mod
+from helpers import register, response as resp
+from helpers.paths import REGISTER_CSV, SYNTHETIC_DIR
+
+
+def patients(*rows):
+    return pd.DataFrame(rows, columns=["patient_id", "cohort", "disease_status"])
+
+
+def assessments(*rows):
+    return pd.DataFrame(rows, columns=["patient_id", "day", "morphologic", "mrd_flow", "molecular"])
+
+
+# --------------------------------------------------------------------------- #
+# definitions, by hand
+# --------------------------------------------------------------------------- #
+HAND_PATIENTS = patients(
+    ("A", "X", "first_relapse"),       # overt: CR, MRD+            -> response, not MRD-neg CR
+    ("B", "X", "primary_refractory"),  # overt: NR but CMR          -> no response (CMR does not count for overt)
+    ("C", "X", "mrd_positive"),        # MRD+: NR but CMR           -> response (CMR reached)
+    ("D", "X", "mrd_positive"),        # MRD+: CR kept, MRD+        -> response, not MRD-neg CR
+    ("E", "Y", "mrd_positive"),        # MRD+: lost CR (NR), no CMR -> no response
+    ("F", "Y", "second_or_later_relapse"),  # CRi MRD- at day 60 after NR at day 28 -> best is CRi MRD-
+    ("G", "Y", "first_relapse"),       # only not_evaluable         -> not evaluable
+    ("H", "Y", "first_relapse"),       # no assessment at all       -> not evaluable, kept
+)
+HAND_RESPONSES = assessments(
+    ("A", 28, "CR", "positive", "detectable"),
+    ("B", 28, "NR", "positive", "CMR"),
+    ("C", 28, "NR", "positive", "CMR"),
+    ("D", 28, "CR", "positive", "detectable"),
+    ("E", 28, "NR", "positive", "detectable"),
+    ("F", 28, "NR", "positive", "detectable"),
+    ("F", 60, "CRi", "negative", "not_done"),
+    ("G", 14, "not_evaluable", "not_done", "not_done"),
+)
+EXPECTED = {  # patient: (evaluable, remission, mrd_negative_cr, cmr, response, best_response)
+    "A": (True, True, False, False, True, "MRD-positive CR/CRi"),
+    "B": (True, False, False, True, False, "CMR without CR"),
+    "C": (True, False, False, True, True, "CMR without CR"),
+    "D": (True, True, False, False, True, "MRD-positive CR/CRi"),
+    "E": (True, False, False, False, False, "No response"),
+    "F": (True, True, True, False, True, "MRD-negative CR/CRi"),
+    "G": (False, False, False, False, False, "Not evaluable"),
+    "H": (False, False, False, False, False, "Not evaluable"),
+}
+
+
+def test_classify_applies_the_definitions():
+    out = resp.classify(HAND_PATIENTS, HAND_RESPONSES).set_index("patient_id")
+    assert list(out.index) == list("ABCDEFGH"), "every patient appears once, in order"
+    for pid, (ev, rem, mrdneg, cmr, response, best) in EXPECTED.items():
+        row = out.loc[pid]
+        assert (bool(row["evaluable"]), bool(row["remission"]), bool(row["mrd_negative_cr"]), bool(row["cmr"]),
+                bool(row["response"]), row["best_response"]) == (ev, rem, mrdneg, cmr, response, best), pid
+    assert out.loc["F", "best_day"] == 60
+    assert out.loc["G", "not_evaluable_reason"] == "assessment not evaluable (day 14)"
+    assert out.loc["H", "not_evaluable_reason"] == "no response assessment recorded"
+    assert out.loc["A", "overt"] and not out.loc["C", "overt"]
+
+
+def test_window_restricts_assessments():
+    # F's remission is on day 60; a window ending on day 30 leaves only the NR on day 28
+    out = resp.classify(HAND_PATIENTS, HAND_RESPONSES, before_day=pd.Series({"F": 30})).set_index("patient_id")
+    assert not out.loc["F", "remission"] and out.loc["F", "best_response"] == "No response"
+    out = resp.classify(HAND_PATIENTS, HAND_RESPONSES, after_day=pd.Series({"F": 30})).set_index("patient_id")
+    assert out.loc["F", "mrd_negative_cr"] and out.loc["F", "assessments"] == 1
+
+
+def test_rates_count_not_evaluable_but_leave_them_out_of_n():
+    out = resp.classify(HAND_PATIENTS, HAND_RESPONSES)
+    table = resp.rates(out, "response", ["cohort"]).set_index("cohort")
+    # cohort X: A, C, D respond of A-D (4 evaluable); cohort Y: F of E, F (G, H not evaluable)
+    assert (table.loc["X", "k"], table.loc["X", "n"], table.loc["X", "not_evaluable"]) == (3, 4, 0)
+    assert (table.loc["Y", "k"], table.loc["Y", "n"], table.loc["Y", "not_evaluable"]) == (1, 2, 2)
+    assert table.loc["X", "pct"] == pytest.approx(75.0)
+    # the exact interval of 3/4 from R: binom.test(3, 4)$conf.int = 0.1941204497, 0.9936905368
+    assert table.loc["X", "cp_lower"] == pytest.approx(0.1941204497, abs=1e-9)
+    assert table.loc["X", "cp_upper"] == pytest.approx(0.9936905368, abs=1e-9)
+
+
+def test_not_evaluable_lists_reasons():
+    shown = resp.not_evaluable(resp.classify(HAND_PATIENTS, HAND_RESPONSES))
+    assert shown["patient_id"].tolist() == ["G", "H"]
+    assert shown["disease_status"].tolist() == ["First relapse", "First relapse"]
+
+
+@pytest.mark.parametrize("frame, bad, message", [
+    (HAND_PATIENTS.drop(columns="disease_status"), None, "lacks column"),
+    (HAND_PATIENTS.assign(disease_status=[None] + list(HAND_PATIENTS["disease_status"][1:])), None,
+     "disease_status is missing"),
+    (pd.concat([HAND_PATIENTS, HAND_PATIENTS.head(1)]), None, "repeated patient_id"),
+    (HAND_PATIENTS, assessments(("Z", 28, "CR", "negative", "CMR")), "not in patients"),
+    ("not a frame", None, "must be a pandas DataFrame"),
+])
+def test_classify_refuses_bad_input(frame, bad, message):
+    with pytest.raises(ValueError, match=message):
+        resp.classify(frame, HAND_RESPONSES if bad is None else bad)
+
+
+def test_group_comparison_marks_the_matching_test():
+    # the published response comparison of study 000: 8/13 vs 108/119, P printed as 0.009 (Yates)
+    frame = pd.DataFrame({"cohort": ["L"] * 13 + ["P"] * 119,
+                          "flag": [True] * 8 + [False] * 5 + [True] * 108 + [False] * 11, "evaluable": True})
+    row = resp.group_comparison(frame, "flag", "cohort", ("L", "P"), published_p="0.009").iloc[0]
+    assert (row["matches (Fisher)"], row["matches (Yates)"]) == ("", "✓")
+    assert row["Fisher exact P"] == "0.0099" and row["Yates chi-square P"] == "0.0089"
+    with pytest.raises(ValueError, match="two groups"):
+        resp.group_comparison(frame, "flag", "cohort", ("L",))
+    with pytest.raises(ValueError, match="no evaluable patient"):
+        resp.group_comparison(frame, "flag", "cohort", ("L", "Q"))
+
+
+def test_salvage_response_by_hand():
+    pats = patients(("1", "c", "first_relapse"), ("2", "c", "first_relapse"), ("3", "c", "first_relapse"),
+                    ("4", "c", "first_relapse"))
+    outcomes = pd.DataFrame({"patient_id": list("1234"), "relapsed": True, "relapse_day": [100.0, 50, 80, 60]})
+    treatments = pd.DataFrame({
+        "patient_id": ["1", "1", "2", "3", "4"],
+        "category": ["CAR-T", "blinatumomab", "chemotherapy", "inotuzumab", "chemotherapy"],
+        "start_day": [0.0, 120, 70, -200, 61]})   # patient 3's inotuzumab was before CAR-T: not salvage
+    responses = assessments(
+        ("1", 28, "CR", "negative", "not_done"), ("1", 150, "CR", "negative", "not_done"),
+        ("2", 28, "CR", "negative", "not_done"), ("2", 100, "NR", "positive", "not_done"),
+        ("3", 28, "CR", "negative", "not_done"),
+        ("4", 28, "CR", "positive", "not_done"))   # patient 4: salvage but no assessment afterwards
+    out = resp.salvage_response(pats, responses, treatments, outcomes).set_index("patient_id")
+    assert out["salvage"].tolist() == [True, True, False, True]
+    assert out["antibody_salvage"].tolist() == [True, False, False, False]
+    assert out["remission"].tolist() == [True, False, False, False]   # only post-progression assessments count
+    assert out["evaluable_after_progression"].tolist() == [True, True, False, False]
+    assert out["salvage_cr"].tolist() == [True, False, False, False]
+
+
+def test_analysis_frame_keeps_missing_values_missing():
+    pats = pd.DataFrame({"patient_id": list("ABC"), "cohort": ["CML-LBC", "Ph+ ALL", "Ph+ ALL"],
+                         "disease_status": ["first_relapse", "mrd_positive", "first_relapse"],
+                         "marrow_blasts_pct": [35.0, np.nan, 10.0], "abl_kd_mutation": [True, False, None]})
+    classified = resp.classify(pats, assessments(("A", 28, "NR", "positive", "detectable"),
+                                                 ("B", 28, "CR", "negative", "CMR"),
+                                                 ("C", 28, "CR", "positive", "detectable")))
+    frame = resp.analysis_frame_000(pats, classified, 10).set_index("patient_id")
+    assert frame.loc["A", "blasts_ge_cutoff"] == 1 and math.isnan(frame.loc["B", "blasts_ge_cutoff"])
+    assert frame.loc["C", "blasts_ge_cutoff"] == 1          # the cut-off is ">= 10%"
+    assert math.isnan(frame.loc["C", "abl_kd"])
+    assert frame["cml_lbc"].tolist() == [1, 0, 0]
+    assert frame["response"].tolist() == [0, 1, 1]
+
+
+def test_figures_carry_hover_counts():
+    table = resp.rates(resp.classify(HAND_PATIENTS, HAND_RESPONSES), "response", ["cohort"])
+    fig = resp.rate_figure(table, x="cohort", title="t")
+    assert "%{customdata[0]}/%{customdata[1]}" in fig.data[0].hovertemplate
+    flow = resp.flow_counts(resp.classify(HAND_PATIENTS, HAND_RESPONSES), ["X", "Y"],
+                            ["first_relapse", "primary_refractory", "second_or_later_relapse", "mrd_positive"])
+    assert flow["n"].sum() == 8
+    sankey = resp.sankey_figure(flow)
+    assert sum(sankey.data[0].link.value) == 2 * 8   # every patient flows through both steps
+
+
+# --------------------------------------------------------------------------- #
+# the synthetic cohorts reproduce the published response numbers
+# --------------------------------------------------------------------------- #
+@pytest.fixture(scope="module")
+def cohorts():
+    from helpers import contract
+    return {s: contract.load_cohort(SYNTHETIC_DIR / s) for s in ("000", "003", "004")}
+
+
+def test_study_000_rates_are_exact(cohorts, tmp_path):
+    c = cohorts["000"]
+    classified = resp.classify(c["patients"], c["responses"])
+    ledger = ledger_mod.Ledger("response-test", tmp_path)
+    table = resp.rates_000(classified)
+    resp.record_rates(ledger, table, resp.PUBLISHED_000, ["subgroup", "cohort"], note="test")
+    rows = ledger.table().set_index("register_id")
+    assert set(rows.index) == set(resp.PUBLISHED_000.values())
+    assert (rows["status"] == "exact").all(), rows.loc[rows["status"] != "exact", ["published", "reproduced"]]
+    # the 2 not-evaluable Ph+ ALL patients are counted, not dropped
+    assert int((~classified["evaluable"]).sum()) == 121 - register.denominator("000-response-phall")
+
+
+def test_study_000_p_values_match_a_test(cohorts):
+    c = cohorts["000"]
+    table = resp.comparisons_000(resp.classify(c["patients"], c["responses"]))
+    published = table[table["Published P"] != "not published"]
+    assert len(published) == 4
+    assert ((published["matches (Fisher)"] == "✓") | (published["matches (Yates)"] == "✓")).all()
+
+
+def test_study_004_and_003_are_exact(cohorts, tmp_path):
+    ledger = ledger_mod.Ledger("response-test", tmp_path)
+    c4 = cohorts["004"]
+    classified = resp.classify(c4["patients"], c4["responses"])
+    orr = resp.rates(classified, "remission")
+    ledger.record_proportion("004-orr-all", int(orr.at[0, "k"]), int(orr.at[0, "n"]), basis="synthetic")
+    emd = classified.assign(emd=classified["patient_id"].map(
+        c4["patients"].set_index("patient_id")["extramedullary_disease"]))
+    noncns = resp.rates(emd[emd["emd"] == "non_cns"], "remission")
+    ledger.record_proportion("004-orr-emd-noncns", int(noncns.at[0, "k"]), int(noncns.at[0, "n"]), basis="synthetic")
+    c3 = cohorts["003"]
+    sal = resp.salvage_response(c3["patients"], c3["responses"], c3["treatments"], c3["outcomes"])
+    ledger.record_proportion("003-salvage-all", int(sal["salvage"].sum()), len(sal), basis="synthetic")
+    treated = sal[sal["salvage"]]
+    ledger.record_proportion("003-salvage-cr", int(treated["remission"].sum()), len(treated), basis="synthetic")
+    antibody = sal[sal["antibody_salvage"]]
+    ledger.record_proportion("003-blina-ino-cr", int(antibody["remission"].sum()), len(antibody), basis="synthetic")
+    rows = ledger.table().set_index("register_id")
+    assert (rows["status"] == "exact").all(), rows.loc[rows["status"] != "exact", ["published", "reproduced"]]
+    assert int(sal["antibody_salvage"].sum()) == register.count("003-blina-ino-n")
