@@ -1,10 +1,22 @@
-"""Measure build wall times: clean build, no-change rebuild, one-chapter edit.
+"""Benchmark the book's build, printed as one table. Run with ``make bench``.
 
-Run with ``make bench`` (never part of the tests). Prints a table.
+Measures, in one run on this machine:
+
+(a) a clean build (execute every chapter + render) with the book's runner, against
+    Jupyter Book's own execution (``execute_notebooks: force``) of the same chapters;
+(b) a rebuild with nothing changed;
+(c) a rebuild after editing one chapter;
+(d) the weight of every page and of the shared assets;
+(e) the time until the heaviest page's figures are drawn in headless Chromium.
+
+Targets (issue 8): (a) ratio >= 1.5; (b) < 10 % of (a); (c) < 35 % of (a);
+(d) no page over 400 KB beyond the shared assets; (e) under 2 s.
+The tests never run this script.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import shutil
@@ -13,18 +25,45 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
-BUILD = ROOT / "_build"
+sys.path.insert(0, str(ROOT / "src"))
+
+from helpers import build  # noqa: E402
+
+BUILD = build.BUILD_DIR
+HTML = build.HTML_DIR
+CHROMIUM = "/usr/bin/chromium"
 
 
-def timed_build(*args: str) -> float:
+def run(command: list[str], **kwargs) -> float:
     start = time.perf_counter()
-    completed = subprocess.run([sys.executable, "-m", "helpers.build", *args], cwd=ROOT,
-                               capture_output=True, text=True)
+    completed = subprocess.run(command, capture_output=True, text=True, **kwargs)
     seconds = time.perf_counter() - start
     if completed.returncode != 0:
-        sys.exit(f"build failed:\n{completed.stdout[-2000:]}\n{completed.stderr[-4000:]}")
+        sys.exit(f"failed: {' '.join(command)}\n{completed.stdout[-2000:]}\n{completed.stderr[-4000:]}")
     return seconds
+
+
+def our_build(*args: str) -> float:
+    return run([sys.executable, "-m", "helpers.build", *args], cwd=ROOT)
+
+
+def jupyter_book_force(workdir: Path) -> float:
+    """The same chapters and pages, executed by Jupyter Book itself (serially) and rendered."""
+    shutil.rmtree(workdir, ignore_errors=True)
+    site = workdir / "site"
+    shutil.copytree(build.SITE_SOURCE_DIR, site)
+    for chapter in build.chapters():  # un-executed notebooks in place of the executed ones
+        shutil.copy(build.NOTEBOOKS_DIR / f"{chapter}.ipynb", site / "book" / f"{chapter}.ipynb")
+    # Chapters read ../data relative to their folder, as in the repository.
+    (site / "data").symlink_to(ROOT / "data")
+    config = yaml.safe_load((site / "_config.yml").read_text())
+    config["execute"] = {"execute_notebooks": "force", "timeout": 600}
+    (site / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    jupyter_book = str(Path(sys.executable).with_name("jupyter-book"))
+    return run([jupyter_book, "build", str(site), "--path-output", str(workdir)], cwd=workdir)
 
 
 def edit_one_chapter() -> dict[Path, bytes]:
@@ -38,22 +77,75 @@ def edit_one_chapter() -> dict[Path, bytes]:
     return originals
 
 
+def page_weights() -> tuple[list[tuple[str, int]], int]:
+    """Bytes of each page (its HTML plus files only it uses) and of the shared assets."""
+    shared = sum(p.stat().st_size for p in (HTML / "_static").rglob("*") if p.is_file()
+                 and "downloads" not in p.parts)
+    pages = [(doc, (HTML / f"{doc}.html").stat().st_size) for doc in build.toc_files()]
+    return sorted(pages, key=lambda item: -item[1]), shared
+
+
+def time_to_draw(page: Path, repeats: int = 3) -> float:
+    """Seconds from navigation start until every plotly figure on the page has drawn its SVG."""
+    from playwright.sync_api import sync_playwright
+
+    expected = page.read_text(encoding="utf-8").count('class="plotly-graph-div"')
+    timings = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        for _ in range(repeats):
+            tab = browser.new_page()
+            start = time.perf_counter()
+            tab.goto(page.as_uri(), wait_until="commit")
+            tab.wait_for_function(
+                f"document.querySelectorAll('.plotly-graph-div svg.main-svg').length >= {max(expected, 1)}",
+                timeout=60000)
+            timings.append(time.perf_counter() - start)
+            tab.close()
+        browser.close()
+    return sorted(timings)[len(timings) // 2]
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--skip-jupyter-book", action="store_true", help="skip (a)'s comparison build")
+    args = parser.parse_args()
+
     shutil.rmtree(BUILD, ignore_errors=True)
-    clean = timed_build()
-    unchanged = timed_build()
+    clean = our_build()
+    jb_force = None if args.skip_jupyter_book else jupyter_book_force(Path("/tmp/cart-bench-jb"))
+    unchanged = our_build()
     originals = edit_one_chapter()
     try:
-        one_chapter = timed_build("--no-regenerate")
+        one_chapter = our_build("--no-regenerate")
     finally:
         for path, content in originals.items():
             path.write_bytes(content)
-    timed_build()  # leave the site matching the committed sources
-    print(f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"{'build':<28}{'seconds':>10}{'% of clean':>12}")
-    for name, seconds in (("clean (execute + render)", clean), ("no-change rebuild", unchanged),
-                          ("one chapter edited", one_chapter)):
-        print(f"{name:<28}{seconds:>10.1f}{100 * seconds / clean:>11.0f}%")
+    our_build()  # leave the site matching the committed sources
+    pages, shared = page_weights()
+    heaviest = pages[0][0]
+    draw = time_to_draw(HTML / f"{heaviest}.html") if Path(CHROMIUM).exists() else float("nan")
+
+    print(f"machine: {platform.platform()}; {os.cpu_count()} cores; Python {platform.python_version()}; "
+          f"{len(build.chapters())} executed chapters, {len(pages)} pages")
+    rows = [("(a) clean build, book runner", f"{clean:.1f} s", "")]
+    if jb_force is not None:
+        rows.append(("(a) clean build, Jupyter Book force", f"{jb_force:.1f} s",
+                     f"runner {jb_force / clean:.2f}x faster (target >= 1.5x)"))
+    rows += [
+        ("(b) no-change rebuild", f"{unchanged:.1f} s", f"{100 * unchanged / clean:.0f}% of clean (target < 10%)"),
+        ("(c) one chapter edited", f"{one_chapter:.1f} s",
+         f"{100 * one_chapter / clean:.0f}% of clean (target < 35%)"),
+        ("(d) shared assets (_static)", f"{shared / 1024:.0f} KB", "loaded once, cached across pages"),
+    ]
+    rows += [(f"(d) page {doc}", f"{size / 1024:.0f} KB", "target < 400 KB") for doc, size in pages]
+    rows.append((f"(e) figures drawn, {heaviest}", f"{draw:.2f} s", "median of 3 (target < 2 s)"))
+    width = max(len(r[0]) for r in rows)
+    print(f"{'measure':<{width}}  {'value':>10}  note")
+    for name, value, note in rows:
+        print(f"{name:<{width}}  {value:>10}  {note}")
 
 
 if __name__ == "__main__":

@@ -326,3 +326,22 @@ def test_lbc_timeline_on_the_synthetic_cohort():
     assert t["n"] == int((cohort["patients"]["cohort"] == "CML-LBC").sum())
     assert set(t["followup"]["lane"]) == set(cohort["patients"].loc[cohort["patients"]["cohort"] == "CML-LBC",
                                                                      "patient_id"])
+
+
+def test_ledger_summary_counts_every_fact_once(facts):
+    recorded = cr.record_facts(Ledger("case-reports"), facts)
+    summary = cr.ledger_summary(recorded, facts).set_index("Facts about")
+    assert summary.loc["All", "All"] == 90
+    assert summary.loc["All", "recorded in toxicity"] == 2
+    assert summary.loc["Patient 1", "All"] == int((facts["subject"] == "Patient 1").sum())
+
+
+def test_every_drawn_trace_has_hover_text():
+    figs = [cr.course_figure(cr.course_rows()), cr.regimen_figure(cr.regimen_rows()),
+            cr.bcr_abl_figure(cr.bcr_abl_course()), cr.blasts_figure(cr.blast_measurements()),
+            cr.lbc_figure(cr.lbc_timeline(tiny_cohort()))]
+    for fig in figs:
+        for trace in fig.data:
+            if trace.hoverinfo == "skip" or (trace.marker is not None and trace.marker.opacity == 0):
+                continue
+            assert trace.hovertemplate and trace.text is not None, (fig.layout.title.text, trace.name)

@@ -152,6 +152,7 @@ def rho_of(case_id: str) -> float:
 def close(ours, theirs, what: str, tol: float = TOL) -> None:
     ours = np.asarray(ours, float)
     theirs = np.asarray(theirs, float)
+    assert theirs.size > 0, f"{what}: nothing to compare (no fixture rows matched)"
     assert ours.shape == theirs.shape, f"{what}: {ours.shape} values vs R's {theirs.shape}"
     with np.errstate(invalid="ignore"):
         ok = (np.isnan(ours) & np.isnan(theirs)) | (np.abs(ours - theirs) <= tol)

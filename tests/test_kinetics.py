@@ -308,6 +308,7 @@ def test_unidentified_slow_phase_is_flagged_and_not_reported():
     assert fit.status == "fitted" and fit.at_bounds == ("beta/alpha (lower)",)
     row = fit.row()
     assert math.isnan(row["model_half_life_beta"]) and math.isnan(row["model_beta"])
+    assert row["curve_beta"] == fit.params.beta > 0          # kept for drawing the curve
     assert row["model_fb"] == pytest.approx(0.02, rel=1e-3)   # the bound (1e-5) is not quite 5e-8
     assert row["model_half_life_alpha"] == pytest.approx(math.log(2) / 0.2, rel=1e-3)
 
@@ -322,6 +323,16 @@ def test_unfittable_profiles_say_why(day, copies, blq, reason):
     fit = K.fit_stein(day, copies, blq)
     assert fit.status.startswith("not fitted") and reason in fit.status
     assert fit.params is None and math.isnan(fit.row()["model_cmax"])
+
+
+def test_fit_overlay_draws_a_fit_with_an_unidentified_slow_phase():
+    sim = K.simulate_stein(K.SteinParameters(2e4, 9.0, 0.8, 0.2, 1e-8, 0.02), K.BOOK_SCHEDULE[:9],
+                           sd_log=0.0, patient_id="flat")
+    fits = K.fit_table(sim)
+    assert math.isnan(fits.loc[0, "model_half_life_beta"])
+    figure = K.fit_overlay_figure(sim, fits, ["flat"], published_peaks={"flat": 9.0})
+    assert [t.name for t in figure.data] == ["observed (open = below limit)", "fitted model", "published peak day"]
+    assert "slow not identified" in figure.data[1].hovertemplate
 
 
 def test_fit_table_keeps_unfitted_patients():

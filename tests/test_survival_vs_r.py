@@ -150,6 +150,7 @@ def case_frame(case_id: str) -> pd.DataFrame:
 def close(ours, theirs, what: str, tol: float = TOL) -> None:
     ours = np.asarray(ours, float)
     theirs = np.asarray(theirs, float)
+    assert theirs.size > 0, f"{what}: nothing to compare (no fixture rows matched)"
     assert ours.shape == theirs.shape, f"{what}: {ours.shape} values vs R's {theirs.shape}"
     both_nan = np.isnan(ours) & np.isnan(theirs)
     both_inf = np.isinf(ours) & np.isinf(theirs) & (np.sign(ours) == np.sign(theirs))

@@ -175,9 +175,10 @@ def test_onset_duration_and_summary_count_missing_values():
     # B onsets 3.0 and 1.5 -> median 2.25; A onsets 2.0, 1.0 -> 1.5
     assert summary.loc["B", "onset, day: median [IQR] (range)"].startswith("2.2")
     assert summary.loc["A", "onset, day: median [IQR] (range)"].startswith("1.5 ")
-    figure = toxicity.episode_figure(episodes)
+    figure = toxicity.episode_figure(episodes, order=["A", "B"])
     drawn = {y for trace in figure.data for y in trace.y if y is not None}
     assert len(drawn) == 4  # b4 has no onset and cannot be drawn
+    assert [a.text for a in figure.layout.annotations] == ["<b>A</b> (2 patients)", "<b>B</b> (2 patients)"]
 
 
 def test_patients_with_grade_4_exclude_cytopenia_by_default():

@@ -380,6 +380,22 @@ def facts(register_csv=REGISTER_CSV) -> pd.DataFrame:
     return frame
 
 
+def ledger_summary(recorded: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """Facts by subject (rows) and ledger status (columns), with totals."""
+    counts = pd.crosstab(table.set_index("register_id").loc[recorded["register_id"], "subject"].to_numpy(),
+                         recorded["status"].to_numpy(), margins=True, margins_name="All")
+    counts.index.name, counts.columns.name = "Facts about", None
+    return counts.reset_index()
+
+
+def therapy_table(course: dict) -> pd.DataFrame:
+    """The bars of the calendar panel: each line of therapy with its published ends and sources."""
+    return course["calendar_bars"][["lane", "label", "start_as_published", "end_as_published", "precision",
+                                    "sources"]].rename(columns={
+        "lane": "Patient", "label": "Therapy", "start_as_published": "From (as published)",
+        "end_as_published": "To (as published)", "precision": "Precision", "sources": "Sources (register ids)"})
+
+
 def fact_table(table: pd.DataFrame, subjects) -> pd.DataFrame:
     """The facts of some subjects, for display: grouped by section, in register order."""
     subjects = [subjects] if isinstance(subjects, str) else list(subjects)
@@ -506,13 +522,13 @@ def course_rows(register_csv=REGISTER_CSV) -> dict[str, pd.DataFrame]:
     num = lambda rid: float(rows.loc[rid, "value"])  # noqa: E731
     ia_days = int(num("001-ia-cytarabine-days"))
 
-    def bar(lane, category, label, start: Moment, end, sources, hover="", precision=None):
+    def bar(lane, category, label, start: Moment, end, sources, hover="", precision=None, end_label=""):
         end_mid = end.mid if isinstance(end, Moment) else end
         prec = precision or ("day" if start.precision == "day" and getattr(end, "precision", "day") == "day"
                              else "approximate or month")
         return {"lane": lane, "category": category, "label": label, "start": start.mid, "end": end_mid,
                 "start_as_published": start.label,
-                "end_as_published": end.label if isinstance(end, Moment) else "",
+                "end_as_published": end.label if isinstance(end, Moment) else end_label,
                 "precision": prec, "sources": sources, "hover": hover + f"<br>sources: {sources}"}
 
     def event(lane, name, at: Moment, sources, hover=""):
@@ -530,7 +546,8 @@ def course_rows(register_csv=REGISTER_CSV) -> dict[str, pd.DataFrame]:
         bar(p1, "Chemotherapy", "IA '3 + 7' (idarubicin 3 days, cytarabine 7 days)", m["p1-bc"],
             m["p1-bc"].mid + pd.Timedelta(days=ia_days),
             _src("001-ia-idarubicin-days", "001-ia-cytarabine-days", "001-p1-date-blast-crisis"),
-            "given with dasatinib at blast crisis; exact start day not published (drawn at mid-month)"),
+            "given with dasatinib at blast crisis; exact start day not published (drawn at mid-month)",
+            end_label=f"{ia_days} days later (the '3 + 7' regimen)"),
         bar(p1, "TKI", f"nilotinib {v('001-p1-dose-nilotinib')} {rows.loc['001-p1-dose-nilotinib', 'unit']}",
             m["p1-rise"], m["p1-mrd"], _src("001-p1-dose-nilotinib", "001-p1-date-bcrabl-rise", "001-p1-date-mrd"),
             "switched on 15 November 2019; replaced by ponatinib after 30 December 2019"),
@@ -551,7 +568,8 @@ def course_rows(register_csv=REGISTER_CSV) -> dict[str, pd.DataFrame]:
         bar(p2, "Chemotherapy", "IA '3 + 7' induction (consolidation not dated)", m["p2-readm"],
             m["p2-readm"].mid + pd.Timedelta(days=ia_days),
             _src("001-ia-idarubicin-days", "001-ia-cytarabine-days", "001-p2-date-readmission"),
-            "induction at blast phase, June 2018 (month only); consolidation followed, number and dates not published"),
+            "induction at blast phase, June 2018 (month only); consolidation followed, number and dates not published",
+            end_label=f"{ia_days} days later (the '3 + 7' regimen)"),
         bar(p2, "TKI", f"ponatinib {v('001-p2-dose-ponatinib')} {rows.loc['001-p2-dose-ponatinib', 'unit']}",
             m["p2-t315i"], m["p2-prog"], _src("001-p2-dose-ponatinib", "001-p2-date-t315i", "001-p2-date-progression"),
             "from December 2018 to progression in March 2020 (both month only); end not published"),
@@ -673,10 +691,10 @@ def course_figure(rows: dict[str, pd.DataFrame], day_axis_end: float = 75.0) -> 
             symbols[name] = "triangle-down-open"
     panels = [
         Panel(bars=rows["calendar_bars"], events=rows["calendar_events"], followup=rows["calendar_followup"],
-              title="Before CAR-T: calendar time, as published", x_title="Date (month-only dates drawn at mid-month)",
+              title="Before CAR-T (calendar)", x_title="Date (month-only dates at mid-month)",
               width=0.62),
         Panel(bars=rows["day_bars"], events=rows["day_events"], followup=day_followup,
-              title="After CAR-T-38: days from infusion",
+              title="After CAR-T (days)",
               x_title="Days after infusion", x_range=[-3, day_axis_end + 4], width=0.38),
     ]
     figure = swimmer(panels=panels, order=list(LANES), colors=COURSE_COLOURS, symbols=symbols,
@@ -717,12 +735,20 @@ def regimen_rows(register_csv=REGISTER_CSV) -> pd.DataFrame:
 
 
 def regimen_figure(regimen: pd.DataFrame) -> go.Figure:
-    """The decitabine + HAAG regimen as a small swimmer, one lane per drug."""
-    return swimmer(regimen, order="given", x_title="Day of the tumour-reduction regimen (day 1 = first dose)",
-                   x_unit="days", lane_noun="drugs", legend_counts=False,
-                   colors={"Chemotherapy": OKABE_ITO[1], "Hypomethylating agent": OKABE_ITO[4],
-                           "Growth factor": OKABE_ITO[2]},
-                   title="Tumour reduction before lymphodepletion (both patients)", plot_height=220)
+    """The decitabine + HAAG regimen as a small swimmer, one lane per drug.
+
+    Each day is a unit of the axis (day d spans d to d + 1), so the tick for day d sits in the
+    middle of its day and a bar covers exactly the days the drug was given.
+    """
+    figure = swimmer(regimen, order="given", x_title="Day of the tumour-reduction regimen (day 1 = first dose)",
+                     x_unit="days", lane_noun="drugs", legend_counts=False,
+                     colors={"Chemotherapy": OKABE_ITO[1], "Hypomethylating agent": OKABE_ITO[4],
+                             "Growth factor": OKABE_ITO[2]},
+                     title="Tumour reduction before lymphodepletion (both patients)", plot_height=220)
+    days = range(int(regimen["first_day"].min()), int(regimen["last_day"].max()) + 1)
+    figure.update_xaxes(tickvals=[d + 0.5 for d in days], ticktext=[str(d) for d in days],
+                        range=[min(days), max(days) + 1], showgrid=True, gridcolor="#eee")
+    return figure
 
 
 # ----------------------------------------------------------- BCR::ABL1 --
@@ -783,7 +809,7 @@ def bcr_abl_figure(course: pd.DataFrame, register_csv=REGISTER_CSV, day_axis_end
     m = moments(register_csv)
     figure = make_subplots(rows=2, cols=2, shared_xaxes="columns", shared_yaxes="rows", row_heights=[0.82, 0.18],
                            column_widths=[0.64, 0.36], vertical_spacing=0.04, horizontal_spacing=0.04,
-                           subplot_titles=("Before CAR-T: calendar time", "From the CAR-T-38 infusion"))
+                           subplot_titles=("Before CAR-T (calendar)", "After CAR-T (days)"))
     colour = OKABE_ITO[0]
     for col, axis in ((1, "calendar"), (2, "days")):
         part = course[course["axis"] == axis]
@@ -863,7 +889,7 @@ def bcr_abl_figure(course: pd.DataFrame, register_csv=REGISTER_CSV, day_axis_end
     figure.update_xaxes(type="date", range=[pd.Timestamp("2019-06-01"), pd.Timestamp("2020-02-01")], row=2, col=1,
                         title="Date")
     figure.update_xaxes(range=[-5, day_axis_end + 4], row=2, col=2, title="Days after infusion")
-    style(figure, "Patient 1: BCR::ABL1 (IS) from blast crisis to last follow-up (published values)", height=600)
+    style(figure, "Patient 1: BCR::ABL1 (IS), published values", height=600)
     figure.update_layout(legend={"orientation": "h", "x": 0, "y": -0.2, "yanchor": "top"}, margin={"b": 150, "t": 110})
     return figure
 

@@ -658,9 +658,20 @@ def trajectory_figure(summary: pd.DataFrame, *, group: str = "cohort", order: Op
                                "median %{y:.3g}<br>IQR %{customdata[1]:.3g}–%{customdata[2]:.3g}<br>"
                                "n = %{customdata[3]} sampled (%{customdata[4]} below LLOQ)<extra></extra>"),
             ), row=r + 1, col=c + 1)
-        figure.update_yaxes(type="log", row=r + 1, col=c + 1)
+        figure.update_yaxes(type="log", **_log_ticks(), row=r + 1, col=c + 1)
         figure.update_xaxes(title_text="Day after infusion" if r == rows - 1 else None, row=r + 1, col=c + 1)
-    return style(figure, title, height=330 * rows + 80)
+    style(figure, title, height=330 * rows + 80)
+    # legend to the right, clear of the panel titles
+    figure.update_layout(legend={"orientation": "v", "x": 1.01, "y": 1, "yanchor": "top"},
+                         margin={"r": 110})
+    return figure
+
+
+def _log_ticks() -> dict:
+    """Tick marks at 1-2-5 steps for a log axis, printed in full (20, not "2")."""
+    values = [m * 10.0 ** e for e in range(-3, 7) for m in (1, 2, 5)]
+    text = [f"{v:,.0f}" if v >= 1 else f"{v:g}" for v in values]
+    return {"tickmode": "array", "tickvals": values, "ticktext": text}
 
 
 def html_escape(text: str) -> str:
@@ -687,8 +698,9 @@ def ratio_figure(table: pd.DataFrame, *, label: str = "analyte", groups: Sequenc
                        "n = %{customdata[3]} vs %{customdata[4]}<extra></extra>"),
         showlegend=False))
     figure.add_vline(x=1, line={"color": "#555", "dash": "dot"})
-    figure.update_layout(xaxis={"type": "log", "title": f"Ratio of peak values, {groups[0]} / {groups[1]} "
-                                                         "(Hodges–Lehmann, log scale)"},
+    figure.update_layout(xaxis={"type": "log", **_log_ticks(),
+                                "title": f"Ratio of peak values, {groups[0]} / {groups[1]} "
+                                         "(Hodges–Lehmann, log scale)"},
                          yaxis={"autorange": "reversed"})
     return style(figure, title, height=120 + 50 * len(names))
 
@@ -712,7 +724,8 @@ def grade_box_figure(joined: pd.DataFrame, *, analyte: str = "IL-6", group: str 
             hovertemplate=("%{customdata[0]} (" + html_escape(str(name)) + ")<br>%{x}: peak %{y:.3g} "
                            + unit + " on day %{customdata[1]:g}<extra></extra>")))
     categories = ["No CRS"] + [f"Grade {g}" for g in range(1, 6) if (joined["grade"] == g).any()]
-    figure.update_layout(boxmode="group", yaxis={"type": "log", "title": f"Peak {LABELS[analyte]} ({unit})"},
+    figure.update_layout(boxmode="group",
+                         yaxis={"type": "log", **_log_ticks(), "title": f"Peak {LABELS[analyte]} ({unit})"},
                          xaxis={"title": "Worst CRS grade", "categoryorder": "array", "categoryarray": categories})
     return style(figure, title)
 
@@ -742,9 +755,13 @@ def patient_course_figure(series: pd.DataFrame, *, analytes: Sequence[str] = CYT
                 customdata=part[["origin"]].to_numpy(),
                 hovertemplate=(f"{html_escape(str(patient))} · {LABELS[analyte]}<br>day %{{x:g}}: %{{y:.3g}}"
                                "<br>origin: %{customdata[0]}<extra></extra>")), row=r + 1, col=c + 1)
-        figure.update_yaxes(type="log", row=r + 1, col=c + 1)
+        figure.update_yaxes(type="log", **_log_ticks(), row=r + 1, col=c + 1)
         figure.update_xaxes(title_text="Day after infusion" if r == rows - 1 else None, row=r + 1, col=c + 1)
-    return style(figure, title, height=330 * rows + 80)
+    style(figure, title, height=330 * rows + 80)
+    # legend to the right, clear of the panel titles
+    figure.update_layout(legend={"orientation": "v", "x": 1.01, "y": 1, "yanchor": "top"},
+                         margin={"r": 110})
+    return figure
 
 
 def model_figure(result: "MixedModelResult", observed: pd.DataFrame, *, group: str = "cohort",
@@ -759,7 +776,7 @@ def model_figure(result: "MixedModelResult", observed: pd.DataFrame, *, group: s
     for j, name in enumerate(groups):
         m = result.means[result.means[group] == name].sort_values("day")
         colour = _colour(j)
-        figure.add_trace(go.Scatter(x=list(m["day"]) + list(m["day"])[::-1],
+        figure.add_trace(go.Scatter(x=list(m["day"]) + list(m["day"])[::-1], mode="lines",
                                     y=list(m["upper"]) + list(m["lower"])[::-1], fill="toself",
                                     fillcolor=colour, opacity=0.18, line={"width": 0}, hoverinfo="skip",
                                     showlegend=False, legendgroup=str(name)))
@@ -776,9 +793,12 @@ def model_figure(result: "MixedModelResult", observed: pd.DataFrame, *, group: s
             legendgroup=str(name), customdata=o[["n"]].to_numpy(),
             hovertemplate=(html_escape(str(name)) + " observed<br>day %{x:g}: median %{y:.3g} "
                            "(n = %{customdata[0]})<extra></extra>")))
-    figure.update_layout(yaxis={"type": "log", "title": "IL-6 (pg/mL, log scale)"},
+    figure.update_layout(yaxis={"type": "log", **_log_ticks(), "title": "IL-6 (pg/mL, log scale)"},
                          xaxis={"title": "Day after infusion"})
-    return style(figure, title, height=460)
+    style(figure, title, height=480)
+    figure.update_layout(legend={"orientation": "v", "x": 0.99, "xanchor": "right", "y": 0.99, "yanchor": "top",
+                                 "bgcolor": "rgba(255,255,255,0.85)"})
+    return figure
 
 
 _ONES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",

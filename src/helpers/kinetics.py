@@ -565,6 +565,9 @@ class SteinFit:
         values = self.params.as_dict() if self.params else {k: float("nan") for k in (
             "cmax", "tmax", "rho", "alpha", "beta", "fb", "doubling_time", "fold_expansion",
             "half_life_alpha", "half_life_beta")}
+        curve = {f"curve_{k}": (getattr(self.params, k) if self.params else float("nan"))
+                 for k in ("cmax", "tmax", "rho", "alpha", "beta", "fb")}
+        out.update(curve)                      # the raw estimates, for drawing the fitted curve
         if "beta/alpha (lower)" in self.at_bounds:
             values.update(beta=float("nan"), half_life_beta=float("nan"))
         if "beta/alpha (upper)" in self.at_bounds:
@@ -1279,14 +1282,16 @@ def fit_overlay_figure(kinetics: pd.DataFrame, fits: pd.DataFrame, patient_ids: 
         f = fits.loc[pid] if pid in fits.index else None
         if f is not None and f["fit_status"] == "fitted":
             grid = np.unique(np.r_[np.linspace(0.5, obs["day"].max(), 240), f["model_tmax"]])
-            params = SteinParameters(f["model_cmax"], f["model_tmax"], f["model_rho"], f["model_alpha"],
-                                     f["model_beta"], f["model_fb"])
+            params = SteinParameters(f["curve_cmax"], f["curve_tmax"], f["curve_rho"], f["curve_alpha"],
+                                     f["curve_beta"], f["curve_fb"])
+            slow = (f"{f['model_half_life_beta']:.0f} d" if math.isfinite(f["model_half_life_beta"])
+                    else "not identified")
             fig.add_trace(go.Scatter(
                 x=grid, y=stein_curve(grid, params), mode="lines", showlegend=(i == 0),
                 name="fitted model", legendgroup="fit", line={"color": colours[5], "width": 2},
                 hovertemplate=(f"{pid} model<br>day %{{x:.1f}}: %{{y:,.0f}}<br>Tmax {f['model_tmax']:.1f} d, "
                                f"doubling {f['model_doubling_time']:.2f} d, t½ fast "
-                               f"{f['model_half_life_alpha']:.1f} d, slow {f['model_half_life_beta']:.0f} d"
+                               f"{f['model_half_life_alpha']:.1f} d, slow {slow}"
                                "<extra></extra>")), row=r, col=c)
         if published_peaks and pid in published_peaks:
             day = float(published_peaks[pid])

@@ -66,6 +66,7 @@ __all__ = [
     "odds_ratio_table",
     "compare_methods",
     "side_by_side",
+    "separation_table",
 ]
 
 Z975 = float(stats.norm.ppf(0.975))
@@ -621,4 +622,22 @@ def side_by_side(table: pd.DataFrame) -> pd.DataFrame:
                      "ML: P (LR)": ml["P (LR)"],
                      "Firth: OR (95% profile CI)": f"{firth['OR']} ({firth['95% CI']})",
                      "Firth: P (penalized LR)": firth["P (LR)"], "what changes": change})
+    return pd.DataFrame(rows)
+
+
+def separation_table(models: dict, labels: Optional[dict] = None) -> pd.DataFrame:
+    """One row per ML model of ``{outcome label: compare_methods(...) result}``: n, events,
+    patients excluded for missing data, separation status and the diverging terms."""
+    labels = labels or {}
+    rows = []
+    for outcome, result in models.items():
+        for (kind, method, factor), fit in result["fits"].items():
+            if method != "ML":
+                continue
+            rows.append({"outcome": outcome, "model": kind,
+                         "factor(s)": labels.get(factor, "all factors" if factor == "all" else factor),
+                         "n": fit.n, "events": fit.events, "excluded (missing data)": fit.n_excluded,
+                         "separation": fit.separation.status,
+                         "infinite ML estimates": ", ".join(f"{labels.get(t, t)} ({d})" for t, d in
+                                                           fit.separation.infinite.items()) or "none"})
     return pd.DataFrame(rows)

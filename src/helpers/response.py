@@ -339,10 +339,27 @@ def salvage_response(patients: pd.DataFrame, responses: pd.DataFrame, treatments
 # --------------------------------------------------------------------------- #
 # figures
 # --------------------------------------------------------------------------- #
+def wrap_label(text: str, width: int = 16) -> str:
+    """Break a tick label into lines of about ``width`` characters (plotly's <br>)."""
+    if "<br>" in str(text):
+        return str(text)
+    lines, line = [], ""
+    for word in str(text).split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    lines.append(line)
+    return "<br>".join(lines)
+
+
 def rate_figure(table: pd.DataFrame, x: str, color: Optional[str] = None, title: str = "",
                 y_title: str = "Patients (%)", height: int = 440) -> go.Figure:
-    """Bars of rates with exact 95% CI error bars; hover: k/n, %, both CIs."""
+    """Bars of rates with exact 95% CI error bars; hover: k/n, %, both CIs.
+    Long category names are wrapped, never rotated."""
     figure = go.Figure()
+    table = table.assign(**{x: table[x].map(wrap_label)})
     series = table.groupby(color, sort=False) if color else [(None, table)]
     for index, (name, part) in enumerate(series):
         pct = part["pct"].to_numpy()
@@ -359,7 +376,7 @@ def rate_figure(table: pd.DataFrame, x: str, color: Optional[str] = None, title:
                            "Wilson 95% CI %{customdata[4]:.1f}–%{customdata[5]:.1f}%<extra></extra>"),
         ))
     figure.update_layout(barmode="group", yaxis={"title": y_title, "range": [0, 105]},
-                         showlegend=color is not None)
+                         xaxis={"tickangle": 0}, showlegend=color is not None)
     return style(figure, title, height=height)
 
 
@@ -471,7 +488,7 @@ def forest_figure(table: pd.DataFrame, title: str = "", group: str = "method",
     hi = min(max(bounds.max(), 2.0) * 2, 1e4) if len(bounds) else 100
     figure = go.Figure()
     markers = {"ML": "circle", "Firth": "diamond"}
-    legend = {"ML": "ML (Wald CI)", "Firth": "Firth (profile penalized-likelihood CI)"}
+    legend = {"ML": "ML (Wald CI)", "Firth": "Firth (profile CI)"}
     groups = list(dict.fromkeys(table[group]))
     offsets = np.linspace(-0.18, 0.18, len(groups)) if len(groups) > 1 else [0.0]
     ypos = {r: i for i, r in enumerate(rows)}
@@ -499,7 +516,7 @@ def forest_figure(table: pd.DataFrame, title: str = "", group: str = "method",
             xs = [hi if v == np.inf else lo for v in bad["or_value"].fillna(np.inf)]
             figure.add_trace(go.Scatter(
                 x=xs, y=[ypos[r] + offsets[gi] for r in bad["_row"]], mode="markers+text",
-                name=f"{name}: not finite (separation)",
+                name=f"{name}: no finite estimate",
                 marker={"symbol": ["triangle-right" if x == hi else "triangle-left" for x in xs], "size": 12,
                         "color": "white", "line": {"color": OKABE_ITO[gi], "width": 2}},
                 text=["→ ∞" if x == hi else "← 0" for x in xs], cliponaxis=False,
@@ -512,9 +529,11 @@ def forest_figure(table: pd.DataFrame, title: str = "", group: str = "method",
     decades = [10.0 ** e for e in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)]
     figure.update_xaxes(type="log", range=[math.log10(lo), math.log10(hi)], tickvals=decades,
                         ticktext=[f"{d:g}" for d in decades],
-                        title="Odds ratio of the outcome (log scale; < 1 = less likely)")
+                        title="Odds ratio (log scale)")
     figure.update_yaxes(tickvals=list(range(len(rows))), ticktext=rows, autorange="reversed")
-    return style(figure, title, height=height or 160 + 42 * len(rows))
+    style(figure, title, height=height or 180 + 42 * len(rows))
+    figure.update_layout(margin={"t": 120}, legend={"y": 1.0, "yanchor": "bottom"})
+    return figure
 
 
 # --------------------------------------------------------------------------- #
@@ -612,3 +631,72 @@ def comparisons_000(classified: pd.DataFrame, register_csv=REGISTER_CSV) -> pd.D
             rows.append(group_comparison(part, flag, "cohort", ("CML-LBC", "Ph+ ALL"), published_p=published,
                                          label=f"{label}, {subgroup.lower()}"))
     return pd.concat(rows, ignore_index=True)
+
+
+# --------------------------------------------------------------------------- #
+# chapter building blocks for studies 004 and 003, and the published-CI table
+# --------------------------------------------------------------------------- #
+CHARACTERISTICS_004 = {
+    # column of patients -> (label of the characteristic, {value: group label})
+    "extramedullary_disease": ("Extramedullary disease", {"none": "No EMD", "cns": "CNS", "non_cns": "Non-CNS EMD"}),
+    "tregs_high": ("Regulatory T cells", {True: "High Tregs", False: "Low Tregs"}),
+    "high_risk_genetics": ("Genetics", {True: "High-risk genetics", False: "Standard-risk genetics"}),
+}
+
+
+def classify_004(cohort: dict) -> pd.DataFrame:
+    """Study 004 classified, with one readable column per characteristic of
+    :data:`CHARACTERISTICS_004` ("not recorded" where the value is missing)."""
+    classified = classify(cohort["patients"], cohort["responses"])
+    patients = cohort["patients"].set_index("patient_id")
+    for column, (_, mapping) in CHARACTERISTICS_004.items():
+        values = classified["patient_id"].map(patients[column]) if column in patients else pd.Series(np.nan, index=classified.index)
+        classified[column] = values.map(mapping).fillna("not recorded")
+    return classified
+
+
+def subgroup_rates_004(classified: pd.DataFrame, flag: str = "remission", label: str = "Remission") -> pd.DataFrame:
+    """Remission by each characteristic of study 004 (columns: characteristic, group, k, n, ...)."""
+    parts = []
+    for column, (name, _) in CHARACTERISTICS_004.items():
+        parts.append(rates(classified, flag, [column], label=label).rename(columns={column: "group"})
+                     .assign(characteristic=name))
+    return pd.concat(parts, ignore_index=True)
+
+
+def salvage_rates_003(salvage: pd.DataFrame) -> pd.DataFrame:
+    """The study-003 salvage rates, each with its own denominator:
+    salvage given (all patients), CR among the treated, CR among all patients, CR after antibody salvage."""
+    treated = salvage[salvage["salvage"]]
+    antibody = salvage[salvage["antibody_salvage"]]
+    return pd.concat([
+        rates(salvage.assign(evaluable=True), "salvage", label="Salvage after progression"),
+        rates(treated.assign(evaluable=treated["evaluable_after_progression"]), "remission",
+              label="CR after salvage (of the treated)"),
+        rates(salvage.assign(evaluable=True), "salvage_cr", label="CR after salvage (of all patients)"),
+        rates(antibody.assign(evaluable=antibody["evaluable_after_progression"]), "remission",
+              label="CR after blinatumomab and/or inotuzumab"),
+    ], ignore_index=True)
+
+
+PUBLISHED_003 = {
+    ("Salvage after progression",): "003-salvage-all",
+    ("CR after salvage (of the treated)",): "003-salvage-cr",
+    ("CR after blinatumomab and/or inotuzumab",): "003-blina-ino-cr",
+}
+
+
+def published_ci_table(register_ids: Sequence[str], register_csv=REGISTER_CSV) -> pd.DataFrame:
+    """Exact and Wilson 95% CIs computed from the published counts alone (recomputed numbers)."""
+    rows = []
+    for rid in register_ids:
+        entry = reg.entry(rid, register_csv)
+        if pd.isna(entry["numerator"]) or pd.isna(entry["denominator"]):
+            raise ValueError(f"{rid}: the register gives no numerator/denominator to compute a CI from")
+        ci = proportion_table(int(entry["numerator"]), int(entry["denominator"])).iloc[0]
+        rows.append({"register_id": rid, "quantity": entry["quantity"], "group": entry["group"],
+                     "published": published_text(rid, register_csv),
+                     "exact 95% CI": f"{100 * ci['cp_lower']:.1f}–{100 * ci['cp_upper']:.1f}%",
+                     "Wilson 95% CI": f"{100 * ci['wilson_lower']:.1f}–{100 * ci['wilson_upper']:.1f}%",
+                     "where": entry["location"]})
+    return pd.DataFrame(rows)

@@ -954,7 +954,8 @@ def survival_figure(curves: Sequence, *, title: str, y_title: str, time_title: s
         if show_median and c.kind == "survival":
             m = c.median()
             name += (" — median not reached" if not np.isfinite(m["estimate"]) else
-                     f" — median {m['estimate']:.1f} ({_fmt_bound(m['lower'])}–{_fmt_bound(m['upper'])})")
+                     f" — median {m['estimate']:.1f} months (95% CI {_fmt_bound(m['lower'])}–"
+                     f"{_fmt_bound(m['upper'])})")
         if show_ci:
             lo = 100 * cv["lower"].to_numpy()
             hi = 100 * cv["upper"].to_numpy()
@@ -993,7 +994,7 @@ def survival_figure(curves: Sequence, *, title: str, y_title: str, time_title: s
             x=risk_times, y=[n_curves - i] * len(risk_times), mode="text", text=[str(v) for v in nr],
             textfont=dict(color=color, size=12), hovertext=[f"{html.escape(c.label)}: {v}/{c.n} at risk at "
                                                             f"{t:g} months" for v, t in zip(nr, risk_times)],
-            hoverinfo="text", showlegend=False, legendgroup=c.label), row=2, col=1)
+            hoverinfo="text", showlegend=False, legendgroup=c.label, name=f"{c.label} at risk"), row=2, col=1)
     for j, c in enumerate(comparison or []):
         color = colors[j % len(colors)]
         cv = c.curve()

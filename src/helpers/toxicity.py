@@ -309,31 +309,40 @@ def onset_summary(episodes: pd.DataFrame, *, group: str = "cohort",
 
 
 def episode_figure(episodes: pd.DataFrame, *, group: str = "cohort", syndrome: str = "CRS",
-                   title: Optional[str] = None) -> go.Figure:
-    """One horizontal segment per patient from onset to resolution, coloured by grade,
-    patients grouped by ``group`` and sorted by onset."""
+                   order: Optional[Sequence[str]] = None, title: Optional[str] = None) -> go.Figure:
+    """One horizontal segment per patient from onset to resolution, coloured by worst grade;
+    patients in blocks by ``group`` (labelled with their number), sorted by onset within a block."""
     data = episodes.dropna(subset=["onset_day", "duration_days"]).copy()
-    data["row"] = data[group].astype(str) + " · " + data["patient_id"].astype(str)
-    order = data.sort_values([group, "onset_day", "duration_days"])["row"].tolist()
+    groups = list(order) if order is not None else list(pd.unique(data[group]))
+    data = data[data[group].isin(groups)]
+    data["_g"] = data[group].map({g: i for i, g in enumerate(groups)})
+    data = data.sort_values(["_g", "onset_day", "duration_days"]).reset_index(drop=True)
+    data["y"] = data.index + 2 * data["_g"]          # a gap of two rows between blocks
     figure = go.Figure()
     for g in sorted(data["grade"].unique()):
         part = data[data["grade"] == g]
         xs, ys, custom = [], [], []
         for _, r in part.iterrows():
             xs += [r["onset_day"], r["end_day"], None]
-            ys += [r["row"], r["row"], None]
-            custom += [[r[group], r["onset_day"], r["duration_days"]]] * 2 + [[None, None, None]]
+            ys += [r["y"], r["y"], None]
+            custom += [[r[group], r["onset_day"], r["duration_days"], r["patient_id"]]] * 2 + [[None] * 4]
         figure.add_trace(go.Scatter(
-            x=xs, y=ys, mode="lines+markers", name=GRADE_NAMES[int(g)],
-            line={"color": GRADE_COLOURS[int(g)], "width": 5}, marker={"size": 5},
-            customdata=custom,
-            hovertemplate=(f"{syndrome} {GRADE_NAMES[int(g)].lower()}<br>%{{customdata[0]}}<br>onset day "
-                           "%{customdata[1]:.1f}, lasting %{customdata[2]:.1f} days<extra></extra>"),
+            x=xs, y=ys, mode="lines", name=GRADE_NAMES[int(g)],
+            line={"color": GRADE_COLOURS[int(g)], "width": 5}, customdata=custom,
+            hovertemplate=(f"%{{customdata[3]}} (%{{customdata[0]}})<br>{syndrome} {GRADE_NAMES[int(g)].lower()}"
+                           "<br>onset day %{customdata[1]:.1f}, lasting %{customdata[2]:.1f} days<extra></extra>"),
         ))
+    for name in groups:
+        block = data[data[group] == name]
+        if block.empty:
+            continue
+        figure.add_annotation(x=0, y=block["y"].min() - 1, xref="x", yref="y", xanchor="left", showarrow=False,
+                              text=f"<b>{html.escape(str(name))}</b> ({len(block)} patients)",
+                              font={"size": 12})
     figure.update_layout(xaxis={"title": "Days after CAR-T infusion", "rangemode": "tozero"},
-                         yaxis={"categoryorder": "array", "categoryarray": order[::-1],
-                                "showticklabels": False, "title": "Patients with " + syndrome})
-    return figures.style(figure, title, height=max(380, 8 * len(order) + 160))
+                         yaxis={"autorange": "reversed", "showticklabels": False, "ticks": "",
+                                "title": "Patients with " + syndrome})
+    return figures.style(figure, title, height=max(380, 8 * len(data) + 200))
 
 
 def patients_with_grade(ae: pd.DataFrame, patients: pd.DataFrame, *, grade: int = 4,
