@@ -333,6 +333,8 @@ def test_ledger_summary_counts_every_fact_once(facts):
     summary = cr.ledger_summary(recorded, facts).set_index("Facts about")
     assert summary.loc["All", "All"] == 90
     assert summary.loc["All", "recorded in toxicity"] == 2
+    assert summary.loc["All", "recorded in expansion"] == 6
+    assert summary.loc["All", "exact"] == 90 - len(cr.RECORDED_ELSEWHERE)
     assert summary.loc["Patient 1", "All"] == int((facts["subject"] == "Patient 1").sum())
 
 

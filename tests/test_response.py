@@ -205,22 +205,40 @@ def test_study_000_p_values_match_a_test(cohorts):
 
 
 def test_study_004_and_003_are_exact(cohorts, tmp_path):
+    """The chapter's helpers, on the synthetic cohorts, give the published counts exactly."""
     ledger = ledger_mod.Ledger("response-test", tmp_path)
-    c4 = cohorts["004"]
-    classified = resp.classify(c4["patients"], c4["responses"])
+    classified = resp.classify_004(cohorts["004"])
     orr = resp.rates(classified, "remission")
     ledger.record_proportion("004-orr-all", int(orr.at[0, "k"]), int(orr.at[0, "n"]), basis="synthetic")
-    emd = classified.assign(emd=classified["patient_id"].map(
-        c4["patients"].set_index("patient_id")["extramedullary_disease"]))
-    noncns = resp.rates(emd[emd["emd"] == "non_cns"], "remission")
-    ledger.record_proportion("004-orr-emd-noncns", int(noncns.at[0, "k"]), int(noncns.at[0, "n"]), basis="synthetic")
+    subgroups = resp.subgroup_rates_004(classified)
+    resp.record_rates(ledger, subgroups, {("Non-CNS EMD", "Remission"): "004-orr-emd-noncns"}, ["group"], note="")
     c3 = cohorts["003"]
-    sal = resp.salvage_response(c3["patients"], c3["responses"], c3["treatments"], c3["outcomes"])
-    ledger.record_proportion("003-salvage-all", int(sal["salvage"].sum()), len(sal), basis="synthetic")
-    treated = sal[sal["salvage"]]
-    ledger.record_proportion("003-salvage-cr", int(treated["remission"].sum()), len(treated), basis="synthetic")
-    antibody = sal[sal["antibody_salvage"]]
-    ledger.record_proportion("003-blina-ino-cr", int(antibody["remission"].sum()), len(antibody), basis="synthetic")
+    salvage = resp.salvage_response(c3["patients"], c3["responses"], c3["treatments"], c3["outcomes"])
+    resp.record_rates(ledger, resp.salvage_rates_003(salvage), resp.PUBLISHED_003, [], note="")
     rows = ledger.table().set_index("register_id")
+    assert set(rows.index) == {"004-orr-all", "004-orr-emd-noncns", *resp.PUBLISHED_003.values()}
     assert (rows["status"] == "exact").all(), rows.loc[rows["status"] != "exact", ["published", "reproduced"]]
-    assert int(sal["antibody_salvage"].sum()) == register.count("003-blina-ino-n")
+    assert int(salvage["antibody_salvage"].sum()) == register.count("003-blina-ino-n")
+    # every 004 patient is in exactly one group of each characteristic, none dropped
+    for name in subgroups["characteristic"].unique():
+        part = subgroups[subgroups["characteristic"] == name]
+        assert int(part["n"].sum() + part["not_evaluable"].sum()) == len(classified)
+
+
+def test_published_ci_table_uses_published_counts():
+    table = resp.published_ci_table(["000-mrdnegcr-rr-lbc"]).iloc[0]
+    # 1/7: binom.test(1, 7)$conf.int = 0.003610297, 0.578723197 (tests/fixtures/r/binomial_expected.csv)
+    assert table["published"] == "1/7 (14.3%)" and table["exact 95% CI"] == "0.4–57.9%"
+    with pytest.raises(ValueError, match="no numerator"):
+        resp.published_ci_table(["000-response-p"])
+
+
+def test_classify_004_marks_missing_characteristics():
+    c = {"patients": pd.DataFrame({"patient_id": ["a", "b"], "cohort": "r/r", "disease_status": "first_relapse",
+                                   "extramedullary_disease": ["non_cns", None], "tregs_high": [True, None],
+                                   "high_risk_genetics": [None, False]}),
+         "responses": assessments(("a", 28, "CR", "negative", "not_done"), ("b", 28, "NR", "positive", "not_done"))}
+    out = resp.classify_004(c).set_index("patient_id")
+    assert out.loc["a", "extramedullary_disease"] == "Non-CNS EMD"
+    assert out.loc["b", "extramedullary_disease"] == "not recorded"
+    assert out.loc["a", "high_risk_genetics"] == "not recorded" and out.loc["b", "tregs_high"] == "not recorded"

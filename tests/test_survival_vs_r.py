@@ -385,6 +385,23 @@ def test_landmark_counts_everyone():
     assert counts.iloc[3] == 1  # exposed at 3.5, after the landmark
 
 
+def test_survival_figure_shows_risk_table_censoring_and_test():
+    d = case_frame("gehan")
+    curves = [survival.kaplan_meier(d.loc[d["group"] == g, "time"], d.loc[d["group"] == g, "status"], label=g)
+              for g in ("6-MP", "placebo")]
+    fig = survival.survival_figure(curves, title="t", y_title="S", test_text="log-rank P = 0.0000417",
+                                   risk_times=[0, 10, 20, 30])
+    risk = [tr for tr in fig.data if tr.mode == "text"]
+    assert [list(tr.text) for tr in risk] == [["21", "15", "8", "4"], ["21", "8", "2", "0"]]  # counted by hand: time >= t
+    marks = [tr for tr in fig.data if tr.name and tr.name.endswith("censored")]
+    assert sorted(marks[0].x) == sorted(d.loc[(d["group"] == "6-MP") & (d["status"] == 0), "time"].tolist())
+    assert len(marks) == 1  # no placebo patient was censored
+    assert any("0.0000417" in a.text for a in fig.layout.annotations)
+    assert fig.layout.xaxis.matches == "x2"  # curves and risk table share one time axis
+    legend = [tr.name for tr in fig.data if tr.showlegend is not False]
+    assert legend[0].startswith("6-MP (n = 21) — median 23.0 months")
+
+
 @pytest.mark.parametrize("time, event, message", [
     ([1, 2, np.nan], [1, 0, 1], "missing or infinite"),
     ([1, -2, 3], [1, 0, 1], "negative"),

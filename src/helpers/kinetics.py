@@ -91,7 +91,7 @@ __all__ = [
     "recovery_summary", "rank_sum_wdiff",
     "rank_sum_test", "welch_t_test", "compare_groups",
     "response_class", "active_disease", "first_recovery_day", "COMPARISONS_000",
-    "study_000_comparisons", "FACTS_001", "study_001_facts",
+    "study_000_comparisons", "FACTS_001", "study_001_facts", "comparison_display", "tests_used",
     "summarise", "schedule_quantiles",
     "spaghetti_figure", "median_band_figure", "exposure_figure", "fit_overlay_figure",
     "recovery_figure",
@@ -931,6 +931,41 @@ def compare_groups(values: pd.Series, groups: pd.Series, first: str, second: str
     }
 
 
+def _p_text(p: float) -> str:
+    return "< 0.0001" if p < 1e-4 else f"{p:.4f}"
+
+
+def comparison_display(frame: pd.DataFrame, *, first: str, second: str) -> pd.DataFrame:
+    """Rows of :func:`compare_groups` (or :func:`study_000_comparisons`) as a compact, readable
+    table: counts, medians, rank-sum P with the Hodges-Lehmann fold shift and CI, Welch P with
+    the ratio of geometric means and CI. The tests used are listed by :func:`tests_used`."""
+    rows = []
+    for _, r in frame.iterrows():
+        row = {"comparison": r["comparison"]}
+        if "published" in frame:
+            row["published"] = r["published"]
+        n = str(r["n"]) + (f" ({int(r['n_missing'])} not estimable)" if r["n_missing"] else "")
+        row[f"n ({first} vs {second})"] = n
+        row["medians"] = f"{_fmt(r['median_first'], 3)} vs {_fmt(r['median_second'], 3)}"
+        row["P, rank-sum"] = _p_text(r["p_rank_sum"])
+        row["fold shift (HL) [95% CI]"] = (f"{r['shift_hl']:.2f} [{r['shift_ci_lower']:.2f}, "
+                                           f"{r['shift_ci_upper']:.2f}]")
+        row["P, Welch t (log10)"] = _p_text(r["welch_p"])
+        row["ratio of geometric means [95% CI]"] = (f"{r['ratio_of_geometric_means']:.2f} "
+                                                    f"[{r['welch_ci_lower']:.2f}, {r['welch_ci_upper']:.2f}]")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def tests_used(frame: pd.DataFrame) -> str:
+    """A sentence naming the tests behind a comparison table."""
+    names = sorted(set(frame["test"]))
+    return ("Rank-sum: " + "; ".join(f"{n} (R's wilcox.test)" for n in names)
+            + ". Welch: two-sample t-test with unequal variances on log10 values (R's t.test). "
+              "Fold shift: Hodges–Lehmann estimate on log10, back-transformed (first group relative "
+              "to second).")
+
+
 # --------------------------------------------------------------------------- #
 # clinical groupings used by the chapter
 # --------------------------------------------------------------------------- #
@@ -1073,7 +1108,8 @@ def study_001_facts(nca: pd.DataFrame, labs: Optional[pd.DataFrame], *, ledger=N
             ledger.record(rid, float(entry["value"]), basis="transcribed",
                           note=f"shown as published ({entry['location']}); {how}: day {synthetic:g}")
         rows.append({"patient": pid, "fact": what, "published (day)": entry["value_text"],
-                     "where": entry["location"], "synthetic series (day)": synthetic,
+                     "where": entry["location"],
+                     "synthetic series (day)": f"{synthetic:g}" if math.isfinite(synthetic) else "none",
                      "how the synthetic day is read": how,
                      "agree": bool(synthetic == float(entry["value"]))})
     return pd.DataFrame(rows)
@@ -1219,7 +1255,9 @@ def median_band_figure(quantiles: pd.DataFrame, *, title: str = ""):
                                  marker={"symbol": ["circle", "square", "diamond"][i % 3], "size": 7},
                                  legendgroup=str(g), text=text, hovertemplate="%{text}<extra></extra>"))
     _log_axis(fig)
-    return style(fig, title, height=430)
+    fig = style(fig, title, height=470)
+    fig.update_layout(margin={"t": 130})      # room for a two-row legend under the title
+    return fig
 
 
 def exposure_figure(frame: pd.DataFrame, *, value: str, x: str, color: Optional[str] = None,

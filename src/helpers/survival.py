@@ -1012,7 +1012,7 @@ def survival_figure(curves: Sequence, *, title: str, y_title: str, time_title: s
     fig.update_yaxes(tickmode="array", tickvals=[n_curves - i for i in range(n_curves)],
                      ticktext=[c.label for c in curves], range=[0.4, n_curves + 0.6], showgrid=False,
                      zeroline=False, showline=False, ticks="", title_text="At risk", title_font=dict(size=12),
-                     row=2, col=1)
+                     ticklabelstandoff=14, row=2, col=1)
     # the time axis sits under the curves; the risk table below shares it (same ticks, no labels)
     fig.update_xaxes(title_text=time_title, range=[-0.02 * t_end, t_end * 1.02], tickvals=risk_times,
                      showticklabels=True, row=1, col=1)
@@ -1024,8 +1024,10 @@ def survival_figure(curves: Sequence, *, title: str, y_title: str, time_title: s
                            yanchor="top" if not incidence else "bottom", showarrow=False,
                            font=dict(size=12), bgcolor="rgba(255,255,255,0.8)", row=1, col=1)
     style(fig, title, height=height)
-    fig.update_layout(legend=dict(orientation="v", yanchor="bottom", y=1.02, x=0), margin=dict(t=140),
-                      hovermode="closest")
+    entries = len(curves) + len(comparison or [])
+    fig.update_layout(legend=dict(orientation="v", yanchor="bottom", y=1.02, x=0),
+                      margin=dict(t=70 + 26 * entries), height=height + 26 * max(entries - 2, 0),
+                      hovermode="closest", title=dict(y=0.985, yanchor="top"))
     return fig
 
 
@@ -1056,7 +1058,7 @@ def forest_plot(table: pd.DataFrame, *, title: str, labels: Optional[dict] = Non
     labels = labels or {}
     names = [labels.get(t, t) for t in table["term"]]
     fig = go.Figure()
-    series = [("This book", table, OKABE_ITO[0], 0.12)]
+    series = [("This book (synthetic cohort)", table, OKABE_ITO[0], 0.12)]
     if reference is not None:
         series.append((reference_name, reference, OKABE_ITO[5], -0.12))
     for name, tab, color, offset in series:
@@ -1071,8 +1073,14 @@ def forest_plot(table: pd.DataFrame, *, title: str, labels: Optional[dict] = Non
             error_x=dict(type="data", symmetric=False, array=tab["upper"] - tab["hr"],
                          arrayminus=tab["hr"] - tab["lower"], color=color, thickness=2),
             hovertext=hover, hoverinfo="text"))
-    fig.add_vline(x=1, line=dict(color="#777", dash="dot"))
-    fig.update_xaxes(type="log", title_text=x_title)
+    fig.add_trace(go.Scatter(x=[1, 1], y=[-0.5, len(names) - 0.5], mode="lines", showlegend=False,
+                             line=dict(color="#777", dash="dot", width=1.5), hoverinfo="skip", name="HR = 1"))
+    lows = [float(np.nanmin(t["lower"])) for _, t, _, _ in series]
+    highs = [float(np.nanmax(t["upper"])) for _, t, _, _ in series]
+    lo, hi = min(lows + [1.0]), max(highs + [1.0])
+    ticks = [v for v in (0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200) if lo / 1.5 <= v <= hi * 1.5]
+    fig.update_xaxes(type="log", title_text=x_title, tickvals=ticks, ticktext=[f"{v:g}" for v in ticks],
+                     range=[np.log10(lo / 1.3), np.log10(hi * 1.3)])
     fig.update_yaxes(tickvals=list(range(len(names))), ticktext=names, autorange="reversed")
     return style(fig, title, height=200 + 70 * len(names))
 
@@ -1088,8 +1096,8 @@ def zph_figure(zph: ZphResult, *, title: str, x_title: str = "Time (Kaplan–Mei
 
     names = list(zph.residuals.columns)
     tests = zph.table.set_index("term")
-    fig = make_subplots(rows=1, cols=len(names), subplot_titles=[
-        f"{n}: PH test P = {format_p(tests.loc[n, 'p'])}" for n in names])
+    fig = make_subplots(rows=1, cols=len(names), horizontal_spacing=0.12, subplot_titles=[
+        f"{n}<br>PH test P = {format_p(tests.loc[n, 'p'])}" for n in names])
     for j, name in enumerate(names):
         y = zph.residuals[name].to_numpy()
         fig.add_trace(go.Scatter(x=zph.x, y=y, mode="markers", marker=dict(color=OKABE_ITO[0], size=6, opacity=0.7),
@@ -1106,7 +1114,11 @@ def zph_figure(zph: ZphResult, *, title: str, x_title: str = "Time (Kaplan–Mei
                                  showlegend=j == 0, hoverinfo="skip"), row=1, col=j + 1)
         fig.update_xaxes(title_text=x_title, row=1, col=j + 1)
     fig.update_yaxes(title_text="beta(t) for the covariate", row=1, col=1)
-    return style(fig, title, height=420)
+    style(fig, title, height=480)
+    fig.update_annotations(font_size=12)
+    fig.update_layout(legend=dict(orientation="h", yanchor="bottom", y=1.2, x=0), margin=dict(t=150),
+                      title=dict(y=0.97, yanchor="top"))
+    return fig
 
 
 # --------------------------------------------------------------------------

@@ -518,8 +518,8 @@ _000_NR_MRDPOS = {"lbc": 2, "phall": 2}
 #: ``l0``-``l1`` months; ``nrm``: share of Ph+ ALL LFS events that are deaths in remission.
 #: Found offline by a search over these knobs (scripts kept out of the package); at run
 #: time only the candidate sub-seed is searched (see ``_000_lfs``).
-_000_LFS = dict(k=1, kev=1, m=19, le=5, lc=2, c0=2.0, c1=5.35, ekd=8, ewt=24, ew0=0, w0=0.44,
-                w1=13.6, l0=4.1, l1=8.98, a0=9.27, a1=25.58, mwt=30.46, swt=0.9, nrm=0.2)
+_000_LFS = dict(k=1, kev=0, m=20, le=5, lc=0, c0=4.04, c1=65.24, ekd=12, ewt=13, ew0=11, w0=5.888,
+                w1=9.643, l0=2.235, l1=22.192, a0=8.202, a1=25.175, mwt=66.416, swt=0.6405, nrm=0.243)
 #: Survival after progression or relapse (log-normal: median months, log-sd) and the
 #: potential follow-up of the cohort (months: earliest-possible minimum, accrual shape
 #: from the published median and maximum).
