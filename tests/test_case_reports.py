@@ -347,3 +347,10 @@ def test_every_drawn_trace_has_hover_text():
             if trace.hoverinfo == "skip" or (trace.marker is not None and trace.marker.opacity == 0):
                 continue
             assert trace.hovertemplate and trace.text is not None, (fig.layout.title.text, trace.name)
+
+
+def test_the_month_length_is_a_parameter_the_reader_can_change(monkeypatch, register_001):
+    monkeypatch.setattr(cr, "MONTH_DAYS", 30.0)
+    assert cr.interval_days(register_001.loc["001-p2-death-time"]) == (60.0, True)
+    table = cr.early_course().set_index("Event")
+    assert table.loc["Death (relapse and infection)", "Patient 2 (day)"].startswith("about 60")

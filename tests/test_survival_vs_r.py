@@ -392,7 +392,8 @@ def test_survival_figure_shows_risk_table_censoring_and_test():
     fig = survival.survival_figure(curves, title="t", y_title="S", test_text="log-rank P = 0.0000417",
                                    risk_times=[0, 10, 20, 30])
     risk = [tr for tr in fig.data if tr.mode == "text"]
-    assert [list(tr.text) for tr in risk] == [["21", "15", "8", "4"], ["21", "8", "2", "0"]]  # counted by hand: time >= t
+    # counted by hand: patients with time >= t
+    assert [list(tr.text) for tr in risk] == [["21", "15", "8", "4"], ["21", "8", "2", "0"]]
     marks = [tr for tr in fig.data if tr.name and tr.name.endswith("censored")]
     assert sorted(marks[0].x) == sorted(d.loc[(d["group"] == "6-MP") & (d["status"] == 0), "time"].tolist())
     assert len(marks) == 1  # no placebo patient was censored
@@ -431,10 +432,10 @@ def test_consistency_000_flags_the_impossible_pairs():
     table = survival.consistency_000()
     bad = table[table["Can hold?"] == "NO"]
     rules = set(zip(bad["Rule"], bad["Cohort"]))
-    assert ("2-year LFS + 2-year CIR <= 100% (same patients)", "CML-LBC") in rules
-    assert ("2-year LFS + 2-year CIR <= 100% (same patients)", "Ph+ ALL") in rules
-    assert ("2-year LFS <= 2-year OS (same patients)", "Ph+ ALL") in rules
-    assert ("2-year LFS <= 2-year OS (same patients)", "CML-LBC") not in rules
+    assert ("2-year LFS + 2-year CIR ≤ 100% (same patients)", "CML-LBC") in rules
+    assert ("2-year LFS + 2-year CIR ≤ 100% (same patients)", "Ph+ ALL") in rules
+    assert ("2-year LFS ≤ 2-year OS (same patients)", "Ph+ ALL") in rules
+    assert ("2-year LFS ≤ 2-year OS (same patients)", "CML-LBC") not in rules
 
 
 # --------------------------------------------------------------------------- #

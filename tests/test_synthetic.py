@@ -8,7 +8,6 @@ generator's own bookkeeping.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -33,9 +32,19 @@ HR_REL = 0.15       # Cox hazard ratios: relative difference
 MEDIAN_MONTHS = 0.25  # 003 median times (calibrated exactly up to day rounding)
 FOLLOWUP_MONTHS = 1.0
 
-#: Published figures that cannot all hold on one synthetic population, with the bound
-#: the test accepts instead and why (see the provenance notes of 000/outcomes).
+#: Published 000 LFS figures that could not all be met at once. The 2-year LFS by cohort and by
+#: ABL-KD status, the two log-rank P values and the two Cox HRs pull against each other (the HR
+#: of CML-LBC adjusted for ABL-KD, 10.6, exceeds what the 2-year LFS figures imply under
+#: proportional hazards, while the log-rank P of 0.0041 needs more Ph+ ALL events early); an
+#: offline search over the LFS design found no population inside every tolerance, so the
+#: generator minimises the worst deviation (in units of tolerance). The bounds accepted
+#: instead: {register_id: (bound, unit)} -- pp for Kaplan-Meier, a factor for P and HR.
 RELAXED = {
+    "000-lfs2y-lbc": (3.0, "pp"),
+    "000-lfs2y-phall": (3.0, "pp"),
+    "000-lfs2y-p": (2.0, "factor"),
+    "000-cox-ablkd-hr": (1.25, "factor"),
+    "000-cox-lbc-hr": (1.25, "factor"),
 }
 
 CYTOKINES = ("IL-6", "IL-10", "TNF-alpha", "IFN-gamma")

@@ -44,7 +44,7 @@ from .timeline import Panel, swimmer
 
 STUDY = "001"
 MONTH_DAYS = 365.25 / 12  # 30.44 days: how an interval printed in months is converted
-UNIT_DAYS = {"day": 1.0, "days": 1.0, "week": 7.0, "weeks": 7.0, "month": MONTH_DAYS, "months": MONTH_DAYS}
+UNIT_DAYS = {"day": 1.0, "days": 1.0, "week": 7.0, "weeks": 7.0}  # months: MONTH_DAYS, read when used
 SUBJECTS = {"patient 1": "Patient 1", "patient 2": "Patient 2", "patients 1 and 2": "Both patients",
             "all": "Both patients", "patient not stated": "Patient not stated", "article": "Article",
             "literature": "Background (cited)", "cited study": "Background (cited)"}
@@ -242,9 +242,11 @@ def interval_text(row: pd.Series) -> str:
 def interval_days(row: pd.Series) -> tuple[float, bool]:
     """An interval register row in days, and whether the conversion is approximate (months)."""
     unit = str(row["unit"]).strip()
+    if unit in ("month", "months"):
+        return float(row["value"]) * MONTH_DAYS, True
     if unit not in UNIT_DAYS:
         raise ValueError(f"{row['register_id']}: cannot convert unit {unit!r} to days")
-    return float(row["value"]) * UNIT_DAYS[unit], unit.startswith("month")
+    return float(row["value"]) * UNIT_DAYS[unit], False
 
 
 # ---------------------------------------------------------------- moments --
@@ -316,6 +318,8 @@ def _shown_value(row: pd.Series) -> str:
         return text
     if not unit or text.endswith("%") or unit == "%":
         return text
+    if row["kind"] == "day" and unit == "day":
+        return f"day {text}"
     return f"{text} {unit}"
 
 
@@ -807,6 +811,13 @@ def bcr_abl_course(register_csv=REGISTER_CSV) -> pd.DataFrame:
                 "as_printed": rows.loc["001-p1-bcrabl-post-cart", "value_text"], "detectable": False,
                 "context": "the same 0%, timed by the figure legend instead of the text"})
     return pd.DataFrame(out)
+
+
+def bcr_abl_table(course: pd.DataFrame) -> pd.DataFrame:
+    """Patient 1's BCR::ABL1 values for display, with timing and source."""
+    return course[["as_printed", "when", "precision", "context", "register_id"]].rename(columns={
+        "as_printed": "BCR::ABL1 (IS)", "when": "When", "precision": "Date precision", "context": "Context",
+        "register_id": "Source"})
 
 
 UNDETECTABLE = "undetectable (0%)"

@@ -34,6 +34,13 @@ What is here
                                        hazard ratios with CIs; scaled Schoenfeld residuals.
 ``consistency_000(register_csv)``      can the survival numbers published for study 000 hold
                                        on one population? (arithmetic on published numbers).
+``immortal_time_comparison(...)``      naive vs time-dependent vs landmark analysis of an
+                                       exposure that starts after day 0;
+                                       ``immortal_time_simulation`` makes patients for whom
+                                       the exposure does nothing, to show the bias.
+``record_rates(ledger, curves, at, ids)``  ledger rows for rates at a fixed time (±2 points).
+``rate_table``, ``endpoint_definitions``, ``published_hazard_ratios``, ``format_p``
+                                       tables for readers.
 
 Conventions
 -----------
@@ -51,7 +58,7 @@ import html
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Iterable, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -61,7 +68,9 @@ __all__ = [
     "DAYS_PER_MONTH", "KaplanMeier", "kaplan_meier", "km_by_group", "LogRankResult", "logrank_test",
     "median_followup", "CoxResult", "cox_model", "cox_zph", "ZphResult", "split_at_exposure",
     "landmark", "outcome_frame", "survival_figure", "forest_plot", "zph_figure", "consistency_000",
-    "format_p", "format_estimate", "rate_table",
+    "format_p", "format_estimate", "format_bound", "rate_table", "zph_for", "record_rates",
+    "endpoint_definitions", "immortal_time_comparison", "immortal_time_simulation", "published_value",
+    "published_hazard_ratios", "TOL_RATE_PP", "TOL_HR_RELATIVE", "TOL_P_FACTOR", "TOL_MEDIAN_MONTHS",
 ]
 
 DAYS_PER_MONTH = 365.25 / 12
@@ -596,7 +605,7 @@ def cox_zph(time, event, X, coef, *, transform: str = "km", names: Optional[Sequ
         kt = km.table["time"].to_numpy()
         ks = km.table["surv"].to_numpy()
         idx = np.searchsorted(kt, t, side="left")  # number of curve times strictly below t
-        ttimes = 1 - np.r_[1.0, ks][idx]
+        ttimes = 1 - np.r_[ks, 0.0][idx]
     elif transform == "rank":
         ttimes = sps.rankdata(t, method="average")
     elif transform == "identity":
@@ -712,7 +721,8 @@ def split_at_exposure(frame: pd.DataFrame, *, id_col: str, time: str, event: str
     return pd.DataFrame(rows)
 
 
-def landmark(frame: pd.DataFrame, *, at: float, time: str, event: str, exposure_time: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def landmark(frame: pd.DataFrame, *, at: float, time: str, event: str,
+             exposure_time: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A landmark data set at time ``at``.
 
     Keeps the patients still under observation and event-free just after the landmark
@@ -884,12 +894,12 @@ def rate_table(curves: Sequence, times: Sequence[float], *, unit: str = "months"
             m = c.median()
             row[f"Median, {unit} (95% CI)"] = (
                 "not reached" if not np.isfinite(m["estimate"]) else
-                f"{m['estimate']:.1f} ({_fmt_bound(m['lower'])}–{_fmt_bound(m['upper'])})")
+                f"{m['estimate']:.1f} ({format_bound(m['lower'])}–{format_bound(m['upper'])})")
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def _fmt_bound(v: float) -> str:
+def format_bound(v: float) -> str:
     return "NR" if v is None or not np.isfinite(v) else f"{v:.1f}"
 
 
@@ -954,8 +964,8 @@ def survival_figure(curves: Sequence, *, title: str, y_title: str, time_title: s
         if show_median and c.kind == "survival":
             m = c.median()
             name += (" — median not reached" if not np.isfinite(m["estimate"]) else
-                     f" — median {m['estimate']:.1f} months (95% CI {_fmt_bound(m['lower'])}–"
-                     f"{_fmt_bound(m['upper'])})")
+                     f" — median {m['estimate']:.1f} months (95% CI {format_bound(m['lower'])}–"
+                     f"{format_bound(m['upper'])})")
         if show_ci:
             lo = 100 * cv["lower"].to_numpy()
             hi = 100 * cv["upper"].to_numpy()
@@ -1102,7 +1112,8 @@ def zph_figure(zph: ZphResult, *, title: str, x_title: str = "Time (Kaplan–Mei
         y = zph.residuals[name].to_numpy()
         fig.add_trace(go.Scatter(x=zph.x, y=y, mode="markers", marker=dict(color=OKABE_ITO[0], size=6, opacity=0.7),
                                  name="scaled Schoenfeld residual", showlegend=j == 0,
-                                 hovertext=[f"event at {t:.1f} months<br>residual {v:.2f}" for t, v in zip(zph.time, y)],
+                                 hovertext=[f"event at {t:.1f} months<br>residual {v:.2f}"
+                                            for t, v in zip(zph.time, y)],
                                  hoverinfo="text"), row=1, col=j + 1)
         if zph.x.size > 3:
             sm = lowess(y, zph.x, frac=0.75, return_sorted=True)
@@ -1169,21 +1180,21 @@ def consistency_000(register_csv=None) -> pd.DataFrame:
 
     for label, os_, lfs, cir, nn, rr in (("CML-LBC", os_l, lfs_l, cir_l, n_l, r_l),
                                          ("Ph+ ALL", os_p, lfs_p, cir_p, n_p, r_p)):
-        add("2-year LFS <= 2-year OS (same patients)", label, f"LFS {lfs:g}% vs OS {os_:g}%", lfs <= os_,
+        add("2-year LFS ≤ 2-year OS (same patients)", label, f"LFS {lfs:g}% vs OS {os_:g}%", lfs <= os_,
             "an LFS event includes death, so LFS can never exceed OS on one population"
             + ("" if lfs <= os_ else "; LFS must have been estimated in responders only"))
         bound = rr * lfs / nn
-        add("OS of all patients >= responders alive in remission (LFS in responders)", label,
-            f"OS {os_:g}% >= {rr}/{nn} x {lfs:g}% = {bound:.1f}%", os_ >= bound,
+        add("OS of all patients ≥ responders alive in remission (LFS in responders)", label,
+            f"OS {os_:g}% ≥ {rr}/{nn} × {lfs:g}% = {bound:.1f}%", os_ >= bound,
             ("possible, but only if almost no one else is alive at 2 years "
              f"(at most {nn * (os_ - bound) / 100:.1f} of the other patients)") if os_ - bound < 5 else
             "possible (ignoring censoring)")
-        add("2-year LFS + 2-year CIR <= 100% (same patients)", label, f"{lfs:g}% + {cir:g}% = {lfs + cir:.1f}%",
+        add("2-year LFS + 2-year CIR ≤ 100% (same patients)", label, f"{lfs:g}% + {cir:g}% = {lfs + cir:.1f}%",
             lfs + cir <= 100, "relapse, death in remission and alive in remission share 100%; "
             "this holds for any estimator (Aalen–Johansen or 1 − KM)")
         best = 100 * ((nn - rr) + rr * (1 - lfs / 100)) / nn
         add("CIR among ALL patients, non-responders counted as failing at day 0 (most generous reading)",
-            label, f"CIR <= [({nn}-{rr}) + {rr} x {100 - lfs:.1f}%]/{nn} = {best:.1f}% vs {cir:g}%", cir <= best,
+            label, f"CIR ≤ [({nn} − {rr}) + {rr} × {100 - lfs:.1f}%] / {nn} = {best:.1f}% vs {cir:g}%", cir <= best,
             "even counting every non-responder as an immediate relapse the published CIR is out of reach"
             if cir > best else "possible")
     pooled = (r_l * lfs_l + r_p * lfs_p) / (r_l + r_p)

@@ -469,7 +469,8 @@ def _kinetic_values(rng: np.random.Generator, peak: float, tpeak: float, days) -
             v = peak * (f_fast * 2.0 ** (-dt / hl_fast) + (1.0 - f_fast) * 2.0 ** (-dt / hl_slow))
         if d != tpeak:
             v = min(v * math.exp(0.15 * rng.standard_normal()), 0.9 * peak)
-        out.append(v)
+        out.append(float(_sig(v, 3)))   # as written
+
     return out
 
 
@@ -508,22 +509,31 @@ _000_RR = ("primary_refractory", "first_relapse", "second_or_later_relapse")
 _000_NR_MRDPOS = {"lbc": 2, "phall": 2}
 #: Share of CRS (any grade) per cohort: the paper gives only the pooled 59/134;
 #: the pooled count is split in proportion to cohort size.
-#: LFS design among responders. ``k``/``m``: responders carrying an ABL kinase-domain
-#: mutation (CML-LBC / Ph+ ALL); ``kev``: of the ``k``, how many relapse; ``le``: CML-LBC
-#: responders with an LFS event (``lfs2y-lbc`` fixes it through the Kaplan-Meier estimate);
-#: ``lc``: CML-LBC event-free responders with short follow-up, censored ``c0``-``c1`` months;
-#: ``ekd``: Ph+ ALL mutated responders with an LFS event, at ``a0``-``a1`` months;
-#: ``ew0`` early (``w0``-``w1`` months) and ``ewt`` later (log-normal, median ``mwt``
-#: months, log-sd ``swt``) events among Ph+ ALL wild-type responders; CML-LBC events at
-#: ``l0``-``l1`` months; ``nrm``: share of Ph+ ALL LFS events that are deaths in remission.
-#: Found offline by a search over these knobs (scripts kept out of the package); at run
-#: time only the candidate sub-seed is searched (see ``_000_lfs``).
+#: LFS design among responders (NOT published; calibration knobs). ``k``/``m``: responders
+#: carrying an ABL kinase-domain mutation (CML-LBC / Ph+ ALL; the other mutated patients are
+#: non-responders); ``kev``: of the ``k``, how many have an LFS event; ``le``: CML-LBC
+#: responders with an LFS event, at ``l0``-``l1`` months; ``lc``: CML-LBC event-free
+#: responders with short follow-up, censored at ``c0``-``c1`` months; ``ekd``: Ph+ ALL mutated
+#: responders with an event, at ``a0``-``a1`` months; ``ew0`` early (``w0``-``w1`` months) and
+#: ``ewt`` later (log-normal, median ``mwt`` months, log-sd ``swt``) events among Ph+ ALL
+#: wild-type responders; ``nrm``: share of Ph+ ALL events that are deaths in remission.
+#: An event is observed only if it falls before the patient's potential follow-up.
+#:
+#: The published LFS figures (2-year LFS by cohort and by ABL-KD status, the two log-rank P
+#: values, the two Cox HRs) pull against each other: the CML-LBC HR adjusted for ABL-KD
+#: (10.6) is larger than the 2-year LFS figures imply under proportional hazards, while the
+#: modest log-rank P needs many Ph+ ALL events while CML-LBC patients are at risk. No design
+#: found puts all eight inside their tolerances at once. These knobs come from an offline
+#: random-restart + local search (scripts outside the package) minimising, for the default
+#: seed, the worst deviation in units of tolerance (2 pp, factor 1.5, 15%) over the first
+#: ``_SEARCH_LIMIT`` candidate sub-seeds; the run-time search (``_000_lfs``) repeats that
+#: minimisation over the sub-seeds only. Other seeds run fine but calibrate less closely.
 _000_LFS = dict(k=1, kev=0, m=20, le=5, lc=0, c0=4.04, c1=65.24, ekd=12, ewt=13, ew0=11, w0=5.888,
                 w1=9.643, l0=2.235, l1=22.192, a0=8.202, a1=25.175, mwt=66.416, swt=0.6405, nrm=0.243)
 #: Survival after progression or relapse (log-normal: median months, log-sd) and the
 #: potential follow-up of the cohort (months: earliest-possible minimum, accrual shape
 #: from the published median and maximum).
-_000_OS = dict(nr_lbc=4.0, nr_phall=6.0, nr_sd=0.9, rel_lbc=6.0, rel_phall=9.0, rel_sd=1.0,
+_000_OS = dict(nr_lbc=4.0, nr_phall=3.96, nr_sd=0.984, rel_lbc=6.0, rel_phall=7.99, rel_sd=1.0,
                fu_min=4.0)
 #: Peak CAR-T copies (log10 copies/ug gDNA: mean, sd) by cohort and disease status.
 _000_KIN = dict(active_lbc=(3.75, 0.45), active_phall=(4.55, 0.45), mrd_lbc=(4.35, 0.45),
@@ -1040,7 +1050,7 @@ def _000_provenance(R: _Reg, st: _Study) -> None:
       "not reported by the study; left empty")
     p("patients", "bridged_to_hsct", "calibrated", hsct, "allo-HSCT counts per cohort as published; "
       "only responders bridged")
-    p("responses", ("morphologic", "mrd_flow", "molecular"), "calibrated", resp + ("000-response-phall",),
+    p("responses", ("morphologic", "mrd_flow", "molecular"), "calibrated", resp,
       "one best-response assessment per patient. Response = CR/CRi for R/R patients; persistent "
       "morphological CR or CMR for MRD-positive patients; MRD-negative CR = CR/CRi with mrd_flow "
       "negative. The 2 Ph+ ALL patients not evaluable are R/R (early deaths)")
@@ -1070,7 +1080,9 @@ def _000_provenance(R: _Reg, st: _Study) -> None:
       "follow-up and range as published")
     p("outcomes", ("relapsed", "relapse_day"), "calibrated", lfs + hsct + ("000-cir2y-lbc", "000-cir2y-phall"),
       "LFS among responders (relapse or death) calibrated to the published 2-year LFS, log-rank P, "
-      "ABL-KD LFS and Cox HRs. The published 2-year CIR cannot hold together with the published LFS "
+      "ABL-KD LFS and Cox HRs; these cannot all be met together, so the worst deviation (in units of "
+      "the tolerances 2 pp / factor 1.5 / 15%) is minimised and some land just outside (see "
+      "tests/test_synthetic.py, RELAXED). The published 2-year CIR cannot hold together with the published LFS "
       "(LFS + CIR > 100% in both cohorts), so CIR is NOT calibrated: it follows from the LFS events "
       "(deaths in remission compete). Non-responders are recorded as relapsed (progression) on "
       "their assessment day")
@@ -1373,8 +1385,8 @@ def _gen_003(seed: int) -> _Study:
         _tx(st, pid, "lymphodepletion", "FC", -5.0, -3.0)
         _tx(st, pid, "CAR-T", "CD19 CAR-T", 0.0, 0.0, float(_sig(dose, 2)), "cells/kg")
         if consolidated:
-            _tx(st, pid, "allo-HSCT", "allo-HSCT", float(round(rng.uniform(45.0, min(100.0, ttp[i] - 30.0)))),
-                None)
+            day_h = float(round(rng.uniform(45.0, min(90.0, ttp[i] - 30.0))))
+            _tx(st, pid, "allo-HSCT", "allo-HSCT", day_h, day_h)
         # first response to CAR-T
         if primary[i]:
             st.add("responses", patient_id=pid, day=int(assess[i]), morphologic="NR", mrd_flow="positive",
@@ -1406,7 +1418,8 @@ def _gen_003(seed: int) -> _Study:
                    mrd_flow=("negative" if rng.random() < 0.7 else "positive") if cr else "positive",
                    molecular="not_done", origin="synthetic")
             if cr and rng.random() < 0.35 and day + 45.0 < fu[i]:
-                _tx(st, pid, "allo-HSCT", "allo-HSCT", float(day + round(rng.uniform(30.0, 45.0))), None)
+                day_h = float(day + round(rng.uniform(30.0, 45.0)))
+                _tx(st, pid, "allo-HSCT", "allo-HSCT", day_h, day_h)
         cause = None
         if died[i]:
             cause = "non_relapse" if (salvage_cr[i] and rng.random() < 0.3) else "relapse"
