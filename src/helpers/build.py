@@ -314,6 +314,18 @@ def build_site(strict: bool = True) -> int:
     return 0
 
 
+def export_static_figures() -> None:
+    """SVG/PNG copies of new figures, drawn by Debian's Chromium (skipped, with a note, without it)."""
+    from . import export_figures
+
+    if not Path(export_figures.CHROMIUM).exists():
+        log("static figure export skipped: /usr/bin/chromium is not installed (make browser)")
+        return
+    start = time.perf_counter()
+    written = export_figures.export(HTML_DIR)
+    log(f"static figures: {written} drawn in {time.perf_counter() - start:.1f} s")
+
+
 # -------------------------------------------------------------------- main --
 
 def main(argv: list[str] | None = None) -> int:
@@ -358,6 +370,8 @@ def main(argv: list[str] | None = None) -> int:
         code = build_site(strict=True)
         if code:
             shutil.rmtree(HTML_DIR, ignore_errors=True)
+        else:
+            export_static_figures()
     executed = sum(r.status == "executed" for r in results)
     log(f"{'done' if code == 0 else 'FAILED'} in {time.perf_counter() - start:.1f} s "
         f"({executed} executed, {len(results) - executed} unchanged) -> {HTML_DIR}")

@@ -20,7 +20,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from . import contract, tables
+from . import contract, figures, tables
 from .ledger import Ledger
 from .paths import REGISTER_CSV, SYNTHETIC_DIR
 
@@ -124,8 +124,10 @@ def setup(name: str, data_dir: str | Path = SYNTHETIC_DIR, seed: int = 20240101,
     if ledger_dir:  # run by the build: result tables become downloadable CSVs on the site
         tables.configure_downloads(Path(ledger_dir).parent / "downloads" / name,
                                    f"../_static/downloads/{name}/")
+        figures.configure_exports("../_static/figures/")
     else:
         tables.configure_downloads(None, None)
+        figures.configure_exports(None)
     for study in context.studies:
         context.cohort(study)  # validate everything up front: bad data stop the chapter here
     return context

@@ -22,17 +22,37 @@ PLOTLY_CONFIG = {"displaylogo": False, "responsive": True,
                  "toImageButtonOptions": {"format": "svg", "scale": 1}}
 
 
+# Where the built site keeps static SVG/PNG copies of each figure (for slides and papers).
+# The build sets it (chapter.setup); the files are drawn after the site build by
+# helpers.export_figures. A notebook run by hand shows no links.
+_EXPORTS: dict = {"href": None}
+
+
+def configure_exports(href_prefix: Optional[str]) -> None:
+    _EXPORTS["href"] = href_prefix
+
+
 class FigureHTML:
     """A plotly figure that renders as an HTML div relying on the site's shared plotly.js."""
 
     def __init__(self, figure: go.Figure):
         self.figure = figure
 
-    def _repr_html_(self) -> str:
+    @property
+    def div_id(self) -> str:
         spec = self.figure.to_json()
-        div_id = "fig-" + hashlib.sha1(spec.encode()).hexdigest()[:12]  # stable across runs
-        return self.figure.to_html(include_plotlyjs=False, full_html=False, div_id=div_id,
-                                   config=PLOTLY_CONFIG)
+        return "fig-" + hashlib.sha1(spec.encode()).hexdigest()[:12]  # stable across runs
+
+    def _repr_html_(self) -> str:
+        div_id = self.div_id
+        markup = self.figure.to_html(include_plotlyjs=False, full_html=False, div_id=div_id,
+                                     config=PLOTLY_CONFIG)
+        href = _EXPORTS["href"]
+        if href:
+            markup += (f"<p class='figure-export'>Static copy for slides and papers: "
+                       f"<a href='{href}{div_id}.svg' download>SVG</a> · "
+                       f"<a href='{href}{div_id}.png' download>PNG</a></p>")
+        return markup
 
     def __repr__(self) -> str:
         title = self.figure.layout.title.text or "plotly figure"

@@ -953,6 +953,9 @@ def comparison_display(frame: pd.DataFrame, *, first: str, second: str) -> pd.Da
         row["P, Welch t (log10)"] = _p_text(r["welch_p"])
         row["ratio of geometric means [95% CI]"] = (f"{r['ratio_of_geometric_means']:.2f} "
                                                     f"[{r['welch_ci_lower']:.2f}, {r['welch_ci_upper']:.2f}]")
+        for key in ("same conclusion (rank-sum)", "same conclusion (Welch)"):
+            if key in frame:
+                row[key] = r[key]
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -1039,6 +1042,10 @@ def study_000_comparisons(nca: pd.DataFrame, patients: pd.DataFrame, *, ledger=N
                           p_tolerance_factor: float = 1.5) -> pd.DataFrame:
     """The four expansion comparisons of study 000 with the book's tests, next to what was published.
 
+    ``same conclusion (...)`` says whether each test reaches the paper's conclusion at the 0.05
+    level: significant for the comparison with a printed P, not significant for the three
+    "no difference" statements.
+
     The primary test is the Wilcoxon rank-sum test (R's rules; see :func:`rank_sum_test`), on
     log10 copies so that the Hodges-Lehmann shift is a fold difference; Welch's t-test on log10
     copies is the sensitivity analysis. The one printed P value (active disease) is recorded in
@@ -1064,6 +1071,9 @@ def study_000_comparisons(nca: pd.DataFrame, patients: pd.DataFrame, *, ledger=N
                                     f"copies gives P = {out['welch_p']:.4f}. The synthetic peaks were generated "
                                     "so that a rank-sum test lands near the published P; the paper does not name "
                                     "its test."))
+        significant = spec["register_id"] is not None     # the paper's conclusion at the 0.05 level
+        out["same conclusion (rank-sum)"] = "yes" if (out["p_rank_sum"] < 0.05) == significant else "no"
+        out["same conclusion (Welch)"] = "yes" if (out["welch_p"] < 0.05) == significant else "no"
         rows.append({"comparison": spec["label"], "published": published, **{k: v for k, v in out.items()
                                                                                if k != "comparison"}})
     return pd.DataFrame(rows)
