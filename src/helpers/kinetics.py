@@ -1352,7 +1352,12 @@ def fit_overlay_figure(kinetics: pd.DataFrame, fits: pd.DataFrame, patient_ids: 
         fig.update_yaxes(type="log", exponentformat="power", row=r, col=c)
     fig.update_xaxes(title="Days after infusion", row=rows)
     fig.update_yaxes(title="copies/µg gDNA", col=1)
-    return style(fig, title, height=260 * rows + 120)
+    height = 260 * rows + 160
+    fig = style(fig, title, height=height)
+    # the legend sits above the subplot titles of the first row, not on them
+    top, bottom = 140, 95
+    fig.update_layout(margin={"t": top}, legend={"y": 1 + 38 / (height - top - bottom), "yanchor": "bottom"})
+    return fig
 
 
 def recovery_figure(truth: pd.DataFrame, fitted: pd.DataFrame, parameters: Sequence[str], *,
