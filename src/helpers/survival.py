@@ -1369,3 +1369,12 @@ def immortal_time_simulation(rng: np.random.Generator, *, n: int = 2000, hazard_
     event = (t_event <= t_cens).astype(int)
     hsct = np.where(~np.isnan(planned) & (planned < time), planned, np.nan)
     return pd.DataFrame(dict(patient_id=[f"sim-{i + 1}" for i in range(n)], time=time, event=event, hsct_time=hsct))
+
+
+# Why some study-000 LFS rows of the ledger differ: shown in their notes.
+LFS_TARGET_CONFLICT = (
+    "differs because the eight published LFS targets (2-year LFS by cohort and its log-rank P, "
+    "LFS by ABL-KD mutation and its P, both Cox HRs) cannot all be met inside tolerance by one "
+    "synthetic population; the generator keeps the worst miss at about 1.5x its tolerance "
+    "(see The synthetic cohorts and data/synthetic/000/provenance.csv)"
+)
