@@ -62,7 +62,8 @@ def figure_problems(page) -> list[str]:
     report = page.evaluate("""() => Array.from(document.querySelectorAll('.plotly-graph-div')).map(div => ({
         id: div.id, svg: div.querySelectorAll('svg.main-svg').length,
         traces: (div.data || []).length,
-        drawn: div.querySelectorAll('.trace, .scatterlayer .trace, .barlayer .trace').length}))""")
+        // Cartesian traces draw g.trace; Sankey diagrams g.sankey; pies g.slice.
+        drawn: div.querySelectorAll('g.trace, g.sankey, g.slice').length}))""")
     problems = []
     for figure in report:
         if figure["svg"] == 0 or figure["traces"] == 0 or figure["drawn"] == 0:

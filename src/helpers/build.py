@@ -14,10 +14,17 @@
 4. merge the chapters' ledger rows into ``_build/reproduction-ledger.csv``
    and execute the ledger page last;
 5. stage the site sources in ``_build/site/`` and run Jupyter Book 1 with a
-   strict build (``-W -n --keep-going``) into ``_build/html/``.
+   strict build (``-W -n --keep-going``) into ``_build/html/``;
+6. run the privacy guard over the built site (:mod:`helpers.privacy`): anything
+   that looks like a direct identifier or a date of birth fails the build and
+   the site is removed.
 
 A failing cell stops the build: the chapter and traceback are printed, the
 stale executed copy and the old site are removed, and the exit code is 1.
+With ``--allow-absent`` (what ``python -m helpers.intake`` uses for a reader's
+own data) one failure is not fatal: a chapter stopped because the data lack a
+study or table it needs (:class:`helpers.contract.MissingData`, or a missing
+study id) becomes a page saying so, and the rest of the book is built.
 """
 
 from __future__ import annotations
@@ -50,6 +57,8 @@ HELPERS_DIR = Path(__file__).resolve().parent
 # Chapters executed after all others because they read what the others wrote.
 LAST_CHAPTERS = ("ledger",)
 DEFAULT_SEED = 20240101
+# The data owner's switch for calendar dates (see helpers.chapter.absolute_dates_enabled).
+ABSOLUTE_DATES_ENV = "CART_BOOK_ABSOLUTE_DATES"
 
 
 def for_notebook(path: Path | str) -> str:
@@ -80,7 +89,7 @@ class Parameters:
 @dataclass
 class ChapterResult:
     chapter: str
-    status: str  # "executed", "skipped" or "failed"
+    status: str  # "executed", "skipped", "failed" or "absent" (no data for it; --allow-absent)
     seconds: float = 0.0
     error: str = ""
     extra: dict = field(default_factory=dict)
@@ -167,11 +176,15 @@ def chapter_inputs_digest(name: str, params: Parameters) -> str:
     if name in LAST_CHAPTERS:
         _hash_files(digest, [p for p in from_notebook(params.ledger_dir).glob("*.csv")])
     digest.update(json.dumps(params.as_dict(), sort_keys=True).encode())
+    digest.update(f"{ABSOLUTE_DATES_ENV}={os.environ.get(ABSOLUTE_DATES_ENV, '')}".encode())
     return digest.hexdigest()
 
 
-def execute_chapter(name: str, params: dict, force: bool = False) -> ChapterResult:
-    """Run one chapter with papermill into ``_build/executed/<name>.ipynb``."""
+def execute_chapter(name: str, params: dict, force: bool = False, allow_absent: bool = False) -> ChapterResult:
+    """Run one chapter with papermill into ``_build/executed/<name>.ipynb``.
+
+    With ``allow_absent``, a chapter stopped by absent data (see :func:`absent_reason`)
+    is replaced by a page that says what is missing (status ``absent``)."""
     import papermill
 
     source = NOTEBOOKS_DIR / f"{name}.ipynb"
@@ -194,10 +207,61 @@ def execute_chapter(name: str, params: dict, force: bool = False) -> ChapterResu
         partial.unlink(missing_ok=True)
         text = getattr(error, "traceback", None)
         detail = "\n".join(text) if isinstance(text, list) else str(error)
+        reason = absent_reason(error, from_notebook(params["data_dir"])) if allow_absent else None
+        if reason:
+            write_absent_page(name, source, target, reason, from_notebook(params["data_dir"]))
+            stamp.write_text(digest)
+            return ChapterResult(name, "absent", time.perf_counter() - start, reason)
         return ChapterResult(name, "failed", time.perf_counter() - start, _strip_ansi(detail))
     partial.replace(target)
     stamp.write_text(digest)
     return ChapterResult(name, "executed", time.perf_counter() - start)
+
+
+def absent_reason(error: BaseException, data_dir: Path) -> str | None:
+    """Why a chapter stopped for lack of data, or None when it failed for another reason.
+
+    Two kinds of stop count as absent data: :class:`helpers.contract.MissingData`
+    (raised by ``book.cohort(study)`` for a study the folder does not hold and by
+    ``cohort[table]`` for an absent table), and a bare ``KeyError`` naming a study
+    of the published register that the data folder does not hold (a chapter that
+    keeps its cohorts in a dict). Anything else is a real failure.
+    """
+    ename, evalue = getattr(error, "ename", ""), str(getattr(error, "evalue", "") or "")
+    if ename == "MissingData":
+        return evalue.strip().strip("'\"")
+    if ename == "KeyError":
+        key = evalue.strip().strip("'\"")
+        from .chapter import _register_studies, cohort_folders
+
+        held = cohort_folders(data_dir) if Path(data_dir).is_dir() else {}
+        if key in _register_studies(REGISTER_CSV) and key not in held:
+            return (f"no data for study {key!r}: the data folder {Path(data_dir).name!r} holds "
+                    f"{', '.join(sorted(held)) or 'no study'}")
+    return None
+
+
+def write_absent_page(name: str, source: Path, target: Path, reason: str, data_dir: Path) -> None:
+    """The page a chapter becomes when the data lack what it needs: its title and a note."""
+    import nbformat
+
+    notebook = nbformat.read(str(source), as_version=4)
+    title = next((line[2:].strip() for cell in notebook.cells if cell.cell_type == "markdown"
+                  for line in cell.source.splitlines() if line.startswith("# ")), name)
+    text = (f"# {title}\n\n"
+            "```{note} No data for this chapter\n"
+            f"This chapter could not be computed from the data the book was run on "
+            f"(`{data_dir.name}`): {reason}.\n\n"
+            "The chapter stops at the first analysis that needs the missing data and has no section "
+            "that runs without it yet, so it is shown as this note rather than as a partial or blank "
+            "chapter. Every other chapter of the book was built; the data folder's studies are "
+            "listed in the banner of the chapters that ran.\n"
+            "```\n")
+    page = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text)],
+                                    metadata=notebook.metadata)
+    nbformat.write(page, str(target))
+    (LEDGER_PARTS_DIR / f"{name}.csv").unlink(missing_ok=True)  # rows of a page that is not shown
+    shutil.rmtree(BUILD_DIR / "downloads" / name, ignore_errors=True)
 
 
 def _strip_ansi(text: str) -> str:
@@ -206,12 +270,13 @@ def _strip_ansi(text: str) -> str:
     return re.sub(r"\x1b\[[0-9;]*m", "", text)
 
 
-def run_chapters(names: list[str], params: Parameters, jobs: int, force: bool) -> list[ChapterResult]:
+def run_chapters(names: list[str], params: Parameters, jobs: int, force: bool,
+                 allow_absent: bool = False) -> list[ChapterResult]:
     results = []
     if not names:
         return results
     with futures.ProcessPoolExecutor(max_workers=max(1, min(jobs, len(names)))) as pool:
-        pending = {pool.submit(execute_chapter, n, params.as_dict(), force): n for n in names}
+        pending = {pool.submit(execute_chapter, n, params.as_dict(), force, allow_absent): n for n in names}
         for done in futures.as_completed(pending):
             result = done.result()
             log(f"{result.chapter:<24} {result.status:<9} {result.seconds:6.1f} s")
@@ -314,6 +379,16 @@ def build_site(strict: bool = True) -> int:
     return 0
 
 
+def privacy_check() -> int:
+    """The privacy guard over the built site (:mod:`helpers.privacy`): 0 when clean."""
+    from . import privacy
+
+    start = time.perf_counter()
+    findings = privacy.check_site(HTML_DIR)
+    log(privacy.report(findings) + f" ({time.perf_counter() - start:.1f} s)")
+    return 1 if findings else 0
+
+
 def export_static_figures() -> None:
     """SVG/PNG copies of new figures, drawn by Debian's Chromium (skipped, with a note, without it)."""
     from . import export_figures
@@ -337,6 +412,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="re-execute every chapter")
     parser.add_argument("--no-site", action="store_true", help="execute chapters but do not build HTML")
     parser.add_argument("--no-regenerate", action="store_true", help="do not regenerate synthetic data")
+    parser.add_argument("--allow-absent", action="store_true",
+                        help="a chapter stopped by absent data becomes a 'no data for this chapter' page "
+                             "instead of failing the build (used by python -m helpers.intake)")
     args = parser.parse_args(argv)
 
     start = time.perf_counter()
@@ -350,13 +428,13 @@ def main(argv: list[str] | None = None) -> int:
     params = Parameters(data_dir=for_notebook(args.data_dir), seed=args.seed)
     first = [n for n in names if n not in LAST_CHAPTERS]
     last = [n for n in names if n in LAST_CHAPTERS]
-    results = run_chapters(first, params, args.jobs, args.force)
+    results = run_chapters(first, params, args.jobs, args.force, args.allow_absent)
     failed = [r for r in results if r.status == "failed"]
     if not failed:
         from .ledger import merge_ledger
 
         merge_ledger(LEDGER_PARTS_DIR, BUILD_DIR / "reproduction-ledger.csv", chapters=first)
-        results += run_chapters(last, params, args.jobs, args.force)
+        results += run_chapters(last, params, args.jobs, args.force, args.allow_absent)
         failed = [r for r in results if r.status == "failed"]
     if failed:
         for result in failed:
@@ -368,13 +446,16 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_site:
         stage_site(names)
         code = build_site(strict=True)
+        if not code:
+            export_static_figures()
+            code = privacy_check()
         if code:
             shutil.rmtree(HTML_DIR, ignore_errors=True)
-        else:
-            export_static_figures()
     executed = sum(r.status == "executed" for r in results)
+    absent = [r.chapter for r in results if r.status == "absent"]
     log(f"{'done' if code == 0 else 'FAILED'} in {time.perf_counter() - start:.1f} s "
-        f"({executed} executed, {len(results) - executed} unchanged) -> {HTML_DIR}")
+        f"({executed} executed, {len(results) - executed - len(absent)} unchanged"
+        + (f", {len(absent)} without data: {', '.join(absent)}" if absent else "") + f") -> {HTML_DIR}")
     return code
 
 

@@ -7,20 +7,33 @@ A chapter's first code cell (after its ``parameters`` cell) is::
 
 which loads and validates the cohorts, opens the chapter's reproduction
 ledger, and shows the reader the parameters and the provenance of the data.
+
+Absent data are a normal case, not an error: a reader may run the book on a
+folder with one study, one cohort, or without laboratory data. A section that
+needs something absent starts with::
+
+    if book.require("000", ["responses"], analysis="Response by cohort, study 000"):
+        ...
+
+which shows a "No data for this analysis" note (saying what is missing) and
+returns False. Patients left out of an analysis are counted and shown with
+:class:`PatientFlow`, a CONSORT-style flow.
 """
 
 from __future__ import annotations
 
 import html
+import os
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 import pandas as pd
 
 from . import contract, figures, tables
+from .contract import MissingData
 from .ledger import Ledger
 from .paths import REGISTER_CSV, SYNTHETIC_DIR
 
@@ -55,22 +68,116 @@ class ChapterContext:
     ledger: Ledger
     parameters: dict
     _cohorts: dict = field(default_factory=dict)
+    absent: list = field(default_factory=list)  # analyses shown as "no data" (see require)
 
     @property
     def studies(self) -> list[str]:
         return list(cohort_folders(self.data_dir))
 
     def cohort(self, study: str) -> dict[str, pd.DataFrame]:
-        """The validated tables of one study (cached)."""
+        """The validated tables of one study (cached).
+
+        Raises :class:`MissingData` (a ``KeyError``) when the data folder holds no such
+        study; ``cohort(study)[table]`` raises it too for an absent optional table.
+        Use :meth:`require` first in a section that may lack its data.
+        """
         if study not in self._cohorts:
             folders = cohort_folders(self.data_dir)
             if study not in folders:
-                raise KeyError(f"no cohort for study {study!r} in {self.data_dir}; found {sorted(folders)}")
+                raise MissingData(f"no data for study {study!r}: the data folder {self.data_dir.name!r} "
+                                  f"holds {', '.join(sorted(folders)) or 'no study'}")
             self._cohorts[study] = contract.load_cohort(folders[study])
         return self._cohorts[study]
 
     def has_table(self, study: str, table: str) -> bool:
         return study in self.studies and table in self.cohort(study)
+
+    # ---------------------------------------------------- absent data --
+
+    @property
+    def reproduced_studies(self) -> list[str]:
+        """Studies in the data folder whose published numbers the book reproduces."""
+        published = set(_register_studies(self.ledger.register_csv))
+        return [s for s in self.studies if s in published]
+
+    @property
+    def other_studies(self) -> list[str]:
+        """Studies in the data folder that the book does not reproduce: a reader's own cohorts
+        (or the synthetic registry). Each chapter analyses them in its section "Other cohorts
+        in the data folder"."""
+        published = set(_register_studies(self.ledger.register_csv))
+        return [s for s in self.studies if s not in published]
+
+    def missing(self, study: str, tables: Sequence[str] = ("patients",), *, min_cohorts: int = 1,
+                min_patients: int = 1) -> list[str]:
+        """What an analysis of ``study`` needing ``tables`` lacks, in words (empty: nothing)."""
+        if study not in self.studies:
+            held = ", ".join(self.studies) or "no study"
+            return [f"study {study} is not in the data folder '{self.data_dir.name}' (it holds: {held})"]
+        cohort = self.cohort(study)
+        lacking = []
+        for table in tables:
+            if table not in cohort:
+                lacking.append(f"the {table} table of study {study} is absent (no {table}.csv or "
+                               f"{table}.xlsx, or a file without data rows)")
+            elif len(cohort[table]) == 0:
+                lacking.append(f"the {table} table of study {study} has no rows")
+        patients = cohort["patients"]
+        if len(patients) < min_patients:
+            lacking.append(f"it needs at least {min_patients} patients; study {study} has {len(patients)}")
+        labels = sorted(patients["cohort"].dropna().unique())
+        if len(labels) < min_cohorts:
+            lacking.append(f"it compares cohorts and needs at least {min_cohorts}; study {study} has "
+                           f"{len(labels)} ({', '.join(labels) or 'none'})")
+        return lacking
+
+    def require(self, study: str, tables: Sequence[str] = ("patients",), *, analysis: str,
+                min_cohorts: int = 1, min_patients: int = 1,
+                register_ids: Sequence[str] = ()) -> bool:
+        """True when ``study`` and its ``tables`` (non-empty) are there; otherwise show a
+        "No data for this analysis" note saying what is missing, and return False.
+
+        ``min_cohorts=2`` asks for two cohort labels (a between-cohort comparison);
+        ``register_ids`` are published numbers the section would reproduce: when the
+        data are absent they go into the ledger as not reproducible, with the reason.
+        """
+        lacking = self.missing(study, tables, min_cohorts=min_cohorts, min_patients=min_patients)
+        if not lacking:
+            return True
+        reason = "; ".join(lacking)
+        for register_id in register_ids:
+            self.ledger.not_reproducible(register_id, note=f"no data in this run: {reason}")
+        self.absent.append({"analysis": analysis, "study": study, "why": reason})
+        _display(no_data_note(analysis, lacking))
+        return False
+
+    def notice(self, text: str, title: str = "Not computable") -> "HTMLBlock":
+        """A visible note for an analysis that runs but must leave something out
+        (e.g. "log-rank test not computable: one group")."""
+        return HTMLBlock(f"<div class='admonition warning book-notice'><p class='admonition-title'>"
+                         f"{html.escape(title)}</p><p>{html.escape(text)}</p></div>", f"{title}: {text}")
+
+    # ----------------------------------------------------- calendar dates --
+
+    @property
+    def absolute_dates(self) -> bool:
+        """Whether the data owner switched calendar dates on (``python -m helpers.intake
+        --absolute-dates``, which sets ``CART_BOOK_ABSOLUTE_DATES=1``). Off by default: the
+        book counts days from the infusion and shows no calendar date."""
+        return absolute_dates_enabled()
+
+    def infusion_months(self, study: str) -> Optional[pd.DataFrame]:
+        """Month of infusion per patient (``YYYY-MM``) from the study's optional
+        ``infusion_dates.csv`` — only when absolute dates are switched on, else None.
+
+        Only the month ever leaves this function: a full date is a quasi-identifier.
+        """
+        if not self.absolute_dates or study not in self.studies:
+            return None
+        path = cohort_folders(self.data_dir)[study] / INFUSION_DATES_FILE
+        if not path.exists():
+            return None
+        return read_infusion_months(path, self.cohort(study)["patients"])
 
     def provenance(self, study: str) -> Optional[pd.DataFrame]:
         path = cohort_folders(self.data_dir)[study] / "provenance.csv"
@@ -112,6 +219,145 @@ class ChapterContext:
         )
         text = f"chapter {self.name}: " + "; ".join(f"{s}: {n} patients ({o})" for s, n, o, _ in rows)
         return HTMLBlock(markup, text)
+
+
+ABSOLUTE_DATES_ENV = "CART_BOOK_ABSOLUTE_DATES"
+INFUSION_DATES_FILE = "infusion_dates.csv"
+
+
+def absolute_dates_enabled() -> bool:
+    return os.environ.get(ABSOLUTE_DATES_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def read_infusion_months(path: Path, patients: pd.DataFrame) -> pd.DataFrame:
+    """``infusion_dates.csv`` (study_id, patient_id, infusion_date as YYYY-MM-DD) reduced to
+    the month of infusion. Every problem is named with file, column and row."""
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    problems = []
+    for column in ("study_id", "patient_id", "infusion_date"):
+        if column not in frame:
+            problems.append(dict(source=path.name, table="infusion_dates", column=column, row=None,
+                                 rule="is required but missing: the file has no such column", value=None))
+    if problems:
+        raise contract.ContractError(problems, where=str(path))
+    known = set(zip(patients["study_id"], patients["patient_id"]))
+    dates = pd.to_datetime(frame["infusion_date"].str.strip(), format="%Y-%m-%d", errors="coerce")
+    for row, (study, patient, date) in enumerate(zip(frame["study_id"], frame["patient_id"], dates), start=1):
+        if pd.isna(date):
+            problems.append(dict(source=path.name, table="infusion_dates", column="infusion_date", row=row,
+                                 rule="must be a date written YYYY-MM-DD", value=None))
+        if (study, patient) not in known:
+            problems.append(dict(source=path.name, table="infusion_dates", column="patient_id", row=row,
+                                 rule="patient is not in patients.csv", value=None))
+    if frame.duplicated(["study_id", "patient_id"]).any():
+        for row in (frame.index[frame.duplicated(["study_id", "patient_id"], keep=False)] + 1):
+            problems.append(dict(source=path.name, table="infusion_dates", column="patient_id", row=int(row),
+                                 rule="patient has more than one infusion date", value=None))
+    if problems:
+        raise contract.ContractError(problems, where=str(path))
+    return pd.DataFrame({"study_id": frame["study_id"], "patient_id": frame["patient_id"],
+                         "infusion_month": dates.dt.strftime("%Y-%m")})
+
+
+def _register_studies(register_csv) -> list[str]:
+    from . import register
+
+    try:
+        return sorted(register.load_register(register_csv)["study"].astype(str).unique())
+    except FileNotFoundError:
+        return []
+
+
+def _display(block: "HTMLBlock") -> None:
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:  # pragma: no cover - IPython is a dependency of the book
+        print(block.text)
+        return
+    if get_ipython() is None:
+        print(block.text)
+    else:
+        display(block)
+
+
+def no_data_note(analysis: str, lacking: Sequence[str]) -> HTMLBlock:
+    """The "No data for this analysis" note: what was to be shown and what is missing."""
+    items = "".join(f"<li>{html.escape(x)}</li>" for x in lacking)
+    markup = (f"<div class='admonition note no-data'><p class='admonition-title'>No data for this analysis"
+              f"</p><p><strong>{html.escape(analysis)}</strong> is not shown: {'this is' if len(lacking) == 1 else 'these are'} "
+              f"missing from the data this book was run on:</p><ul>{items}</ul>"
+              "<p>Nothing was computed from partial data; the rest of the chapter continues.</p></div>")
+    return HTMLBlock(markup, f"No data for this analysis: {analysis}: " + "; ".join(lacking))
+
+
+class PatientFlow:
+    """A CONSORT-style flow of patients through an analysis: nothing left out uncounted.
+
+    >>> flow = PatientFlow("Patients in patients.csv", 120)
+    >>> flow.exclude({"no response assessment": 3}, "Evaluable for response")
+    >>> flow.remaining
+    117
+
+    Each step removes counted patients for stated reasons and names what is left.
+    ``frame`` is the flow as a table; ``_repr_html_`` draws boxes and arrows with
+    CSS only. ``check(n)`` raises when an analysis used a number of patients
+    other than what the flow says is left (the flow then does not describe it).
+    """
+
+    def __init__(self, start_label: str, n: int, title: str = "Patient flow"):
+        self.title = title
+        self.steps: list[dict] = [{"label": start_label, "n": int(n), "excluded": {}}]
+
+    @property
+    def remaining(self) -> int:
+        return self.steps[-1]["n"]
+
+    def exclude(self, reasons: dict, label: str) -> "PatientFlow":
+        reasons = {str(k): int(v) for k, v in reasons.items() if int(v) != 0}
+        if any(v < 0 for v in reasons.values()):
+            raise ValueError(f"negative exclusion count in {reasons}")
+        left = self.remaining - sum(reasons.values())
+        if left < 0:
+            raise ValueError(f"the flow excludes {sum(reasons.values())} of {self.remaining} patients")
+        self.steps.append({"label": label, "n": left, "excluded": reasons})
+        return self
+
+    def check(self, n: int) -> None:
+        if int(n) != self.remaining:
+            raise ValueError(f"{self.title}: the analysis uses {n} patients but the flow leaves "
+                             f"{self.remaining}; a patient was dropped without being counted")
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        rows = []
+        for i, step in enumerate(self.steps):
+            for reason, k in step["excluded"].items():
+                rows.append({"step": i, "stage": step["label"], "excluded": reason, "patients": -k})
+            rows.append({"step": i, "stage": step["label"], "excluded": "", "patients": step["n"]})
+        return pd.DataFrame(rows, columns=["step", "stage", "excluded", "patients"])
+
+    def _repr_html_(self) -> str:
+        parts = [f"<div class='patient-flow' role='figure' aria-label='{html.escape(self.title)}'>"
+                 f"<p class='patient-flow-title'>{html.escape(self.title)}</p>"]
+        for i, step in enumerate(self.steps):
+            if i:
+                side = "".join(f"<li>{html.escape(r)}: {k:,}</li>" for r, k in step["excluded"].items())
+                parts.append("<div class='flow-arrow' aria-hidden='true'>↓</div>" if not side else
+                             "<div class='flow-exclude'><span class='flow-arrow' aria-hidden='true'>↓</span>"
+                             f"<div class='flow-box flow-excluded'><strong>Excluded "
+                             f"{sum(step['excluded'].values()):,}</strong><ul>{side}</ul></div></div>")
+            parts.append(f"<div class='flow-box'>{html.escape(step['label'])}<br><strong>n = "
+                         f"{step['n']:,}</strong></div>")
+        return "".join(parts) + "</div>"
+
+    def __repr__(self) -> str:
+        lines = [self.title]
+        for step in self.steps:
+            for reason, k in step["excluded"].items():
+                lines.append(f"   excluded: {reason}: {k}")
+            lines.append(f"{step['label']}: n = {step['n']}")
+        return "\n".join(lines)
 
 
 def setup(name: str, data_dir: str | Path = SYNTHETIC_DIR, seed: int = 20240101,

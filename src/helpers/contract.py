@@ -46,6 +46,7 @@ from .contract_spec import IDENTIFIER_COLUMN_WORDS, TABLES, Column, Table
 __all__ = [
     "ContractError",
     "ContractWarning",
+    "MissingData",
     "Cohort",
     "schema",
     "validate_table",
@@ -83,6 +84,9 @@ EVENT_DAY_COLUMNS = (
     ("treatments", "start_day"),
 )
 
+#: How many days before the start of lymphodepletion a laboratory sample may lie (baseline window).
+LAB_DAYS_BEFORE_LYMPHODEPLETION = 7
+
 #: Rules beyond single columns, in plain words (rendered in the data dictionary).
 CROSS_TABLE_RULES = (
     "`patients` and `outcomes` are required; the other tables are optional.",
@@ -93,6 +97,15 @@ CROSS_TABLE_RULES = (
     "No event lies after the patient's last follow-up (`outcomes.followup_days`): "
     + ", ".join(f"`{t}.{c}`" for t, c in EVENT_DAY_COLUMNS) + ".",
     "`treatments.end_day` is not before `start_day`.",
+    "`treatments`: a patient's first `CAR-T` row is the infusion, so it starts on day 0; "
+    "`lymphodepletion` starts before the infusion (a negative day).",
+    f"`labs`: no sample more than {LAB_DAYS_BEFORE_LYMPHODEPLETION} days before the patient's "
+    "lymphodepletion start (when `treatments` records it): an earlier day usually means the days were "
+    "counted from another reference than the infusion.",
+    "`patients.cohort`: two labels that differ only in letter case, spaces or punctuation "
+    "(`Ph+ ALL` and `ph+all`) are refused as two spellings of one cohort.",
+    "`patients` and `outcomes` have at least one data row; an optional table with a header and no "
+    "rows is read as absent (and noted).",
     "`labs`: each analyte is reported in its one fixed unit (see the table of units).",
     "No direct identifiers: columns named like names, record numbers, dates of birth, addresses, "
     "phone numbers, e-mail addresses or national ids are refused, and so are text values that look "
@@ -151,6 +164,16 @@ class ContractWarning(UserWarning):
     """Something was changed while loading (e.g. stray whitespace stripped)."""
 
 
+class MissingData(KeyError):
+    """A study or table an analysis needs is not in the data (an absent optional table,
+    a study the data folder does not hold). A ``KeyError``, so existing ``except KeyError``
+    code keeps working; the build can turn a chapter stopped by it into a visible
+    "no data for this chapter" page instead of a failure (``--allow-absent``)."""
+
+    def __str__(self) -> str:  # KeyError would print the message in quotes
+        return str(self.args[0]) if self.args else ""
+
+
 class Cohort(dict):
     """``dict`` table name -> validated DataFrame, with what loading noticed.
 
@@ -166,6 +189,14 @@ class Cohort(dict):
         self.folder = folder
         self.files = dict(files or {})
         self.notes = notes if notes is not None else _note_frame([])
+
+    def __missing__(self, name):
+        where = f" in {self.folder}" if self.folder else ""
+        if name in TABLES:
+            raise MissingData(f"table '{name}' is absent from this cohort{where} (no {name}.csv or "
+                              f"{name}.xlsx, or a file without data rows); tables present: "
+                              f"{', '.join(t for t in TABLES if t in self) or 'none'}")
+        raise MissingData(f"no contract table {name!r}; the tables are: {', '.join(TABLES)}")
 
     @property
     def missing_tables(self) -> list[str]:
@@ -357,8 +388,31 @@ def _parse_value(value: Any, dtype: str) -> Any:
     return _parse_str(value)
 
 
+def _map_cells(s: pd.Series, fn) -> pd.Series:
+    """``s.map(fn)``, calling ``fn`` once per distinct cell value (keyed by type and value,
+    so ``1``, ``1.0`` and ``True`` stay apart). A registry has thousands of rows but few
+    distinct values per column, so validation cost follows the distinct values."""
+    if len(s) > 64 and pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty"):
+        # text and missing cells only (every CSV): factorize, one call per distinct text
+        codes, uniques = pd.factorize(s, use_na_sentinel=True)
+        results = [fn(u) for u in uniques] + [fn(np.nan)]
+        table = np.empty(len(results), dtype=object)
+        table[:] = results
+        return pd.Series(table[codes], index=s.index, dtype=object).infer_objects()
+    cache: dict = {}
+    out = []
+    for v in s:
+        try:
+            key = (type(v), v)
+            r = cache[key] if key in cache else cache.setdefault(key, fn(v))
+        except TypeError:  # an unhashable cell
+            r = fn(v)
+        out.append(r)
+    return pd.Series(out, index=s.index, dtype=object).infer_objects()
+
+
 def _parser(dtype: str) -> pa.Parser:
-    return pa.Parser(lambda s: s.astype(object).map(lambda v: _parse_value(v, dtype)),
+    return pa.Parser(lambda s: _map_cells(s.astype(object), lambda v: _parse_value(v, dtype)),
                      name=f"parse_{dtype}")
 
 
@@ -383,6 +437,8 @@ def _fmt_num(x: Any) -> str:
 
 
 def _numeric(s: pd.Series) -> pd.Series:
+    if s.dtype.kind in "if" or str(s.dtype) in ("Int64", "Float64"):  # already numbers: no cell loop
+        return pd.to_numeric(s, errors="coerce").astype(float)
     return pd.to_numeric(s.map(lambda v: v if isinstance(v, (int, float, np.integer, np.floating))
                                and not isinstance(v, (bool, np.bool_)) else np.nan),
                          errors="coerce").astype(float)
@@ -423,13 +479,13 @@ def _pattern_check(col: Column) -> pa.Check:
     regex = re.compile(col.pattern)
 
     def ok(s: pd.Series) -> pd.Series:
-        return s.map(lambda v: not isinstance(v, str) or regex.fullmatch(v) is not None).astype(bool)
+        return _map_cells(s, lambda v: not isinstance(v, str) or regex.fullmatch(v) is not None).astype(bool)
     return pa.Check(ok, name="str_fullmatch", error=_pattern_rule(col), statistics={"pattern": col.pattern})
 
 
 def _identifier_check(col: Column) -> pa.Check:
     def ok(s: pd.Series) -> pd.Series:
-        return s.map(lambda v: identifier_value_kind(v, col.name) is None).astype(bool)
+        return _map_cells(s, lambda v: identifier_value_kind(v, col.name) is None).astype(bool)
     return pa.Check(ok, name="no_direct_identifier", error=RULE_IDENTIFIER_VALUE)
 
 
@@ -584,12 +640,12 @@ def _best_effort(raw: pd.DataFrame, table: Table) -> pd.DataFrame:
             continue
         s = raw[col.name].astype(object)
         if col.dtype in ("int", "float"):
-            out[col.name] = _numeric(s.map(lambda v, d=col.dtype: _parse_value(v, d)))
+            out[col.name] = _numeric(_map_cells(s, lambda v, d=col.dtype: _parse_value(v, d)))
         elif col.dtype == "bool":
-            out[col.name] = s.map(_parse_bool).map(
+            out[col.name] = _map_cells(s, _parse_bool).map(
                 lambda v: v if isinstance(v, bool) else None).astype(object)
         else:
-            out[col.name] = s.map(_parse_str)
+            out[col.name] = _map_cells(s, _parse_str)
     return out
 
 
@@ -622,8 +678,10 @@ def _check_table(df: pd.DataFrame, table_name: str, source: str
             bag.add(name, None, f"looks like a direct identifier ({word}); "
                                 "the contract never accepts direct identifiers")
         elif name not in table.column_names:
+            hint = _similar_column(name, table, work.columns)
             bag.add(name, None, f"unknown column (not in the contract's '{table.name}' table, whose columns "
-                                f"are: {', '.join(table.column_names)})")
+                                f"are: {', '.join(table.column_names)})"
+                                + (f"; did you mean '{hint}'?" if hint else ""))
     work = work.drop(columns=refused)
     missing_cols = [c.name for c in table.columns if c.required and c.name not in work]
     for name in missing_cols:
@@ -643,8 +701,8 @@ def _check_table(df: pd.DataFrame, table_name: str, source: str
     identifier_cells: set[tuple[int, str]] = set()
     for col in table.columns:
         if col.dtype == "str" and col.name in raw:
-            for pos, v in enumerate(raw[col.name]):
-                kind = identifier_value_kind(v, col.name)
+            kinds = _map_cells(raw[col.name], lambda v, c=col.name: identifier_value_kind(v, c))
+            for pos, (v, kind) in enumerate(zip(raw[col.name], kinds)):
                 if kind is not None:
                     identifier_cells.add((pos, col.name))
                     bag.add(col.name, pos, f"{_IDENTIFIER_KIND_TEXT[kind]}; the contract never accepts "
@@ -668,7 +726,7 @@ def _check_table(df: pd.DataFrame, table_name: str, source: str
                 continue
             value = _display(raw[column].iloc[pos], column)
             if check.startswith("coerce_dtype("):
-                bag.add(column, pos, _COERCE_RULES[table.column(column).dtype], value)
+                bag.add(column, pos, _coerce_rule(table.column(column), raw[column].iloc[pos]), value)
             elif check == "not_nullable":
                 bag.add(column, pos, RULE_MISSING_CELL)
             else:
@@ -731,6 +789,50 @@ def _check_table(df: pd.DataFrame, table_name: str, source: str
     return result, typed, []
 
 
+def _similar_column(name: str, table: Table, present: Sequence[str]) -> Optional[str]:
+    """The contract column an unknown column name was probably meant to be (or None).
+
+    Only a required-or-optional contract column that is *absent* from the file is
+    proposed, matched on the name with case, spaces and punctuation ignored, or by
+    close spelling (difflib), or when one name starts with the other
+    (``followup`` -> ``followup_days``).
+    """
+    import difflib
+
+    def squash(text: str) -> str:
+        return re.sub(r"[^a-z0-9]", "", str(text).lower())
+
+    absent = [c for c in table.column_names if c not in set(map(str, present))]
+    key = squash(name)
+    if not key:
+        return None
+    for col in absent:
+        if squash(col) == key:
+            return col
+    starts = [c for c in absent if len(key) >= 3 and (squash(c).startswith(key) or key.startswith(squash(c)))]
+    if len(starts) == 1:
+        return starts[0]
+    close = difflib.get_close_matches(key, [squash(c) for c in absent], n=1, cutoff=0.75)
+    if close:
+        return next(c for c in absent if squash(c) == close[0])
+    return None
+
+
+def _coerce_rule(col: Column, value: Any) -> str:
+    """The rule broken by a cell that cannot be read as the column's type, with a hint for the
+    usual causes (a calendar date in a day column, a decimal comma)."""
+    rule = _COERCE_RULES[col.dtype]
+    if col.dtype in ("int", "float"):
+        if identifier_value_kind(value) == "date" or isinstance(value, (_dt.date, _dt.datetime, pd.Timestamp)):
+            unit = f" ({col.unit})" if col.unit else ""
+            return (f"{rule}{unit}, but holds a calendar date (an Excel date cell or a typed date): the "
+                    "contract counts days from the CAR-T infusion (day 0), so enter the number of days "
+                    "(the date minus the infusion date); no calendar date is accepted")
+        if isinstance(value, str) and re.fullmatch(r"[+-]?\d+,\d+", value.strip()):
+            return f"{rule}, written with a decimal point (found a decimal comma: write {value.strip().replace(',', '.')})"
+    return rule
+
+
 def _within_table_rules(table: Table, typed: pd.DataFrame, raw: pd.DataFrame, bag: _Collector) -> None:
     def has(*cols):
         return all(c in typed for c in cols)
@@ -761,6 +863,39 @@ def _within_table_rules(table: Table, typed: pd.DataFrame, raw: pd.DataFrame, ba
             if not pd.isna(start) and not pd.isna(end) and end < start:
                 bag.add("end_day", pos, f"must be ≥ start_day ({_fmt_num(start)})",
                         _display(raw["end_day"].iloc[pos]))
+    if table.name == "treatments" and has("patient_id", "category", "start_day"):
+        frame = pd.DataFrame({"patient": typed["patient_id"].to_numpy(), "category": typed["category"].to_numpy(),
+                              "start": typed["start_day"].to_numpy()})
+        for pos in frame.index[(frame["category"] == "lymphodepletion") & (frame["start"] >= 0)]:
+            bag.add("start_day", pos, "lymphodepletion must start before the infusion (a negative day; day 0 is "
+                                      "the CAR-T infusion): dates out of order, or days counted from another "
+                                      "reference", _display(raw["start_day"].iloc[pos]))
+        car = frame[(frame["category"] == "CAR-T") & frame["start"].notna() & frame["patient"].notna()]
+        for _, rows in car.groupby("patient", sort=False):
+            first = rows["start"].idxmin()
+            if rows.at[first, "start"] != 0:
+                bag.add("start_day", first, "the patient's first CAR-T row is the infusion and must be on day 0 "
+                                            "(every day in the contract is counted from it)",
+                        _display(raw["start_day"].iloc[first]))
+    if table.name == "patients" and has("cohort"):
+        spellings: dict[str, dict[str, list[int]]] = {}
+        for pos, label in enumerate(typed["cohort"]):
+            if isinstance(label, str):
+                squashed = re.sub(r"[^0-9a-z]", "", label.casefold())
+                spellings.setdefault(squashed, {}).setdefault(label, []).append(pos)
+        for variants in spellings.values():
+            if len(variants) < 2:
+                continue
+            # the most frequent spelling is taken as meant; every other spelling is reported
+            meant = max(variants, key=lambda v: (len(variants[v]), v))
+            for label, positions in variants.items():
+                if label == meant:
+                    continue
+                for pos in positions:
+                    bag.add("cohort", pos, f"cohort label differs from '{meant}' ({_rows_text([bag.rows[q] for q in variants[meant]])}) "
+                                           "only in letter case, spaces or punctuation; one cohort needs one "
+                                           "spelling, or the book would compare it with itself",
+                            _display(raw["cohort"].iloc[pos], "cohort"))
 
 
 def _sorted_problems(items: list[dict]) -> pd.DataFrame:
@@ -875,6 +1010,27 @@ def _cohort_problems(tables: Mapping[str, pd.DataFrame], sources: Mapping[str, s
                     add(name, column, pos, f"is after the patient's last follow-up (followup_days "
                                            f"{_fmt_num(fu)} in {sources['outcomes']} row {fu_row})",
                         _display(raws[name][column].iloc[pos], column))
+    if "labs" in keyed and "treatments" in keyed and "day" in typed["labs"] \
+            and {"category", "start_day"} <= set(typed["treatments"]):
+        tx = typed["treatments"]
+        ld: dict[tuple, tuple[float, int]] = {}
+        for pos, (k, cat, start) in enumerate(zip(_patient_keys(tx), tx["category"], tx["start_day"])):
+            if k is not None and cat == "lymphodepletion" and not pd.isna(start):
+                if k not in ld or start < ld[k][0]:
+                    ld[k] = (float(start), rows["treatments"][pos])
+        for pos, (k, day) in enumerate(zip(_patient_keys(typed["labs"]), typed["labs"]["day"])):
+            if k in ld and not pd.isna(day) and day < ld[k][0] - LAB_DAYS_BEFORE_LYMPHODEPLETION:
+                start, ld_row = ld[k]
+                add("labs", "day", pos, f"is more than {LAB_DAYS_BEFORE_LYMPHODEPLETION} days before the "
+                                        f"patient's lymphodepletion (start_day {_fmt_num(start)} in "
+                                        f"{sources['treatments']} row {ld_row}): a sample before lymphodepletion's "
+                                        "baseline window, or days counted from another reference than the infusion",
+                    _display(raws["labs"]["day"].iloc[pos], "day"))
+    for name in REQUIRED_TABLES:
+        if name in tables and len(tables[name]) == 0:
+            items.append(dict(source=sources[name], table=name, column=None, row=None,
+                              rule="table has a header but no data rows; the book needs at least one patient",
+                              value=None))
     return results, items
 
 
@@ -941,19 +1097,24 @@ def _clean_frame(header: Sequence[Any], body_rows: Sequence[Sequence[Any]], sour
     body.columns = [names[i] for i in keep]
 
     stripped_cells: list[tuple[int, str]] = []
+    missing_text = set(MISSING_TEXT)
     for j, name in enumerate(body.columns):
+        column = body.iloc[:, j]
+        cleaned: dict = {}  # distinct text -> (clean value, was stripped)
         values = []
-        for pos, v in enumerate(body.iloc[:, j]):
+        for pos, v in enumerate(column):
             if isinstance(v, str):
-                clean = v.strip()
-                if clean != v:
+                if v not in cleaned:
+                    clean = v.strip()
+                    cleaned[v] = (np.nan if clean in missing_text else clean, clean != v)
+                v, stripped = cleaned[v]
+                if stripped:
                     stripped_cells.append((pos + 1, name))
-                v = np.nan if clean in MISSING_TEXT else clean
             values.append(v)
         body.isetitem(j, pd.Series(values, index=body.index, dtype=object))
     row_numbers = np.arange(1, len(body) + 1)
     drop = np.isin(row_numbers, list(skip))
-    empty = (body.map(_is_missing).all(axis=1).to_numpy() if body.shape[1]
+    empty = (body.isna().all(axis=1).to_numpy() if body.shape[1]  # cells are clean: missing = NA
              else np.ones(len(body), dtype=bool)) & ~drop
     if empty.any():
         skipped = row_numbers[empty].tolist()
@@ -1089,7 +1250,10 @@ def load_cohort(folder: str | Path) -> Cohort:
         path = paths[0]
         reader = _read_xlsx if path.suffix.lower() == ".xlsx" else _read_csv
         frame = reader(path, name, notes, problems)
-        if frame is not None and frame.shape[1]:
+        if frame is not None and frame.shape[1] and len(frame) == 0 and name not in REQUIRED_TABLES:
+            notes.append(dict(source=path.name, table=name,
+                              note="has a header but no data rows: read as an absent optional table"))
+        elif frame is not None and frame.shape[1]:
             tables[name] = frame
             files[name] = path.name
         elif frame is not None:

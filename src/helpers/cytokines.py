@@ -118,18 +118,29 @@ def peaks(series: pd.DataFrame, group: str = "cohort", first_day: float = 0.0,
     not in the result; :func:`monitoring` counts them.
     """
     window = series[(series["day"] >= first_day) & (series["day"] <= last_day)]
-    out = []
-    for (analyte, patient), part in window.groupby(["analyte", "patient_id"], sort=False):
-        best = part.sort_values(["value", "day"], ascending=[False, True]).iloc[0]
-        before = series[(series["analyte"] == analyte) & (series["patient_id"] == patient)
-                        & (series["day"] <= 0)].sort_values("day")
-        baseline = float(before["value"].iloc[-1]) if len(before) else math.nan
-        out.append({"patient_id": patient, group: best[group], "analyte": analyte, "label": best["label"],
-                    "unit": best["unit"], "baseline": baseline, "peak": float(best["value"]),
-                    "peak_day": float(best["day"]), "fold_change": float(best["value"]) / baseline
-                    if baseline and not math.isnan(baseline) else math.nan,
-                    "samples": len(part), "peak_below_lloq": bool(best["below_lloq"])})
-    return pd.DataFrame(out)
+    if window.empty:
+        return pd.DataFrame()
+    keys = ["analyte", "patient_id"]
+    # Vectorised (a registry has thousands of patients): one row per analyte and patient, in the
+    # order the pairs first appear in the window; the peak is the highest value, earliest day first.
+    order = window[keys].drop_duplicates()
+    best = (window.sort_values([*keys, "value", "day"], ascending=[True, True, False, True], kind="mergesort")
+            .drop_duplicates(keys))
+    samples = window.groupby(keys, sort=False).size().rename("samples").reset_index()
+    before = series[series["day"] <= 0].sort_values("day", kind="mergesort")
+    baseline = before.drop_duplicates(keys, keep="last")[[*keys, "value"]].rename(columns={"value": "baseline"})
+    out = (order.merge(best, on=keys, how="left").merge(baseline, on=keys, how="left")
+           .merge(samples, on=keys, how="left"))
+    base = out["baseline"].astype(float)
+    peak = out["value"].astype(float)
+    return pd.DataFrame({
+        "patient_id": out["patient_id"].to_numpy(dtype=object), group: out[group].to_numpy(dtype=object),
+        "analyte": out["analyte"].to_numpy(dtype=object), "label": out["label"].to_numpy(dtype=object),
+        "unit": out["unit"].to_numpy(dtype=object), "baseline": base.to_numpy(), "peak": peak.to_numpy(),
+        "peak_day": out["day"].astype(float).to_numpy(),
+        "fold_change": np.where((base != 0) & base.notna(), peak / base.where(base != 0), np.nan),
+        "samples": out["samples"].astype("int64").to_numpy(),
+        "peak_below_lloq": out["below_lloq"].astype(bool).to_numpy()})
 
 
 def trajectories(series: pd.DataFrame, group: str = "cohort") -> pd.DataFrame:

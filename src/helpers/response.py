@@ -137,40 +137,50 @@ def classify(patients: pd.DataFrame, responses: pd.DataFrame, *,
         rows = rows[rows["day"] > rows["patient_id"].map(after_day).fillna(-np.inf)]
     if before_day is not None:
         rows = rows[rows["day"] <= rows["patient_id"].map(before_day).fillna(np.inf)]
-    rows = rows.assign(_rank=_rank(rows))
-    out = []
-    for _, patient in patients.iterrows():
-        own = rows[rows["patient_id"] == patient["patient_id"]]
-        overt = patient["disease_status"] in RELAPSED_REFRACTORY
-        readable = own[own["morphologic"] != "not_evaluable"]
-        record = {"patient_id": patient["patient_id"], "cohort": patient["cohort"],
-                  "disease_status": patient["disease_status"], "overt": overt, "assessments": len(own)}
-        if readable.empty:
-            reason = ("no response assessment recorded" if own.empty
-                      else "assessment not evaluable (" + ", ".join(f"day {d}" for d in own["day"]) + ")")
-            record.update(evaluable=False, remission=False, mrd_negative_cr=False, cmr=False,
-                          response=False, best_response="Not evaluable",
-                          best_day=float(own["day"].max()) if len(own) else math.nan,
-                          not_evaluable_reason=reason)
-        else:
-            best = readable.sort_values(["_rank", "day"], ascending=[False, True]).iloc[0]
-            remission = bool(readable["morphologic"].isin(REMISSION).any())
-            mrd_neg = bool((readable["morphologic"].isin(REMISSION) & (readable["mrd_flow"] == "negative")).any())
-            cmr = bool((readable["molecular"] == "CMR").any())
-            response = remission if overt else (remission or cmr)
-            if best["morphologic"] in REMISSION:
-                category = "MRD-negative CR/CRi" if best["mrd_flow"] == "negative" else "MRD-positive CR/CRi"
-            elif best["molecular"] == "CMR":
-                category = "CMR without CR"
-            elif best["morphologic"] == "PR":
-                category = "PR"
-            else:
-                category = "No response"
-            record.update(evaluable=True, remission=remission, mrd_negative_cr=mrd_neg, cmr=cmr,
-                          response=response, best_response=category, best_day=float(best["day"]),
-                          not_evaluable_reason="")
-        out.append(record)
-    return pd.DataFrame(out)
+    rows = rows.assign(_rank=_rank(rows), _readable=rows["morphologic"] != "not_evaluable")
+    # Vectorised over patients (a registry has thousands): per patient, the assessments in the
+    # window, the readable ones, the best readable one (highest rank, then earliest day) and
+    # whether any readable one meets each flag.
+    assessments = rows.groupby("patient_id", sort=False).size()
+    last_day = rows.groupby("patient_id", sort=False)["day"].max()
+    days_listed = rows.groupby("patient_id", sort=False)["day"].agg(
+        lambda d: ", ".join(f"day {x}" for x in d))
+    readable = rows[rows["_readable"]]
+    best = (readable.sort_values(["patient_id", "_rank", "day"], ascending=[True, False, True], kind="mergesort")
+            .drop_duplicates("patient_id").set_index("patient_id"))
+    in_remission = readable["morphologic"].isin(REMISSION)
+    flags = pd.DataFrame({"patient_id": readable["patient_id"], "remission": in_remission,
+                          "mrd_negative_cr": in_remission & (readable["mrd_flow"] == "negative"),
+                          "cmr": readable["molecular"] == "CMR"}).groupby("patient_id").any()
+    ids = patients["patient_id"]
+    overt = patients["disease_status"].isin(RELAPSED_REFRACTORY).to_numpy()
+    evaluable = ids.isin(best.index).to_numpy()
+    n_rows = ids.map(assessments).fillna(0).astype(int).to_numpy()
+    remission = ids.map(flags["remission"]).eq(True).to_numpy()
+    mrd_neg = ids.map(flags["mrd_negative_cr"]).eq(True).to_numpy()
+    cmr = ids.map(flags["cmr"]).eq(True).to_numpy()
+    best_morph = ids.map(best["morphologic"]).to_numpy(dtype=object)
+    best_mrd = ids.map(best["mrd_flow"]).to_numpy(dtype=object)
+    best_mol = ids.map(best["molecular"]).to_numpy(dtype=object)
+    best_is_remission = pd.Series(best_morph).isin(REMISSION).to_numpy()
+    category = np.select(
+        [~evaluable, best_is_remission & (best_mrd == "negative"), best_is_remission, best_mol == "CMR",
+         best_morph == "PR"],
+        ["Not evaluable", "MRD-negative CR/CRi", "MRD-positive CR/CRi", "CMR without CR", "PR"],
+        default="No response")
+    best_day = np.where(evaluable, ids.map(best["day"]).astype(float).to_numpy(),
+                        ids.map(last_day).astype(float).to_numpy())
+    reason = np.where(evaluable, "", np.where(n_rows == 0, "no response assessment recorded",
+                                              "assessment not evaluable ("
+                                              + ids.map(days_listed).fillna("").astype(str).to_numpy() + ")"))
+    response = np.where(overt, remission, remission | cmr)
+    return pd.DataFrame({
+        "patient_id": ids.to_numpy(dtype=object), "cohort": patients["cohort"].to_numpy(dtype=object),
+        "disease_status": patients["disease_status"].to_numpy(dtype=object), "overt": overt,
+        "assessments": n_rows.astype("int64"), "evaluable": evaluable, "remission": remission & evaluable,
+        "mrd_negative_cr": mrd_neg & evaluable, "cmr": cmr & evaluable, "response": response & evaluable,
+        "best_response": category.astype(object), "best_day": best_day,
+        "not_evaluable_reason": reason.astype(object)})
 
 
 def not_evaluable(classified: pd.DataFrame, extra: Optional[pd.DataFrame] = None) -> pd.DataFrame:
