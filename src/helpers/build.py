@@ -229,7 +229,7 @@ def absent_reason(error: BaseException, data_dir: Path) -> str | None:
     """
     ename, evalue = getattr(error, "ename", ""), str(getattr(error, "evalue", "") or "")
     if ename == "MissingData":
-        return evalue.strip().strip("'\"")
+        return evalue.strip()
     if ename == "KeyError":
         key = evalue.strip().strip("'\"")
         from .chapter import _register_studies, cohort_folders

@@ -108,6 +108,14 @@ class ChapterContext:
         published = set(_register_studies(self.ledger.register_csv))
         return [s for s in self.studies if s not in published]
 
+    def register_ids(self, *prefixes: str, exclude: Sequence[str] = ()) -> list[str]:
+        """Register ids starting with any of ``prefixes`` (except ``exclude``): the published
+        numbers a section reproduces, to pass to :meth:`require`."""
+        from . import register
+
+        ids = register.load_register(self.ledger.register_csv)["register_id"].astype(str)
+        return [i for i in ids if i.startswith(tuple(prefixes)) and i not in set(exclude)]
+
     def missing(self, study: str, tables: Sequence[str] = ("patients",), *, min_cohorts: int = 1,
                 min_patients: int = 1) -> list[str]:
         """What an analysis of ``study`` needing ``tables`` lacks, in words (empty: nothing)."""
@@ -268,15 +276,15 @@ def _register_studies(register_csv) -> list[str]:
         return []
 
 
-def _display(block: "HTMLBlock") -> None:
+def _display(block) -> None:
+    """Show ``block`` in a notebook, or print its text outside one."""
     try:
         from IPython import get_ipython
         from IPython.display import display
     except ImportError:  # pragma: no cover - IPython is a dependency of the book
-        print(block.text)
-        return
-    if get_ipython() is None:
-        print(block.text)
+        get_ipython = None
+    if get_ipython is None or get_ipython() is None:
+        print(getattr(block, "text", None) or repr(block))
     else:
         display(block)
 

@@ -886,8 +886,8 @@ def _within_table_rules(table: Table, typed: pd.DataFrame, raw: pd.DataFrame, ba
         for variants in spellings.values():
             if len(variants) < 2:
                 continue
-            # the most frequent spelling is taken as meant; every other spelling is reported
-            meant = max(variants, key=lambda v: (len(variants[v]), v))
+            # the most frequent spelling (on a tie, the first seen) is taken as meant; the others are reported
+            meant = max(variants, key=lambda v: (len(variants[v]), -min(variants[v])))
             for label, positions in variants.items():
                 if label == meant:
                     continue

@@ -1,0 +1,465 @@
+"""The bad-input catalogue: one malformed cohort per test, each with the message a data owner sees.
+
+Every test starts from the same small valid cohort (``mycentre``: 3 patients, two cohorts, every
+table), breaks it in exactly one way, and runs the intake (``helpers.intake.validate``, the first
+step of ``python -m helpers.intake``). It then asserts the problem's **file**, **column**,
+**row(s)** and **rule** -- or, for the inputs the book accepts with a visible degradation (an empty
+optional table, one cohort, every patient censored, stray whitespace, a byte-order mark, a file that
+is not a contract table), the note or readiness line that says so. Nothing is fixed silently and no
+number is computed from a malformed input.
+
+Row numbers are data rows of the file (CSV line = row + 1, because of the header).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from helpers import chapter, intake
+
+P1, P2, P3 = "MC-01", "MC-02", "MC-03"
+
+
+def _tables() -> dict[str, list[dict]]:
+    def patient(pid, cohort, age, sex, status, blasts):
+        return dict(study_id="mycentre", patient_id=pid, cohort=cohort, diagnosis="B-ALL", age_years=age,
+                    sex=sex, disease_status=status, marrow_blasts_pct=blasts, abl_kd_mutation="",
+                    prior_lines="2", car_target="CD19", car_dose_cells_per_kg="1e6", bridged_to_hsct="no",
+                    origin="user")
+
+    def tx(pid, category, agent, start, end, dose="", unit=""):
+        return dict(study_id="mycentre", patient_id=pid, category=category, agent=agent, start_day=start,
+                    end_day=end, dose=dose, dose_unit=unit, origin="user")
+
+    return {
+        "patients": [patient(P1, "Cohort A", "34", "male", "first_relapse", "45.5"),
+                     patient(P2, "Cohort A", "51", "female", "mrd_positive", "1"),
+                     patient(P3, "Cohort B", "29", "female", "primary_refractory", "80")],
+        "responses": [dict(study_id="mycentre", patient_id=p, day="28", morphologic=m, mrd_flow=f,
+                           molecular="not_done", origin="user")
+                      for p, m, f in ((P1, "CR", "negative"), (P2, "CR", "positive"), (P3, "NR", "positive"))],
+        "adverse_events": [dict(study_id="mycentre", patient_id=p, category="CRS", term="CRS", grade=g,
+                                grading_system="ASTCT", onset_day=o, duration_days=d, origin="user")
+                           for p, g, o, d in ((P1, "2", "3", "4"), (P2, "0", "", ""), (P3, "3", "1", "6"))],
+        "labs": [dict(study_id="mycentre", patient_id=p, analyte="IL-6", day=d, value=v, unit="pg/mL",
+                      below_lloq="false", origin="user")
+                 for p, d, v in ((P1, "-5", "4"), (P1, "7", "250"), (P2, "7", "80"), (P3, "3", "900"))],
+        "kinetics": [dict(study_id="mycentre", patient_id=p, day="14", copies_per_ug_gdna=c, below_lloq="false",
+                          origin="user") for p, c in ((P1, "12000"), (P3, "800"))],
+        "treatments": [tx(p, "lymphodepletion", "FC", "-5", "-3") for p in (P1, P2, P3)]
+                      + [tx(p, "CAR-T", "CD19 CAR-T", "0", "0", "1e6", "cells/kg") for p in (P1, P2, P3)],
+        "outcomes": [dict(study_id="mycentre", patient_id=P1, followup_days="400", relapsed="false", relapse_day="",
+                          died="false", death_cause="", origin="user"),
+                     dict(study_id="mycentre", patient_id=P2, followup_days="200", relapsed="true", relapse_day="150",
+                          died="true", death_cause="relapse", origin="user"),
+                     dict(study_id="mycentre", patient_id=P3, followup_days="90", relapsed="true", relapse_day="30",
+                          died="false", death_cause="", origin="user")],
+    }
+
+
+@pytest.fixture
+def tables() -> dict[str, pd.DataFrame]:
+    return {name: pd.DataFrame(rows, dtype=object) for name, rows in _tables().items()}
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    return tmp_path / "mycentre"
+
+
+def write(tables: dict[str, pd.DataFrame], folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in tables.items():
+        frame.to_csv(folder / f"{name}.csv", index=False)
+    return folder
+
+
+def problems_of(folder: Path) -> intake.IntakeReport:
+    report = intake.validate(folder)
+    assert not report.ok, "the malformed input was accepted:\n" + report.text()
+    return report
+
+
+def problem(report: intake.IntakeReport, source: str, column, row, *rule: str) -> dict:
+    """The one problem naming this file, column and row whose rule holds every fragment."""
+    frame = report.problems
+    hits = frame[(frame["source"] == source)
+                 & ((frame["column"] == column) if column is not None else frame["column"].isna())
+                 & ((frame["row"] == row) if row is not None else frame["row"].isna())]
+    hits = [p for p in hits.to_dict("records") if all(f in p["rule"] for f in rule)]
+    assert len(hits) == 1, (f"expected one problem {source}/{column}/row {row}/{rule}; got:\n"
+                            + "\n".join(report.problem_lines()))
+    line = next(x for x in report.problem_lines() if x.endswith(hits[0]["rule"] + (
+        f" (found {hits[0]['value']})" if hits[0]["value"] not in (None, "") and not pd.isna(hits[0]["value"]) else "")))
+    assert source in line and (column is None or f"column '{column}'" in line)
+    assert row is None or f"row {row}:" in line
+    return hits[0]
+
+
+def test_the_valid_cohort_passes(tables, folder):
+    report = intake.validate(write(tables, folder))
+    assert report.ok, report.text()
+    assert list(report.studies) == ["mycentre"]
+
+
+# --------------------------------------------------------------------------- structure
+
+def test_01_missing_required_column(tables, folder):
+    tables["outcomes"] = tables["outcomes"].drop(columns="died")
+    p = problem(problems_of(write(tables, folder)), "outcomes.csv", "died", None, "is required but missing")
+    assert p["table"] == "outcomes"
+
+
+def test_02_misnamed_column_is_named_with_the_likely_intended_one(tables, folder):
+    tables["outcomes"] = tables["outcomes"].rename(columns={"followup_days": "followup"})
+    report = problems_of(write(tables, folder))
+    problem(report, "outcomes.csv", "followup", None, "unknown column", "did you mean 'followup_days'?")
+    problem(report, "outcomes.csv", "followup_days", None, "is required but missing")
+
+
+def test_03_duplicate_header(tables, folder):
+    write(tables, folder)
+    path = folder / "kinetics.csv"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([lines[0] + ",day"] + [line + ",14" for line in lines[1:]]) + "\n")
+    problem(problems_of(folder), "kinetics.csv", "day", None, "column appears more than once")
+
+
+def test_04_unnamed_column_with_data(tables, folder):
+    tables["responses"][""] = ["x", "", ""]
+    problem(problems_of(write(tables, folder)), "responses.csv", "(unnamed column 8)", None, "unknown column")
+
+
+def test_05_missing_required_table(tables, folder):
+    del tables["outcomes"]
+    problem(problems_of(write(tables, folder)), "outcomes.csv", None, None, "required table is missing",
+            "no outcomes.csv or outcomes.xlsx")
+
+
+def test_06_two_files_for_one_table(tables, folder):
+    write(tables, folder)
+    tables["kinetics"].to_excel(folder / "kinetics.xlsx", index=False)
+    problem(problems_of(folder), "kinetics.csv", None, None, "more than one file for this table",
+            "kinetics.csv, kinetics.xlsx")
+
+
+def test_07_folder_without_any_patients_file(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("nothing here")
+    report = problems_of(tmp_path / "empty")
+    problem(report, "empty", None, None, "no study found", "patients.csv or patients.xlsx")
+
+
+# --------------------------------------------------------------------------- types
+
+def test_08_text_in_a_number_column(tables, folder):
+    tables["patients"].loc[1, "age_years"] = "51 years"
+    p = problem(problems_of(write(tables, folder)), "patients.csv", "age_years", 2, "must be a number")
+    assert p["value"] == "'51 years'"
+
+
+def test_09_decimal_comma(tables, folder):
+    tables["patients"].loc[0, "marrow_blasts_pct"] = "45,5"
+    problem(problems_of(write(tables, folder)), "patients.csv", "marrow_blasts_pct", 1,
+            "must be a number", "decimal comma: write 45.5")
+
+
+def test_10_fraction_in_a_whole_number_column(tables, folder):
+    tables["responses"].loc[2, "day"] = "28.5"
+    problem(problems_of(write(tables, folder)), "responses.csv", "day", 3, "must be a whole number")
+
+
+def test_11_grade_written_as_a_roman_numeral(tables, folder):
+    tables["adverse_events"].loc[2, "grade"] = "III"
+    p = problem(problems_of(write(tables, folder)), "adverse_events.csv", "grade", 3, "must be a whole number")
+    assert p["value"] == "'III'"
+
+
+def test_12_boolean_that_is_not_true_or_false(tables, folder):
+    tables["outcomes"].loc[0, "relapsed"] = "maybe"
+    problem(problems_of(write(tables, folder)), "outcomes.csv", "relapsed", 1, "must be true or false")
+
+
+def test_13_value_outside_the_vocabulary(tables, folder):
+    tables["patients"].loc[0, "sex"] = "M"
+    problem(problems_of(write(tables, folder)), "patients.csv", "sex", 1, "must be one of: male, female, unknown")
+
+
+def test_14_infinite_number(tables, folder):
+    tables["labs"].loc[3, "value"] = "inf"
+    problem(problems_of(write(tables, folder)), "labs.csv", "value", 4, "must be a finite number")
+
+
+# --------------------------------------------------------------------------- keys
+
+def test_15_duplicate_patient_id_names_both_rows(tables, folder):
+    tables["patients"] = pd.concat([tables["patients"], tables["patients"].iloc[[0]]], ignore_index=True)
+    report = problems_of(write(tables, folder))
+    problem(report, "patients.csv", "patient_id", 1, "duplicate key (study_id, patient_id) also in row 4")
+    problem(report, "patients.csv", "patient_id", 4, "duplicate key (study_id, patient_id) also in row 1")
+
+
+def test_16_patient_in_another_table_but_not_in_patients(tables, folder):
+    tables["responses"].loc[1, "patient_id"] = "MC-99"
+    p = problem(problems_of(write(tables, folder)), "responses.csv", "patient_id", 2,
+                "patient is not in patients.csv")
+    assert p["value"] == "'MC-99'"
+
+
+def test_17_patient_without_an_outcomes_row(tables, folder):
+    tables["outcomes"] = tables["outcomes"].iloc[[0, 1]]
+    problem(problems_of(write(tables, folder)), "patients.csv", "patient_id", 3,
+            "patient has no row in outcomes.csv")
+
+
+def test_18_two_study_ids_in_one_folder(tables, folder):
+    for frame in tables.values():  # patient 3 belongs to another study, consistently in every table
+        frame.loc[frame["patient_id"] == P3, "study_id"] = "othercentre"
+    problem(problems_of(write(tables, folder)), "patients.csv", "study_id", 3, "a study folder holds one study",
+            "'othercentre' in row 3 differs from 'mycentre'")
+
+
+# --------------------------------------------------------------------------- times
+
+def test_19_negative_time(tables, folder):
+    tables["outcomes"].loc[0, "followup_days"] = "-10"
+    problem(problems_of(write(tables, folder)), "outcomes.csv", "followup_days", 1, "must be ≥ 0")
+
+
+def test_20_missing_time(tables, folder):
+    tables["outcomes"].loc[1, "followup_days"] = ""
+    problem(problems_of(write(tables, folder)), "outcomes.csv", "followup_days", 2,
+            "is required but missing (empty cell)")
+
+
+def test_21_event_after_last_follow_up(tables, folder):
+    tables["responses"].loc[1, "day"] = "300"  # patient 2 was followed for 200 days
+    problem(problems_of(write(tables, folder)), "responses.csv", "day", 2,
+            "is after the patient's last follow-up (followup_days 200 in outcomes.csv row 2)")
+
+
+def test_22_relapse_after_last_follow_up(tables, folder):
+    tables["outcomes"].loc[1, "relapse_day"] = "250"
+    problem(problems_of(write(tables, folder)), "outcomes.csv", "relapse_day", 2,
+            "must be ≤ followup_days (200)", "relapse cannot come after the last follow-up")
+
+
+def test_23_treatment_ends_before_it_starts(tables, folder):
+    tables["treatments"].loc[0, "end_day"] = "-8"
+    problem(problems_of(write(tables, folder)), "treatments.csv", "end_day", 1, "must be ≥ start_day (-5)")
+
+
+def test_24_lymphodepletion_after_the_infusion(tables, folder):
+    tables["treatments"].loc[1, ["start_day", "end_day"]] = ["2", "4"]
+    problem(problems_of(write(tables, folder)), "treatments.csv", "start_day", 2,
+            "lymphodepletion must start before the infusion")
+
+
+def test_25_infusion_not_on_day_0(tables, folder):
+    tables["treatments"].loc[5, ["start_day", "end_day"]] = ["1", "1"]
+    problem(problems_of(write(tables, folder)), "treatments.csv", "start_day", 6,
+            "first CAR-T row is the infusion and must be on day 0")
+
+
+def test_26_lab_sample_before_lymphodepletion(tables, folder):
+    tables["labs"].loc[0, "day"] = "-13"  # lymphodepletion started on day -5 (treatments.csv row 1)
+    problem(problems_of(write(tables, folder)), "labs.csv", "day", 1,
+            "more than 7 days before the patient's lymphodepletion (start_day -5 in treatments.csv row 1)")
+
+
+def test_27_relapse_flag_without_a_day(tables, folder):
+    tables["outcomes"].loc[2, "relapse_day"] = ""
+    problem(problems_of(write(tables, folder)), "outcomes.csv", "relapse_day", 3,
+            "is required when relapsed is true")
+
+
+def test_28_cause_of_death_for_a_living_patient(tables, folder):
+    tables["outcomes"].loc[0, "death_cause"] = "unknown"
+    problem(problems_of(write(tables, folder)), "outcomes.csv", "death_cause", 1, "must be empty when died is false")
+
+
+# --------------------------------------------------------------------------- vocabularies and units
+
+def test_29_grade_outside_0_to_5(tables, folder):
+    tables["adverse_events"].loc[0, "grade"] = "6"
+    problem(problems_of(write(tables, folder)), "adverse_events.csv", "grade", 1, "must be ≤ 5")
+
+
+def test_30_units_mixed_within_one_analyte(tables, folder):
+    tables["labs"].loc[2, "unit"] = "ng/mL"
+    problem(problems_of(write(tables, folder)), "labs.csv", "unit", 3,
+            "analyte 'IL-6' must be reported in pg/mL",
+            "this file mixes units for it (pg/mL in rows 1, 2, 4; ng/mL in row 3)")
+
+
+def test_31_cohort_label_spelled_two_ways(tables, folder):
+    tables["patients"].loc[1, "cohort"] = "cohort a"
+    problem(problems_of(write(tables, folder)), "patients.csv", "cohort", 2,
+            "differs from 'Cohort A' (row 1) only in letter case, spaces or punctuation")
+
+
+def test_32_unknown_cohort_label_for_a_reproduced_study(tables, tmp_path):
+    for frame in tables.values():
+        frame["study_id"] = "000"
+    tables["patients"]["cohort"] = ["CML-LBC", "CML-BC", "Ph+ ALL"]
+    report = problems_of(write(tables, tmp_path / "000"))
+    problem(report, "patients.csv", "cohort", 2, "unknown cohort label for study 000 (row 2)",
+            "compare the cohorts CML-LBC, Ph+ ALL")
+
+
+# --------------------------------------------------------------------------- identifiers
+
+def test_33_identifier_column(tables, folder):
+    tables["patients"]["Patient Name"] = ["A", "B", "C"]
+    problem(problems_of(write(tables, folder)), "patients.csv", "Patient Name", None,
+            "looks like a direct identifier (name)", "never accepts direct identifiers")
+
+
+def test_34_email_address_in_a_text_cell_is_refused_and_masked(tables, folder):
+    tables["treatments"].loc[0, "agent"] = "ask dr.who@example.org"
+    report = problems_of(write(tables, folder))
+    p = problem(report, "treatments.csv", "agent", 1, "looks like an e-mail address")
+    assert "example.org" not in report.text() and p["value"].startswith("masked value")
+
+
+def test_35_record_number_as_patient_id(tables, folder):
+    for frame in tables.values():
+        frame.loc[frame["patient_id"] == P3, "patient_id"] = "12345678"
+    problem(problems_of(write(tables, folder)), "patients.csv", "patient_id", 3,
+            "looks like a medical record number")
+
+
+def test_36_date_of_birth_in_a_text_cell(tables, folder):
+    tables["patients"].loc[0, "cohort"] = "born 14/03/1987"
+    problem(problems_of(write(tables, folder)), "patients.csv", "cohort", 1, "looks like a calendar date")
+
+
+# --------------------------------------------------------------------------- dates
+
+def test_37_excel_date_cell_in_a_day_column(tables, folder):
+    write(tables, folder)
+    (folder / "outcomes.csv").unlink()
+    frame = tables["outcomes"].copy()
+    frame["followup_days"] = [dt.datetime(2021, 3, 4), 200, 90]
+    frame.to_excel(folder / "outcomes.xlsx", index=False)
+    p = problem(problems_of(folder), "outcomes.xlsx", "followup_days", 1, "holds a calendar date",
+                "days from the CAR-T infusion")
+    assert "2021" not in p["value"]  # the date itself is never repeated
+
+
+def test_38_typed_date_in_a_day_column(tables, folder):
+    tables["kinetics"].loc[0, "day"] = "2021-03-18"
+    p = problem(problems_of(write(tables, folder)), "kinetics.csv", "day", 1, "holds a calendar date")
+    assert p["value"] == "masked value '9999-99-99'"
+
+
+# --------------------------------------------------------------------------- files and encodings
+
+def test_39_semicolon_separated_file(tables, folder):
+    write(tables, folder)
+    tables["outcomes"].to_csv(folder / "outcomes.csv", index=False, sep=";")
+    problem(problems_of(folder), "outcomes.csv", None, None, "separated by semicolons, not commas")
+
+
+def test_40_ragged_row(tables, folder):
+    write(tables, folder)
+    with open(folder / "treatments.csv", "a") as fh:
+        fh.write("mycentre,MC-01,other,x,10,,,,user,extra\n")
+    problem(problems_of(folder), "treatments.csv", None, 7, "row has 10 cells but the header has 9")
+
+
+def test_41_latin1_encoding(tables, folder):
+    tables["patients"].loc[0, "cohort"] = "Lymphoïde"
+    write(tables, folder)
+    tables["patients"].to_csv(folder / "patients.csv", index=False, encoding="latin-1")
+    problem(problems_of(folder), "patients.csv", None, None, "file is not UTF-8 text", "save it as CSV UTF-8")
+
+
+def test_42_utf16_file_from_a_spreadsheet(tables, folder):
+    write(tables, folder)
+    tables["responses"].to_csv(folder / "responses.csv", index=False, encoding="utf-16")
+    problem(problems_of(folder), "responses.csv", None, None, "file is not UTF-8 text")
+
+
+def test_43_empty_required_table(tables, folder):
+    tables["patients"] = tables["patients"].iloc[0:0]
+    problem(problems_of(write(tables, folder)), "patients.csv", None, None,
+            "table has a header but no data rows")
+
+
+# --------------------------------------------------------------------------- visible degradations
+
+def test_44_empty_optional_table_is_read_as_absent_and_said(tables, folder):
+    tables["kinetics"] = tables["kinetics"].iloc[0:0]
+    report = intake.validate(write(tables, folder))
+    assert report.ok, report.text()
+    notes = report.notes[report.notes["source"] == "kinetics.csv"]["note"].tolist()
+    assert notes == ["has a header but no data rows: read as an absent optional table"]
+    ready = report.readiness.set_index("analysis").loc["CAR-T expansion"]
+    assert ready["status"] == "absent" and "no kinetics table" in ready["detail"]
+
+
+def test_45_single_cohort_degrades_visibly(tables, folder):
+    tables["patients"]["cohort"] = "Cohort A"
+    report = intake.validate(write(tables, folder))
+    assert report.ok, report.text()
+    ready = report.readiness.set_index("analysis").loc["Comparisons between cohorts"]
+    assert ready["status"] == "degraded" and "one cohort (Cohort A)" in ready["detail"]
+    assert "log-rank" in ready["detail"] and "not computable" in ready["detail"]
+    book = chapter.setup("test", folder)
+    assert book.require("mycentre", analysis="Remission by cohort", min_cohorts=2) is False
+    assert book.absent[-1]["why"] == "it compares cohorts and needs at least 2; study mycentre has 1 (Cohort A)"
+
+
+def test_46_every_patient_censored_degrades_visibly(tables, folder):
+    tables["outcomes"]["died"] = "false"
+    tables["outcomes"]["death_cause"] = ""
+    report = intake.validate(write(tables, folder))
+    assert report.ok, report.text()
+    ready = report.readiness.set_index("analysis").loc["Overall survival"]
+    assert ready["status"] == "degraded"
+    assert "every patient is censored" in ready["detail"] and "log-rank test is not computable" in ready["detail"]
+
+
+def test_47_stray_whitespace_is_stripped_and_reported(tables, folder):
+    write(tables, folder)
+    path = folder / "responses.csv"
+    lines = path.read_text().splitlines()
+    lines[0] = lines[0].replace("morphologic", " morphologic ")
+    lines[3] = lines[3].replace(",NR,", ", NR ,")
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.warns(UserWarning, match="responses.csv: stripped stray whitespace"):
+        report = intake.validate(folder)
+    assert report.ok, report.text()
+    note = report.notes[report.notes["source"] == "responses.csv"]["note"].iloc[0]
+    assert note == ("stripped stray whitespace from 1 header (morphologic) and 1 cell "
+                    "(column morphologic; row 3)")
+
+
+def test_48_byte_order_mark_is_noted(tables, folder):
+    write(tables, folder)
+    tables["patients"].to_csv(folder / "patients.csv", index=False, encoding="utf-8-sig")
+    report = intake.validate(folder)
+    assert report.ok, report.text()
+    assert report.notes[report.notes["source"] == "patients.csv"]["note"].tolist() == [
+        "UTF-8 byte-order mark at the start (ignored)"]
+
+
+def test_49_misnamed_file_is_noted_and_its_table_counted_absent(tables, folder):
+    write(tables, folder)
+    shutil.move(folder / "kinetics.csv", folder / "kinetic.csv")
+    report = intake.validate(folder)
+    assert report.ok
+    note = report.notes[report.notes["source"] == "kinetic.csv"]["note"].iloc[0]
+    assert note.startswith("ignored: not a contract table")
+    assert report.readiness.set_index("analysis").loc["CAR-T expansion", "status"] == "absent"
+
+
+def test_the_catalogue_has_at_least_25_malformed_inputs():
+    cases = [name for name in globals() if name.startswith("test_") and name[5:7].isdigit()]
+    assert len(cases) >= 25

@@ -1,0 +1,174 @@
+"""The privacy guard: direct identifiers are refused on the way in (contract) and caught on the way out
+(a check over the built site that fails the build), and calendar dates stay off unless switched on."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from helpers import build, chapter, privacy, registry
+
+TODAY = dt.date(2026, 11, 21)
+ALLOWED = privacy.published_months()
+
+
+def kinds(text: str, path: str = "book/page.html") -> list[str]:
+    return [f.kind.split(" (")[0] for f in privacy.scan_text(text, path, allowed_months=ALLOWED, today=TODAY)]
+
+
+# --------------------------------------------------------------------------- what is caught
+
+@pytest.mark.parametrize("text, kind", [
+    ("contact jane.doe@example.org", "e-mail address"),
+    ("call +44 20 7946 0958 today", "phone number"),
+    ("tel. (555) 123-4567", "phone number"),
+    ("555-123-4567", "phone number"),
+    ("ward 020 7946 0958", "phone number"),
+    ("born 1987", "date of birth"),
+    ("DOB: 14/03/1987", "date of birth"),
+    ("date of birth 1987-03-14", "date of birth"),
+])
+def test_identifiers_in_text_are_found(text, kind):
+    assert kind in kinds(text)
+
+
+@pytest.mark.parametrize("text", ["infused 2021-06-03", "3/6/2021", "14 March 2011", "March 14, 2011",
+                                  '{"x": ["2012-05-01T00:00:00"]}'])
+def test_a_patient_calendar_date_is_found(text):
+    assert kinds(text) == ["calendar date"]
+
+
+def test_identifier_named_table_columns_are_found_in_pages_and_csv():
+    page = "<table><tr><th>Patient name</th><th>MRN</th><th>Drug name</th><th>patient_id</th></tr></table>"
+    assert sorted(kinds(page)) == ["table column named like a direct identifier"] * 2
+    findings = privacy.scan_csv("patient_id,Date of birth\n12345678,x\nMC-01,y\n", "_static/downloads/a.csv")
+    assert [(f.line, f.kind.split(" (")[0]) for f in findings] == [
+        (1, "table column named like a direct identifier"),
+        (2, "record number")]
+
+
+def test_findings_never_repeat_the_value():
+    finding = privacy.scan_text("write to jane.doe@example.org", "p.html", allowed_months=ALLOWED,
+                                today=TODAY)[0]
+    assert "jane" not in str(finding) and finding.masked == "xxxx.xxx@xxxxxxx.xxx"
+
+
+# --------------------------------------------------------------------------- what is not
+
+@pytest.mark.parametrize("text", [
+    "0.30000000000000004 0.123456789 1.5e+10 [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]",  # figure data
+    "ChiCTR1800019622 NCT01234567 10 000 patients, 12,345 samples",  # trial ids, counts
+    "P = 0.0361; 95% CI 0.12-0.55; 2019-2023; 28/30; 13/134",
+    "001-p1-bcrabl-2019-11-15 drawn on 2019-11-15 and 15 Nov 2019",  # a published date (register)
+    "July 2019 (month only), March 2020",  # months are not full dates
+    "Last updated on Nov 21, 2026. 2026-11-21T00:35:27",  # the build's own date
+    "<th>Study</th><th>Cohort</th><th>Term</th><th>Agent</th><th>Drug name</th>",
+    "the contract refuses names, birth dates, addresses",  # the rule in words
+])
+def test_ordinary_book_content_is_not_flagged(text):
+    assert kinds(text) == []
+
+
+def test_published_months_come_from_the_register_with_a_window():
+    months = privacy.published_months()
+    assert (2019 * 12 + 6) in months  # July 2019 is printed (case report of study 001)
+    assert (2019 * 12 + 8) in months  # September 2019: within three months of it
+    assert (1987 * 12 + 2) not in months and (2021 * 12 + 5) not in months
+
+
+# --------------------------------------------------------------------------- the site and the build
+
+def test_check_site_reads_pages_downloads_and_sources_but_not_vendor_files(tmp_path):
+    site = tmp_path / "html"
+    (site / "book").mkdir(parents=True)
+    (site / "_static" / "downloads" / "x").mkdir(parents=True)
+    (site / "_static" / "scripts").mkdir(parents=True)
+    (site / "_sources" / "book").mkdir(parents=True)
+    (site / "book" / "a.html").write_text("<p>fine</p>\n<p>call +44 20 7946 0958</p>")
+    (site / "_static" / "downloads" / "x" / "t.csv").write_text("patient_id,value\n1234567,3\n")
+    (site / "_sources" / "book" / "a.ipynb").write_text(json.dumps({"cells": [{"source": "born 1987"}]}))
+    (site / "_static" / "scripts" / "vendor.js").write_text("// mail me at someone@example.org")
+    findings = privacy.check_site(site, today=TODAY)
+    assert [(f.path, f.line, f.kind.split(" (")[0]) for f in sorted(findings, key=lambda f: f.path)] == [
+        ("_sources/book/a.ipynb", 1, "date of birth"),
+        ("_static/downloads/x/t.csv", 2, "record number"),
+        ("book/a.html", 2, "phone number")]
+    assert "FAILED: 3 finding(s) in 3 file(s)" in privacy.report(findings)
+    assert privacy.main([str(site)]) == 1
+
+
+def test_a_clean_site_passes(tmp_path):
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "a.html").write_text("<p>Study 000, 13 CML-LBC patients, day 28.</p>")
+    assert privacy.check_site(tmp_path, today=TODAY) == []
+    assert privacy.main([str(tmp_path)]) == 0
+
+
+def test_the_build_fails_and_removes_the_site_when_the_check_finds_something(tmp_path, monkeypatch):
+    html = tmp_path / "_build" / "html"
+    monkeypatch.setattr(build, "BUILD_DIR", tmp_path / "_build")
+    monkeypatch.setattr(build, "HTML_DIR", html)
+    monkeypatch.setattr(build, "LEDGER_PARTS_DIR", tmp_path / "_build" / "ledger")
+    monkeypatch.setattr(build, "chapters", lambda: [])
+    monkeypatch.setattr(build, "pairing_problems", lambda names: [])
+    monkeypatch.setattr(build, "stage_site", lambda names: None)
+    monkeypatch.setattr(build, "export_static_figures", lambda: None)
+
+    def leaking_site(strict=True):
+        (html / "book").mkdir(parents=True)
+        (html / "book" / "x.html").write_text("<td>jane.doe@example.org</td>")
+        return 0
+    monkeypatch.setattr(build, "build_site", leaking_site)
+    assert build.main(["--no-regenerate"]) == 1
+    assert not html.exists(), "a site that fails the privacy check must not be left to publish"
+
+    def clean_site(strict=True):
+        (html / "book").mkdir(parents=True)
+        (html / "book" / "x.html").write_text("<td>13 patients</td>")
+        return 0
+    monkeypatch.setattr(build, "build_site", clean_site)
+    assert build.main(["--no-regenerate"]) == 0 and html.exists()
+
+
+# --------------------------------------------------------------------------- calendar dates: off by default
+
+@pytest.fixture
+def example(tmp_path) -> Path:
+    return registry.single_centre(tmp_path)
+
+
+def test_calendar_dates_are_off_unless_switched_on(example, monkeypatch):
+    monkeypatch.delenv(chapter.ABSOLUTE_DATES_ENV, raising=False)
+    book = chapter.setup("t", example)
+    assert book.absolute_dates is False and book.infusion_months("single-centre") is None
+    monkeypatch.setenv(chapter.ABSOLUTE_DATES_ENV, "1")
+    months = book.infusion_months("single-centre")
+    assert list(months.columns) == ["study_id", "patient_id", "infusion_month"]
+    assert months["infusion_month"].str.fullmatch(r"20\d\d-\d\d").all()  # months only, never a day
+    assert len(months) == len(book.cohort("single-centre")["patients"])
+
+
+def test_infusion_dates_file_problems_are_named(example):
+    path = example / "infusion_dates.csv"
+    frame = pd.read_csv(path, dtype=str)
+    frame.loc[1, "infusion_date"] = "03/04/2021"
+    frame.loc[2, "patient_id"] = "SC-999"
+    frame.to_csv(path, index=False)
+    patients = pd.read_csv(example / "patients.csv", dtype=str)
+    with pytest.raises(chapter.contract.ContractError) as info:
+        chapter.read_infusion_months(path, patients)
+    text = str(info.value)
+    assert "infusion_dates.csv: table 'infusion_dates', column 'infusion_date', row 2: must be a date written YYYY-MM-DD" in text
+    assert "column 'patient_id', row 3: patient is not in patients.csv" in text
+    assert "03/04/2021" not in text
+
+
+def test_the_build_fingerprint_follows_the_calendar_switch(monkeypatch):
+    monkeypatch.delenv(build.ABSOLUTE_DATES_ENV, raising=False)
+    off = build.chapter_inputs_digest("baselines", build.Parameters())
+    monkeypatch.setenv(build.ABSOLUTE_DATES_ENV, "1")
+    assert build.chapter_inputs_digest("baselines", build.Parameters()) != off
