@@ -218,7 +218,8 @@ def test_a_chapter_stopped_by_absent_data_becomes_a_note_page(tmp_path, monkeypa
     result = build.execute_chapter("absent", params, allow_absent=True)
     assert result.status == "absent" and "no data for study '000'" in result.error
     page = nbformat.read(str(executed / "absent.ipynb"), as_version=4)
-    assert len(page.cells) == 1 and page.cells[0].source.startswith("# Expansion\n\n```{note} No data for this chapter")
+    assert len(page.cells) == 1 and page.cells[0].source.startswith(
+        "# Expansion\n\n```{admonition} No data for this chapter\n:class: note")
     assert not (tmp_path / "ledger" / "absent.csv").exists()
     assert build.execute_chapter("broken", params, allow_absent=True).status == "failed"
 
@@ -258,3 +259,23 @@ def test_the_example_builds_into_a_complete_book(tmp_path):
     response = (html / "book" / "response.html").read_text(encoding="utf-8")
     assert "Evaluable for response" in response and "One cohort" in response
     assert "privacy check: nothing that looks like a direct identifier" in completed.stdout
+
+
+def test_a_folder_of_excel_workbooks_is_read_like_csv(tmp_path):
+    folder = tmp_path / "xlsx-centre"
+    folder.mkdir()
+    for path in EXAMPLE.glob("*.csv"):
+        if path.stem in TABLES:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+            frame.to_excel(folder / f"{path.stem}.xlsx", index=False)
+    report = intake.validate(folder)
+    assert report.ok, report.text()
+    csv = intake.validate(EXAMPLE).studies["single-centre"]
+    xlsx = report.studies["xlsx-centre"]
+    assert xlsx.files["patients"] == "patients.xlsx"
+    for name in csv:
+        pd.testing.assert_frame_equal(csv[name], xlsx[name])
+
+
+def test_build_regenerates_the_intake_files_without_changing_them():
+    assert build.regenerate_intake_files() == 0, "data/template or data/examples was stale"

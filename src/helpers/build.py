@@ -249,7 +249,7 @@ def write_absent_page(name: str, source: Path, target: Path, reason: str, data_d
     title = next((line[2:].strip() for cell in notebook.cells if cell.cell_type == "markdown"
                   for line in cell.source.splitlines() if line.startswith("# ")), name)
     text = (f"# {title}\n\n"
-            "```{note} No data for this chapter\n"
+            "```{admonition} No data for this chapter\n:class: note\n\n"
             f"This chapter could not be computed from the data the book was run on "
             f"(`{data_dir.name}`): {reason}.\n\n"
             "The chapter stops at the first analysis that needs the missing data and has no section "
@@ -313,7 +313,21 @@ def regenerate(seed: int) -> None:
         changed = sync_tree(Path(tmp), SYNTHETIC_DIR)
     csv = contract.dictionary().to_csv(index=False, lineterminator="\n").encode()
     changed += write_if_changed(DATA_DIR / "data_dictionary.csv", csv)
+    changed += regenerate_intake_files()
     log(f"generated data: {changed} file(s) changed")
+
+
+def regenerate_intake_files() -> int:
+    """The template folder and the worked intake example (data/template, data/examples); the
+    example uses its own fixed seed, so the build's --seed never changes its committed bytes."""
+    from . import intake, registry
+
+    changed = sum(write_if_changed(DATA_DIR / "template" / name, text.encode())
+                  for name, text in intake.template_files().items())
+    with tempfile.TemporaryDirectory() as tmp:
+        registry.single_centre(Path(tmp), seed=registry.DEFAULT_SEED)
+        changed += sync_tree(Path(tmp), DATA_DIR / "examples")
+    return changed
 
 
 # ------------------------------------------------------------------- site --

@@ -294,7 +294,8 @@ Each file here holds the header row only. `patients.csv` and `outcomes.csv` are 
 other tables are optional: delete a file you have no data for, and the chapters that need it show
 "No data for this analysis" instead. Excel workbooks (`<table>.xlsx`, first sheet or a sheet named
 after the table) are read as well. Column by column, with types, units, allowed values and ranges:
-`data/data_dictionary.csv`, and the *Data dictionary* page of the book.
+`data_dictionary.csv` in this folder (the same as `data/data_dictionary.csv`, and the *Data
+dictionary* page of the book); the intake ignores it, and this README, when it reads the folder.
 
 ## The rules in short
 
@@ -318,9 +319,12 @@ def template_files() -> dict[str, str]:
     from .contract import CROSS_TABLE_RULES
     from .contract_spec import TABLES
 
+    from .contract import dictionary
+
     files = {f"{name}.csv": ",".join(table.column_names) + "\n" for name, table in TABLES.items()}
     rules = "".join(f"- {rule}\n" for rule in CROSS_TABLE_RULES)
     files["README.md"] = TEMPLATE_README.replace("{rules}", rules)
+    files["data_dictionary.csv"] = dictionary().to_csv(index=False, lineterminator="\n")
     return files
 
 

@@ -81,8 +81,13 @@ def is_synthetic(patients: pd.DataFrame) -> bool:
     return bool(len(patients)) and bool((patients["origin"] == "synthetic").all())
 
 
+SYNTHETIC_OWN_LABEL = "Synthetic cohort: invented patients, calibrated to no paper; not patient data"
+
+
 def stamp(figure: go.Figure, patients: pd.DataFrame) -> go.Figure:
-    return figures.label_synthetic(figure) if is_synthetic(patients) else figure
+    """Stamp a figure drawn from a wholly synthetic study (the registry, the worked example);
+    a reader's own rows (origin ``user``) are not stamped."""
+    return figures.label_synthetic(figure, SYNTHETIC_OWN_LABEL) if is_synthetic(patients) else figure
 
 
 def _one_cohort_note(book: ChapterContext, study: str, patients: pd.DataFrame, what: str):
