@@ -82,6 +82,8 @@ import pandas as pd
 from scipy import optimize
 from scipy import stats as sps
 
+from .cytokines import mann_whitney
+
 __all__ = [
     "AUC_METHODS", "BLQ_RULES", "WINDOW_DAYS", "LN2",
     "clean_profile", "auc", "nca_profile", "nca_table", "trapezoid_table", "sampling_overview",
@@ -757,33 +759,7 @@ def _as_sample(values, name: str) -> np.ndarray:
     return x
 
 
-def _wilcox_counts(m: int, n: int) -> np.ndarray:
-    """Number of orderings of m x's and n y's giving each Mann-Whitney U = 0..m*n."""
-    # subsets of size m of {1..N} by rank sum, then U = ranksum - m(m+1)/2
-    N = m + n
-    max_sum = sum(range(N - m + 1, N + 1))
-    table = np.zeros((m + 1, max_sum + 1))
-    table[0, 0] = 1.0
-    for k in range(1, N + 1):
-        for j in range(min(k, m), 0, -1):
-            table[j, k:] += table[j - 1, :max_sum + 1 - k]
-    offset = m * (m + 1) // 2
-    return table[m, offset:offset + m * n + 1]
 
-
-def _pwilcox(q: float, counts: np.ndarray) -> float:
-    """P(U <= q), as R's pwilcox."""
-    q = math.floor(q + 1e-7)
-    if q < 0:
-        return 0.0
-    return float(min(counts[:q + 1].sum() / counts.sum(), 1.0))
-
-
-def _qwilcox(p: float, counts: np.ndarray) -> int:
-    """Smallest q with P(U <= q) >= p, as R's qwilcox (with its 10*eps fuzz)."""
-    cdf = np.cumsum(counts) / counts.sum()
-    target = p - 10 * np.finfo(float).eps
-    return int(np.argmax(cdf >= target))
 
 
 def rank_sum_wdiff(x, y, d: float, zq: float, correct: bool) -> float:
@@ -802,34 +778,6 @@ def rank_sum_wdiff(x, y, d: float, zq: float, correct: bool) -> float:
     return float((dz - corr) / sigma - zq)
 
 
-def _rank_sum_asymptotic_root(x: np.ndarray, y: np.ndarray, zq: float, correct: bool) -> float:
-    """Where ``rank_sum_wdiff`` changes sign. R searches for it with ``uniroot(tol = 1e-4)``;
-    here the step function is searched exactly over the pairwise differences, so R's
-    value lies within about 1e-4 of this one (or, when the function is exactly 0 on an
-    interval, anywhere in that interval -- this returns its midpoint)."""
-    def wdiff(d: float) -> float:
-        return rank_sum_wdiff(x, y, d, zq, correct)
-
-    lo, hi = x.min() - y.max(), x.max() - y.min()
-    if wdiff(lo) <= 0:
-        return float(lo)
-    if wdiff(hi) >= 0:
-        return float(hi)
-    cand = np.unique(np.subtract.outer(x, y).ravel())
-    mids = np.r_[(cand[:-1] + cand[1:]) / 2, hi]
-    # wdiff is non-increasing in d: binary search for the first midpoint with wdiff <= 0
-    a, z = 0, len(mids) - 1
-    while a < z:
-        k = (a + z) // 2
-        if wdiff(mids[k]) <= 0:
-            z = k
-        else:
-            a = k + 1
-    k = a
-    if wdiff(mids[k]) == 0 and k + 1 < len(cand):
-        return float(mids[k])                 # flat at zero between two differences
-    return float(cand[k])
-
 
 def rank_sum_test(x, y, *, conf_level: float = 0.95, exact: Optional[bool] = None,
                   correct: bool = True) -> dict:
@@ -845,42 +793,12 @@ def rank_sum_test(x, y, *, conf_level: float = 0.95, exact: Optional[bool] = Non
     x, y = _as_sample(x, "x"), _as_sample(y, "y")
     if not (0 < conf_level < 1):
         raise ValueError(f"conf_level must be between 0 and 1, got {conf_level}")
-    m, n = len(x), len(y)
-    r = sps.rankdata(np.r_[x, y])
-    W = float(r[:m].sum() - m * (m + 1) / 2)
-    has_ties = len(np.unique(r)) < m + n
-    use_exact = (m < 50 and n < 50) if exact is None else bool(exact)
-    use_exact = use_exact and not has_ties
-    alpha = 1 - conf_level
-    diffs = np.sort(np.subtract.outer(x, y).ravel())
-    if use_exact:
-        counts = _wilcox_counts(m, n)
-        if W > m * n / 2:
-            p = 1.0 - _pwilcox(W - 1, counts)
-        else:
-            p = _pwilcox(W, counts)
-        p = min(2 * p, 1.0)
-        qu = _qwilcox(alpha / 2, counts)
-        if qu == 0:
-            qu = 1
-        ql = m * n - qu
-        ci = (float(diffs[qu - 1]), float(diffs[ql]))
-        estimate = float(np.median(diffs))
-        method = "Wilcoxon rank sum exact test"
-    else:
-        z = W - m * n / 2
-        _, ties = np.unique(r, return_counts=True)
-        sigma = math.sqrt((m * n / 12) * ((m + n + 1) - (ties ** 3 - ties).sum() / ((m + n) * (m + n - 1))))
-        corr = np.sign(z) * 0.5 if correct else 0.0
-        zz = (z - corr) / sigma
-        p = float(2 * min(sps.norm.cdf(zz), sps.norm.sf(zz)))
-        zcrit = sps.norm.isf(alpha / 2)
-        ci = (_rank_sum_asymptotic_root(x, y, zcrit, correct), _rank_sum_asymptotic_root(x, y, -zcrit, correct))
-        estimate = _rank_sum_asymptotic_root(x, y, 0.0, False)
-        method = "Wilcoxon rank sum test with continuity correction" if correct else "Wilcoxon rank sum test"
-    return {"W": W, "p_value": float(p), "method": method, "exact": use_exact, "ties": has_ties,
-            "estimate": estimate, "ci_lower": ci[0], "ci_upper": ci[1], "n_x": m, "n_y": n,
-            "conf_level": conf_level}
+    # One implementation of R's wilcox.test in the book: the cytokines chapter's.
+    result = mann_whitney(x, y, exact=exact, correct=correct, conf_int=True, conf_level=conf_level)
+    return {"W": result.statistic, "p_value": result.p_value, "method": result.method,
+            "exact": result.exact, "ties": result.ties, "estimate": result.estimate,
+            "ci_lower": result.ci_lower, "ci_upper": result.ci_upper, "n_x": result.n_x,
+            "n_y": result.n_y, "conf_level": conf_level}
 
 
 def welch_t_test(x, y, *, conf_level: float = 0.95) -> dict:
