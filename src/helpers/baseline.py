@@ -116,3 +116,34 @@ def cohort_profile(patients: pd.DataFrame, flags: dict, group_order: Sequence[st
             rows.append({"characteristic": label, "cohort": group, "k": k, "n": n, "lower": low,
                          "upper": high, "missing": int(values.isna().sum())})
     return pd.DataFrame(rows)
+
+
+# Published facts about the studies themselves (not results), shown once in the baselines chapter.
+STUDY_FACTS = {
+    "000-period-start": "first month of CAR-T treatment in study 000",
+    "000-period-end": "last month of CAR-T treatment in study 000",
+    "000-bg-cml-share-min": "background cited by the letter, not a study result",
+    "000-bg-cml-share-max": "background cited by the letter, not a study result",
+    "000-bg-tki-resistance-mutations": "background cited by the letter (printed as 'more than 100'), "
+                                       "not a study result",
+}
+COHORT_SIZE_IDS = {"003": "003-n-all", "004": "004-n-all"}
+
+
+def study_facts(book) -> pd.DataFrame:
+    """Show and record the studies' sizes and the published facts that are not results.
+
+    Cohort sizes come from the cohorts in ``data_dir`` (synthetic: forced to the
+    published count); the other facts are transcribed from the register as printed.
+    """
+    rows = []
+    for study, register_id in COHORT_SIZE_IDS.items():
+        if study in book.studies:
+            n = len(book.cohort(study)["patients"])
+            row = book.ledger.record(register_id, n, basis="synthetic", note="patients in the cohort")
+            rows.append(row)
+    for register_id, note in STUDY_FACTS.items():
+        entry = reg.entry(register_id)
+        rows.append(book.ledger.record_text(register_id, str(entry["value_text"]), note=note))
+    frame = pd.DataFrame(rows)
+    return frame[["register_id", "quantity", "location", "published", "reproduced", "status", "note"]]
