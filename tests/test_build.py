@@ -83,6 +83,7 @@ def test_no_change_rebuild_executes_nothing(built):
     again = run_build()
     assert again.returncode == 0, again.stderr[-3000:]
     assert "(0 executed," in again.stdout, again.stdout
+    assert "site sources unchanged" in again.stdout, again.stdout
 
 
 def test_executed_copies_stay_in_the_build_folder(built):

@@ -377,7 +377,30 @@ def stage_site(names: list[str]) -> None:
             path.unlink()  # a page removed from book/ must not linger on the site
 
 
+def site_sources_digest() -> str:
+    """Fingerprint of everything Sphinx reads from the staged site (plus the Sphinx extension)."""
+    digest = hashlib.sha256()
+    _hash_files(digest, [p for p in SITE_SOURCE_DIR.rglob("*") if p.is_file()])
+    _hash_files(digest, [HELPERS_DIR / "sphinx_site.py"])
+    return digest.hexdigest()
+
+
 def build_site(strict: bool = True) -> int:
+    """Run the strict Jupyter Book build, unless the staged sources are exactly those of the
+    site already in ``_build/html`` (then Sphinx would only confirm that nothing changed)."""
+    stamp = BUILD_DIR / "site-sources.sha256"
+    digest = site_sources_digest()
+    if (HTML_DIR / "index.html").exists() and stamp.exists() and stamp.read_text() == digest:
+        log("site sources unchanged: the HTML in place is current")
+        return 0
+    stamp.unlink(missing_ok=True)
+    code = _run_jupyter_book(strict)
+    if code == 0:
+        stamp.write_text(digest)
+    return code
+
+
+def _run_jupyter_book(strict: bool) -> int:
     command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(SITE_SOURCE_DIR),
                "--path-output", str(BUILD_DIR.parent), "--builder", "html"]
     if strict:

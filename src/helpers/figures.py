@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import re
 from typing import Iterable, Optional, Sequence
 
 import pandas as pd
@@ -45,8 +46,8 @@ class FigureHTML:
 
     def _repr_html_(self) -> str:
         div_id = self.div_id
-        markup = self.figure.to_html(include_plotlyjs=False, full_html=False, div_id=div_id,
-                                     config=PLOTLY_CONFIG)
+        markup = trim_floats(self.figure.to_html(include_plotlyjs=False, full_html=False, div_id=div_id,
+                                                 config=PLOTLY_CONFIG))
         href = _EXPORTS["href"]
         if href:
             markup += (f"<p class='figure-export'>Static copy for slides and papers: "
@@ -57,6 +58,18 @@ class FigureHTML:
     def __repr__(self) -> str:
         title = self.figure.layout.title.text or "plotly figure"
         return f"<Figure: {title}>"
+
+
+_LONG_FLOAT = re.compile(r"(?<![\w.#])-?\d+\.\d{7,}(?:[eE][-+]?\d+)?")
+
+
+def trim_floats(markup: str, digits: int = 6) -> str:
+    """Print long floats of a figure's JSON with ``digits`` significant digits.
+
+    Pages carry every plotted number; 17-digit floats nearly double their weight and no reader
+    can see past the 6th digit on a screen or in hover text.
+    """
+    return _LONG_FLOAT.sub(lambda m: format(float(m.group(0)), f".{digits}g"), markup)
 
 
 def show(figure: go.Figure) -> FigureHTML:

@@ -1,0 +1,29 @@
+"""Figure output helpers: trimmed floats keep six significant digits and nothing else changes."""
+
+import re
+
+import plotly.graph_objects as go
+
+from helpers import figures
+
+
+def test_long_floats_keep_six_significant_digits():
+    values = [0.123456789012, 1234.56789012, -0.00012345678901, 98765.4321987]
+    trimmed = figures.trim_floats(str(values))
+    numbers = [float(x) for x in re.findall(r"-?[\d.]+(?:e-?\d+)?", trimmed)]
+    for original, short in zip(values, numbers):
+        assert abs(short - original) <= 5e-6 * abs(original)
+    assert trimmed == "[0.123457, 1234.57, -0.000123457, 98765.4]"
+
+
+def test_short_numbers_ids_and_colours_are_untouched():
+    text = '{"x": [1, 2.5, 3.125], "marker": {"color": "#0072B2"}, "id": "fig-0a1b2c3d4e5f", "y": 1.0e-05}'
+    assert figures.trim_floats(text) == text
+
+
+def test_figure_html_has_no_plotly_js_and_a_stable_id():
+    figure = go.Figure(go.Scatter(x=[0.1234567891234, 2], y=[1, 2]))
+    first, second = figures.show(figure)._repr_html_(), figures.show(figure)._repr_html_()
+    assert first == second and 'id="fig-' in first
+    assert "0.123457" in first and "0.1234567891234" not in first
+    assert "plotly.js v" not in first and len(first) < 20_000
