@@ -338,18 +338,7 @@ def live_r() -> dict[str, pd.DataFrame]:
 @pytest.mark.r_live
 @pytest.mark.parametrize("name", OUTPUT_NAMES)
 def test_committed_fixtures_equal_live_r(live_r, name):
-    committed, live = load_expected()[name], live_r[name]
-    assert committed.columns.tolist() == live.columns.tolist(), f"{name}: columns differ"
-    assert len(committed) == len(live), f"{name}: row count differs"
-    for column in committed.columns:
-        a, b = committed[column], live[column]
-        if pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b) and not pd.api.types.is_bool_dtype(a):
-            a, b = a.to_numpy(float), b.to_numpy(float)
-            with np.errstate(invalid="ignore"):
-                same = (np.isnan(a) & np.isnan(b)) | (np.abs(a - b) <= FIXTURE_TOL)
-            assert same.all(), f"{name}.{column}: committed vs live R differ -- regenerate?"
-        else:
-            assert a.astype(str).tolist() == b.astype(str).tolist(), f"{name}.{column} differs from live R"
+    assert r_oracle.fixture_mismatches(load_expected()[name], live_r[name], tol=FIXTURE_TOL) == []
 
 
 @pytest.mark.r_live

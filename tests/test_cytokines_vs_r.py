@@ -338,18 +338,7 @@ def live_r() -> dict[str, pd.DataFrame]:
 
 @pytest.mark.r_live
 def test_committed_fixture_equals_live_r(live_r):
-    committed, live = expected(), live_r["wilcox_expected"]
-    assert committed.columns.tolist() == live.columns.tolist(), "columns differ (stale fixture?)"
-    assert committed["case_id"].tolist() == live["case_id"].tolist(), "cases differ (stale fixture?)"
-    for column in committed.columns:
-        a, b = committed[column], live[column]
-        if pd.api.types.is_numeric_dtype(a):
-            a, b = a.to_numpy(float), b.to_numpy(float)
-            with np.errstate(invalid="ignore"):
-                same = (a == b) | (np.isnan(a) & np.isnan(b)) | (np.abs(a - b) <= FIXTURE_TOL)
-            assert same.all(), f"{column}: committed vs live R differ for {committed['case_id'][~same].tolist()}"
-        else:
-            assert a.astype(str).tolist() == b.astype(str).tolist(), f"{column} differs from live R"
+    assert r_oracle.fixture_mismatches(expected(), live_r["wilcox_expected"], tol=FIXTURE_TOL) == []
 
 
 @pytest.mark.r_live

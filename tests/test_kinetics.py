@@ -522,17 +522,8 @@ def live_r() -> dict[str, pd.DataFrame]:
 @pytest.mark.r_live
 @pytest.mark.parametrize("name", OUTPUT_NAMES)
 def test_committed_fixtures_equal_live_r(live_r, name):
-    committed, live = load_expected()[name], live_r[name]
-    assert committed.columns.tolist() == live.columns.tolist(), f"{name}: columns differ (stale fixture?)"
-    assert len(committed) == len(live), f"{name}: row count differs (stale fixture?)"
-    for column in committed.columns:
-        a, b = committed[column], live[column]
-        if pd.api.types.is_numeric_dtype(a):
-            a, b = a.to_numpy(dtype=float), b.to_numpy(dtype=float)
-            same = (np.isnan(a) & np.isnan(b)) | (np.abs(a - b) <= FIXTURE_TOL * np.maximum(1, np.abs(a)))
-            assert same.all(), f"{name}.{column}: committed vs live R differ -- regenerate the fixtures?"
-        else:
-            assert a.tolist() == b.tolist(), f"{name}.{column} differs from live R (stale fixture?)"
+    assert r_oracle.fixture_mismatches(load_expected()[name], live_r[name], tol=FIXTURE_TOL,
+                                       relative=True) == []
 
 
 @pytest.mark.r_live

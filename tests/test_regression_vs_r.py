@@ -471,17 +471,7 @@ def live_r() -> dict[str, pd.DataFrame]:
 @pytest.mark.r_live
 @pytest.mark.parametrize("name", [n for n in OUTPUT_NAMES if n != "logistic_session"])
 def test_committed_fixtures_equal_live_r(live_r, name):
-    committed, live = expected()[name], live_r[name]
-    assert committed.columns.tolist() == live.columns.tolist(), f"{name}: columns differ (stale fixture?)"
-    assert len(committed) == len(live), f"{name}: rows differ (stale fixture?)"
-    for column in committed.columns:
-        a, b = committed[column], live[column]
-        if pd.api.types.is_float_dtype(a):
-            a, b = a.to_numpy(float), b.to_numpy(float)
-            same = (np.isnan(a) & np.isnan(b)) | (np.abs(a - b) <= FIXTURE_TOL * np.maximum(1, np.abs(b)))
-            assert same.all(), f"{name}.{column} differs from live R -- regenerate the fixtures?"
-        else:
-            assert a.fillna("").astype(str).tolist() == b.fillna("").astype(str).tolist(), f"{name}.{column}"
+    assert r_oracle.fixture_mismatches(expected()[name], live_r[name], tol=FIXTURE_TOL, relative=True) == []
 
 
 @pytest.mark.r_live

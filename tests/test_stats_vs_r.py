@@ -204,26 +204,11 @@ def live_r() -> dict[str, pd.DataFrame]:
     return r_oracle.run_rscript(R_SCRIPT, load_inputs(), timeout=300)
 
 
-def assert_frames_match(committed: pd.DataFrame, live: pd.DataFrame, name: str) -> None:
-    assert committed.columns.tolist() == live.columns.tolist(), f"{name}: columns differ (stale fixture?)"
-    assert len(committed) == len(live), f"{name}: row count differs (stale fixture?)"
-    for column in committed.columns:
-        a, b = committed[column], live[column]
-        if pd.api.types.is_numeric_dtype(a) and not pd.api.types.is_bool_dtype(a):
-            a, b = a.to_numpy(dtype=float), b.to_numpy(dtype=float)
-            same = (np.isnan(a) & np.isnan(b)) | (np.abs(a - b) <= FIXTURE_TOL)
-            ids = committed.iloc[:, 0][~same].tolist()
-            assert same.all(), (f"{name}.{column} rows {ids}: committed {a[~same].tolist()} "
-                                f"vs live R {b[~same].tolist()} -- regenerate the fixtures?")
-        else:
-            assert a.tolist() == b.tolist(), f"{name}.{column} differs from live R (stale fixture?)"
-
-
 @pytest.mark.r_live
 @pytest.mark.parametrize("name", OUTPUT_NAMES)
 def test_committed_fixtures_equal_live_r(live_r, name):
     assert set(live_r) == set(OUTPUT_NAMES) | {"r_session"}
-    assert_frames_match(load_expected()[name], live_r[name], name)
+    assert r_oracle.fixture_mismatches(load_expected()[name], live_r[name], tol=FIXTURE_TOL) == []
 
 
 @pytest.mark.r_live
@@ -298,3 +283,17 @@ if __name__ == "__main__":
         regenerate()
     else:
         sys.exit("usage: python tests/test_stats_vs_r.py --regenerate")
+
+
+def test_fixture_comparison_catches_stale_fixtures():
+    committed = pd.DataFrame({"case": ["a", "b"], "p": [0.5, np.nan], "label": ["x", "y"]})
+    assert r_oracle.fixture_mismatches(committed, committed.copy(), tol=1e-12) == []
+    drifted = committed.assign(p=[0.5 + 1e-11, np.nan])
+    problems = r_oracle.fixture_mismatches(committed, drifted, tol=1e-12)
+    assert len(problems) == 1 and "rows ['a']" in problems[0]
+    assert r_oracle.fixture_mismatches(committed, committed.assign(label=["x", "z"]), tol=1e-12)
+    assert r_oracle.fixture_mismatches(committed, committed.drop(columns="label"), tol=1e-12)
+    # relative: 1e-12 of 1000 is 1e-9
+    big = pd.DataFrame({"case": ["a"], "v": [1000.0]})
+    assert r_oracle.fixture_mismatches(big, big.assign(v=[1000.0 + 5e-10]), tol=1e-12, relative=True) == []
+    assert r_oracle.fixture_mismatches(big, big.assign(v=[1000.0 + 5e-10]), tol=1e-12) != []

@@ -449,24 +449,10 @@ def live_r() -> dict[str, pd.DataFrame]:
     return {k: (v.astype({"case_id": str}) if "case_id" in v else v) for k, v in out.items()}
 
 
-def _frames_match(committed: pd.DataFrame, live: pd.DataFrame, name: str) -> None:
-    assert committed.columns.tolist() == live.columns.tolist(), f"{name}: columns differ (stale fixture?)"
-    assert len(committed) == len(live), f"{name}: row count differs (stale fixture?)"
-    for column in committed.columns:
-        a, b = committed[column], live[column]
-        if pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b):
-            a, b = a.to_numpy(float), b.to_numpy(float)
-            with np.errstate(invalid="ignore"):
-                same = (np.isnan(a) & np.isnan(b)) | (a == b) | (np.abs(a - b) <= FIXTURE_TOL)
-            assert same.all(), f"{name}.{column}: committed vs live R differ -- regenerate the fixtures?"
-        else:
-            assert a.astype(str).tolist() == b.astype(str).tolist(), f"{name}.{column} differs from live R"
-
-
 @pytest.mark.r_live
 @pytest.mark.parametrize("name", OUTPUT_NAMES)
 def test_committed_fixtures_equal_live_r(live_r, name):
-    _frames_match(load_expected()[name], live_r[name], name)
+    assert r_oracle.fixture_mismatches(load_expected()[name], live_r[name], tol=FIXTURE_TOL) == []
 
 
 @pytest.mark.r_live

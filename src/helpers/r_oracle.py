@@ -36,6 +36,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["ROracleError", "find_rscript", "rscript_available", "run_rscript", "r_version"]
@@ -159,3 +160,33 @@ def r_version(rscript: str | os.PathLike | None = None, timeout: float = 30.0) -
     if proc.returncode != 0:
         raise ROracleError(f"Rscript failed: {proc.stderr.strip()}")
     return proc.stdout.strip()
+
+
+def fixture_mismatches(committed: pd.DataFrame, live: pd.DataFrame, *, tol: float,
+                       relative: bool = False) -> list[str]:
+    """Where committed R fixtures no longer equal R's live output; empty when they agree.
+
+    Numeric columns agree within ``tol`` (absolute; with ``relative=True``, ``tol`` times the
+    larger of 1 and the smaller magnitude of the two values); missing values agree with missing
+    values. Every other column must agree exactly, as text. The first column names the rows.
+    """
+    if committed.columns.tolist() != live.columns.tolist():
+        return [f"columns differ: {committed.columns.tolist()} vs live {live.columns.tolist()} (stale fixture?)"]
+    if len(committed) != len(live):
+        return [f"row count differs: {len(committed)} vs live {len(live)} (stale fixture?)"]
+    problems = []
+    for column in committed.columns:
+        a, b = committed[column], live[column]
+        numeric = all(pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) for s in (a, b))
+        if numeric:
+            x, y = a.to_numpy(float), b.to_numpy(float)
+            bound = tol * np.maximum(1.0, np.minimum(np.abs(x), np.abs(y))) if relative else tol
+            with np.errstate(invalid="ignore"):
+                same = (np.isnan(x) & np.isnan(y)) | (x == y) | (np.abs(x - y) <= bound)
+        else:
+            same = (a.astype(str) == b.astype(str)).to_numpy()
+        if not same.all():
+            rows = committed.iloc[:, 0][~same].tolist()
+            problems.append(f"{column}: rows {rows} differ from live R "
+                            f"(committed {a[~same].tolist()} vs live {b[~same].tolist()}) -- regenerate the fixtures?")
+    return problems
