@@ -50,12 +50,13 @@ def published_vs_book(patients: pd.DataFrame, *, column: str, levels: Sequence,
     Each row found in the register is recorded in the ledger (basis: synthetic).
     """
     rows = []
+    published_ids = set(reg.load_register().index)
     for level in levels:
         for cohort, key in cohort_keys.items():
             members = patients[patients["cohort"] == cohort]
             k, n = int((members[column] == level).sum()), len(members)
             register_id = id_pattern.format(level=level, cohort=key)
-            entry = reg.entry(register_id) if register_id in reg.load_register().index else None
+            entry = reg.entry(register_id) if register_id in published_ids else None
             published = (f"{int(entry['numerator'])}/{int(entry['denominator'])} ({entry['value_text']})"
                          if entry is not None else "not published")
             if ledger is not None and entry is not None:

@@ -114,8 +114,6 @@ class Ledger:
     def record(self, register_id: str, reproduced: float, *, basis: str,
                tolerance: Optional[Tolerance] = None, note: str = "") -> dict:
         """Compare the book's value with the published number and keep the row."""
-        if basis not in BASES:
-            raise ValueError(f"basis must be one of {BASES}, got {basis!r}")
         row = self._published(register_id)
         published_text = str(row["value_text"])
         if rounds_to(published_text, reproduced):
@@ -130,8 +128,6 @@ class Ledger:
     def record_proportion(self, register_id: str, k: int, n: int, *, basis: str, note: str = "") -> dict:
         """A published k/n (%): exact only when k and n are the published counts and the
         percentage rounds to the printed one."""
-        if basis not in BASES:
-            raise ValueError(f"basis must be one of {BASES}, got {basis!r}")
         row = self._published(register_id)
         published_text = str(row["value_text"])
         pct = 100 * k / n if n else float("nan")
@@ -141,18 +137,13 @@ class Ledger:
         published = published_text
         if not pd.isna(row["numerator"]) and not pd.isna(row["denominator"]):
             published = f"{int(row['numerator'])}/{int(row['denominator'])} ({published_text})"
-        kept = self._keep(row, f"{k}/{n} ({format_like(published_text, row['kind'], pct)})", status,
-                          basis, "", note)
-        kept["published"] = published
-        self.save()
-        return kept
+        return self._keep(row, f"{k}/{n} ({format_like(published_text, row['kind'], pct)})", status,
+                          basis, "", note, published=published)
 
     def record_text(self, register_id: str, shown: str, *, basis: str = "transcribed",
                     note: str = "") -> dict:
         """A published fact that is not a number (a date such as "January 2019", a grade
         such as "II"): exact when the book shows the same text, ignoring case and spacing."""
-        if basis not in BASES:
-            raise ValueError(f"basis must be one of {BASES}, got {basis!r}")
         row = self._published(register_id)
         same = " ".join(str(shown).split()).casefold() == " ".join(str(row["value_text"]).split()).casefold()
         return self._keep(row, str(shown), "exact" if same else "differs", basis, "", note)
@@ -163,11 +154,15 @@ class Ledger:
             raise ValueError(f"{register_id}: a not-reproducible row needs a note saying why")
         return self._keep(self._published(register_id), "", "not-reproducible", basis, "", note)
 
-    def _keep(self, row, reproduced_text, status, basis, tolerance, note) -> dict:
+    def _keep(self, row, reproduced_text, status, basis, tolerance, note,
+              published: Optional[str] = None) -> dict:
+        if basis not in BASES:
+            raise ValueError(f"basis must be one of {BASES}, got {basis!r}")
         kept = {
             "study": row["study"], "chapter": self.chapter, "register_id": row["register_id"],
             "quantity": row["quantity"], "group": row["group"], "location": row["location"],
-            "published": row["value_text"], "reproduced": reproduced_text, "status": status,
+            "published": row["value_text"] if published is None else published,
+            "reproduced": reproduced_text, "status": status,
             "basis": basis, "tolerance": tolerance, "note": note,
         }
         self.rows = [r for r in self.rows if r["register_id"] != kept["register_id"]] + [kept]
