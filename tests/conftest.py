@@ -1,7 +1,9 @@
 """Shared fixtures: one forced build of the whole book per test session."""
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -19,3 +21,14 @@ def built():
     completed = run_build("--force")
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-6000:]
     return completed
+
+
+def require_chromium() -> str:
+    """Debian's Chromium for the browser tests: on CI its absence is an error; elsewhere the
+    calling test module is skipped (``make test`` installs it)."""
+    chromium = os.environ.get("CART_BOOK_CHROMIUM", "/usr/bin/chromium")
+    if not Path(chromium).exists():
+        if os.environ.get("CI") == "true":
+            raise RuntimeError(f"{chromium} is missing: CI requires the browser tests")
+        pytest.skip(f"{chromium} not installed (make test installs it)", allow_module_level=True)
+    return chromium

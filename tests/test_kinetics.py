@@ -550,3 +550,23 @@ if __name__ == "__main__":
         regenerate()
     else:
         sys.exit("usage: python tests/test_kinetics.py --regenerate")
+
+
+def test_spaghetti_draws_each_patient_once_in_one_trace_per_group():
+    kinetics = pd.DataFrame({
+        "patient_id": ["a", "a", "a", "b", "b", "c"],
+        "day": [1.0, 7.0, 14.0, 7.0, 1.0, 3.0],
+        "copies_per_ug_gdna": [10.0, 5000.0, 250.0, 800.0, 20.0, 15.0],
+        "below_lloq": [True, False, False, False, False, True]})
+    patients = pd.DataFrame({"patient_id": ["a", "b", "c"], "cohort": ["X", "X", "Y"]})
+    figure = K.spaghetti_figure(kinetics, patients, group="cohort")
+    assert len(figure.data) == 2, "one trace per group"
+    x_group = figure.data[0]
+    # patients separated by a gap, each in time order
+    assert list(x_group.x) == [1.0, 7.0, 14.0, None, 1.0, 7.0, None]
+    assert list(x_group.y) == [10.0, 5000.0, 250.0, None, 20.0, 800.0, None]
+    assert x_group.connectgaps is False
+    assert list(x_group.marker.symbol[:3]) == [100, 0, 0], "below the limit: open circle"
+    assert [row[0] for row in x_group.customdata[:6]] == ["a", "a", "a", "a", "b", "b"]
+    assert x_group.customdata[0][2] == " (BLQ)" and x_group.customdata[1][2] == ""
+    assert list(figure.data[1].x) == [3.0, None]

@@ -116,7 +116,8 @@ def test_the_build_fails_and_removes_the_site_when_the_check_finds_something(tmp
     monkeypatch.setattr(build, "chapters", lambda: [])
     monkeypatch.setattr(build, "pairing_problems", lambda names: [])
     monkeypatch.setattr(build, "stage_site", lambda names: None)
-    monkeypatch.setattr(build, "export_static_figures", lambda: None)
+    monkeypatch.setattr(build.FigureExport, "start", lambda self: None)
+    monkeypatch.setattr(build.FigureExport, "finish", lambda self, names: 0)
 
     def leaking_site(strict=True):
         (html / "book").mkdir(parents=True)
@@ -172,3 +173,25 @@ def test_the_build_fingerprint_follows_the_calendar_switch(monkeypatch):
     off = build.chapter_inputs_digest("baselines", build.Parameters())
     monkeypatch.setenv(build.ABSOLUTE_DATES_ENV, "1")
     assert build.chapter_inputs_digest("baselines", build.Parameters()) != off
+
+
+def test_the_passed_cache_skips_only_unchanged_files_under_unchanged_rules(tmp_path):
+    site, cache = tmp_path / "site", tmp_path / "passed.json"
+    (site / "book").mkdir(parents=True)
+    page = site / "book" / "a.html"
+    page.write_text("<p>13 patients</p>")
+    register = tmp_path / "register.csv"
+    register.write_text("register_id,statement\nx,published in Mar 2021\n")
+    assert privacy.check_site(site, today=TODAY, register_csv=register, passed_cache=cache) == []
+    # The cache is keyed by content: changed bytes are scanned again.
+    page.write_text("<td>jane.doe@example.org</td>")
+    found = privacy.check_site(site, today=TODAY, register_csv=register, passed_cache=cache)
+    assert [f.kind for f in found] == ["e-mail address"], "changed bytes must be scanned again"
+    found = privacy.check_site(site, today=TODAY, register_csv=register, passed_cache=cache)
+    assert len(found) == 1, "a file that failed is never remembered as passed"
+    # A date allowed by the register passes; when the register changes, it is judged again.
+    page.write_text("<p>seen on 2021-03-15</p>")
+    assert privacy.check_site(site, today=TODAY, register_csv=register, passed_cache=cache) == []
+    register.write_text("register_id,statement\nx,published in Mar 2019\n")
+    found = privacy.check_site(site, today=TODAY, register_csv=register, passed_cache=cache)
+    assert [f.kind.split(" (")[0] for f in found] == ["calendar date"]

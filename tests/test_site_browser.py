@@ -4,25 +4,19 @@ Chromium is Debian's (``/usr/bin/chromium``, installed by ``make test``'s set-up
 driven by Playwright with ``executable_path``; no browser is downloaded.
 """
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 
+from conftest import require_chromium
 from helpers import build
+from helpers.export_figures import CHROMIUM_ARGS
 from helpers.paths import BUILD_DIR
 
 pytestmark = pytest.mark.build
-CHROMIUM = os.environ.get("CART_BOOK_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = require_chromium()
 HTML = BUILD_DIR / "html"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-if not Path(CHROMIUM).exists():
-    if os.environ.get("CI") == "true":
-        raise RuntimeError(f"{CHROMIUM} is missing: CI requires the browser tests")
-    pytest.skip(f"{CHROMIUM} not installed (make test installs it)", allow_module_level=True)
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
@@ -137,3 +131,27 @@ def test_a_broken_figure_is_caught(browser, tmp_path):
         assert any("failed request" in p or "Plotly is not defined" in p for p in problems)
     finally:
         context.close()
+
+
+def test_every_figure_has_its_static_copies(built):
+    """Each figure's SVG and PNG links resolve to real images drawn from that very figure."""
+    import re
+
+    linked = set()
+    for page in HTML.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        ids = re.findall(r'id="(fig-[0-9a-f]{12})" class="plotly-graph-div"', text)
+        for fid in ids:
+            for suffix in ("svg", "png"):
+                assert f"_static/figures/{fid}.{suffix}" in text, f"{page.name}: {fid} has no {suffix} link"
+        linked.update(ids)
+    copies = HTML / "_static" / "figures"
+    assert linked and {p.stem for p in copies.iterdir()} == linked, "one copy per figure shown, no other"
+    for fid in linked:
+        svg = (copies / f"{fid}.svg").read_text(encoding="utf-8")
+        assert svg.startswith("<svg") and "class=\"main-svg\"" in svg
+        png = (copies / f"{fid}.png").read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+        assert width >= 1200 and height >= 300, f"{fid}.png is {width}x{height}: not the 2x print size"
+

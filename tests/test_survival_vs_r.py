@@ -483,3 +483,25 @@ if __name__ == "__main__":
         regenerate()
     else:
         sys.exit("usage: python tests/test_survival_vs_r.py --regenerate")
+
+
+def test_survival_figure_steps_hover_and_band_follow_the_textbook_curve():
+    """Gehan's 6-MP arm (Freireich et al. 1963; the worked example of Kleinbaum & Klein, ch. 2): the steps,
+    their hover numbers at risk and the CI band are the Kaplan–Meier curve, one point per step."""
+    d = case_frame("gehan")
+    arm = d[d["group"] == "6-MP"]
+    fig = survival.survival_figure([survival.kaplan_meier(arm["time"], arm["status"], label="6-MP")],
+                                   title="t", y_title="S", max_time=35)
+    line = next(tr for tr in fig.data if tr.name.startswith("6-MP (n = 21)"))
+    assert line.line.shape == "hv"
+    steps = {float(x): (round(y, 1), int(r), int(e)) for x, y, r, e in
+             zip(line.x, line.y, line.customdata[:, 2], line.customdata[:, 3])}
+    assert set(steps) == {0.0, *map(float, arm["time"])}, "a point at every event and censoring time"
+    # (estimate %, at risk, events so far) at the event times, counted by hand
+    assert [steps[t] for t in (6, 7, 10, 13, 16, 22, 23)] == [
+        (85.7, 21, 3), (80.7, 17, 4), (75.3, 15, 5), (69.0, 12, 6), (62.7, 11, 7), (53.8, 7, 8), (44.8, 6, 9)]
+    assert steps[35.0] == (44.8, 1, 9)
+    lower, upper = [tr for tr in fig.data if tr.name == "6-MP 95% CI"]
+    assert lower.fill in (None, "none") and upper.fill == "tonexty"
+    assert all(lo <= y <= hi for lo, y, hi in zip(lower.y, line.y, upper.y))
+    assert list(lower.x) == list(line.x) and lower.line.shape == upper.line.shape == "hv"

@@ -4,7 +4,8 @@
 
 1. regenerate what is generated (synthetic cohorts, data dictionary CSV) —
    files are rewritten only when their bytes change, so nothing looks new
-   that is not;
+   that is not; skipped when neither the generators nor the files changed
+   since the last regeneration;
 2. check that every chapter's text twin (``book/X.md``) and notebook twin
    (``notebooks/X.ipynb``) say the same thing;
 3. execute the chapters with papermill, in parallel up to the number of
@@ -15,7 +16,10 @@
    and execute the ledger page last;
 5. stage the site sources in ``_build/site/`` and run Jupyter Book 1 with a
    strict build (``-W -n --keep-going``) into ``_build/html/``;
-6. run the privacy guard over the built site (:mod:`helpers.privacy`): anything
+6. add the static SVG/PNG copies of every figure, drawn from the chapters' figure
+   specs by a background process that ran alongside steps 3–5
+   (:mod:`helpers.export_figures`);
+7. run the privacy guard over the built site (:mod:`helpers.privacy`): anything
    that looks like a direct identifier or a date of birth fails the build and
    the site is removed.
 
@@ -52,6 +56,8 @@ EXECUTED_DIR = BUILD_DIR / "executed"
 LEDGER_PARTS_DIR = BUILD_DIR / "ledger"
 SITE_SOURCE_DIR = BUILD_DIR / "site"
 HTML_DIR = BUILD_DIR / "html"
+FIGURE_SPECS_DIR = BUILD_DIR / "figures" / "specs"  # written by chapters (helpers.figures)
+FIGURES_DRAWN_DIR = BUILD_DIR / "figures" / "drawn"  # SVG/PNG cache (helpers.export_figures)
 HELPERS_DIR = Path(__file__).resolve().parent
 
 # Chapters executed after all others because they read what the others wrote.
@@ -262,6 +268,7 @@ def write_absent_page(name: str, source: Path, target: Path, reason: str, data_d
     nbformat.write(page, str(target))
     (LEDGER_PARTS_DIR / f"{name}.csv").unlink(missing_ok=True)  # rows of a page that is not shown
     shutil.rmtree(BUILD_DIR / "downloads" / name, ignore_errors=True)
+    shutil.rmtree(FIGURE_SPECS_DIR / name, ignore_errors=True)
 
 
 def _strip_ansi(text: str) -> str:
@@ -271,16 +278,21 @@ def _strip_ansi(text: str) -> str:
 
 
 def run_chapters(names: list[str], params: Parameters, jobs: int, force: bool,
-                 allow_absent: bool = False) -> list[ChapterResult]:
+                 allow_absent: bool = False, on_idle_worker=None) -> list[ChapterResult]:
+    """Execute chapters in parallel; ``on_idle_worker()`` is called once, when a worker has
+    finished and no chapter is left to start (the build then starts other work there)."""
     results = []
+    workers = max(1, min(jobs, len(names)))
     if not names:
         return results
-    with futures.ProcessPoolExecutor(max_workers=max(1, min(jobs, len(names)))) as pool:
+    with futures.ProcessPoolExecutor(max_workers=workers) as pool:
         pending = {pool.submit(execute_chapter, n, params.as_dict(), force, allow_absent): n for n in names}
         for done in futures.as_completed(pending):
             result = done.result()
             log(f"{result.chapter:<24} {result.status:<9} {result.seconds:6.1f} s")
             results.append(result)
+            if on_idle_worker and len(results) == len(names) - workers + 1:
+                on_idle_worker()
     return results
 
 
@@ -304,8 +316,33 @@ def sync_tree(source: Path, target: Path) -> int:
     return changed
 
 
+GENERATED = (SYNTHETIC_DIR, DATA_DIR / "data_dictionary.csv", DATA_DIR / "template", DATA_DIR / "examples")
+
+
+def generated_digest(seed: int) -> str:
+    """Fingerprint of the generators' inputs (helpers source, lock file, register, seed) and of
+    the generated files as they are now."""
+    digest = hashlib.sha256(f"seed={seed}".encode())
+    _hash_files(digest, [*HELPERS_DIR.rglob("*.py"), REPO_ROOT / "requirements.lock", REGISTER_CSV])
+    _hash_files(digest, [p for root in GENERATED for p in ([root] if root.is_file() else root.rglob("*"))
+                         if p.is_file()])
+    return digest.hexdigest()
+
+
 def regenerate(seed: int) -> None:
-    """Regenerate the synthetic cohorts and the data-dictionary CSV."""
+    """Regenerate the synthetic cohorts and the data-dictionary CSV, unless neither the
+    generators' inputs nor the generated files changed since the last regeneration (the
+    generators are deterministic, so the output would be the same bytes)."""
+    stamp = BUILD_DIR / "generated.sha256"
+    if stamp.exists() and stamp.read_text() == generated_digest(seed):
+        log("generated data: generators and files unchanged since the last regeneration")
+        return
+    _regenerate(seed)
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(generated_digest(seed))
+
+
+def _regenerate(seed: int) -> None:
     from . import contract, synthetic
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -416,26 +453,81 @@ def _run_jupyter_book(strict: bool) -> int:
     return 0
 
 
-def privacy_check() -> int:
-    """The privacy guard over the built site (:mod:`helpers.privacy`): 0 when clean."""
+def privacy_check(figures: bool) -> int:
+    """The privacy guard (:mod:`helpers.privacy`) over the built site's pages and downloads, or
+    over its static figure copies (``figures``): 0 when clean. Files whose bytes passed before
+    are not read again."""
     from . import privacy
 
     start = time.perf_counter()
-    findings = privacy.check_site(HTML_DIR)
-    log(privacy.report(findings) + f" ({time.perf_counter() - start:.1f} s)")
+    copies = HTML_DIR / "_static" / "figures"
+    files = [p for p in privacy.site_files(HTML_DIR) if p.is_relative_to(copies) == figures]
+    findings = privacy.check_site(HTML_DIR, files=files, passed_cache=BUILD_DIR / "privacy-passed.json")
+    log(privacy.report(findings) + f" in the {'figure copies' if figures else 'pages'} "
+        f"({len(files)} files, {time.perf_counter() - start:.1f} s)")
     return 1 if findings else 0
 
 
-def export_static_figures() -> None:
-    """SVG/PNG copies of new figures, drawn by Debian's Chromium (skipped, with a note, without it)."""
-    from . import export_figures
+class FigureExport:
+    """Static SVG/PNG copies of the figures (:mod:`helpers.export_figures`), drawn by a
+    background process while the chapters execute and Sphinx renders; without Debian's
+    Chromium they are skipped with a note."""
 
-    if not Path(export_figures.CHROMIUM).exists():
-        log("static figure export skipped: /usr/bin/chromium is not installed (make browser)")
-        return
-    start = time.perf_counter()
-    written = export_figures.export(HTML_DIR)
-    log(f"static figures: {written} drawn in {time.perf_counter() - start:.1f} s")
+    def __init__(self) -> None:
+        self.process: subprocess.Popen | None = None
+        self.done_flag = FIGURE_SPECS_DIR.parent / ".chapters-done"
+        self.log_path = FIGURE_SPECS_DIR.parent / "export.log"
+
+    def available(self) -> bool:
+        from . import export_figures
+
+        return Path(export_figures.CHROMIUM).exists()
+
+    def start(self) -> None:
+        """Start drawing in the background when there is something to draw already."""
+        from . import export_figures
+
+        self.done_flag.unlink(missing_ok=True)
+        if not self.available() or not export_figures.pending(FIGURE_SPECS_DIR, FIGURES_DRAWN_DIR):
+            return
+        with self.log_path.open("w") as log_file:  # a file, not a pipe: nothing can block the drawing
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "helpers.export_figures", "--specs", str(FIGURE_SPECS_DIR),
+                 "--drawn", str(FIGURES_DRAWN_DIR), "--until", str(self.done_flag)],
+                cwd=REPO_ROOT, stdout=log_file, stderr=subprocess.STDOUT)
+
+    def finish(self, names: list[str]) -> int:
+        """Wait for the drawing (every chapter has run) and put the copies into the site."""
+        from . import export_figures
+
+        if not self.available():
+            log("static figure copies skipped: /usr/bin/chromium is not installed (make browser)")
+            return 0
+        start = time.perf_counter()
+        if self.process is not None:
+            self.done_flag.touch()
+            self.process.wait(timeout=900)
+            output = self.log_path.read_text()
+            if self.process.returncode != 0:
+                print(output[-4000:], file=sys.stderr)
+                log("static figure export FAILED")
+                return 1
+            report = json.loads(output.strip().splitlines()[-1])
+            log(f"static figures: {report['drawn']} drawn in {report['seconds']} s in the background "
+                f"(waited {time.perf_counter() - start:.1f} s for it)")
+        elif export_figures.pending(FIGURE_SPECS_DIR, FIGURES_DRAWN_DIR):  # figures new since start()
+            drawn = export_figures.draw(FIGURE_SPECS_DIR, FIGURES_DRAWN_DIR)
+            log(f"static figures: {drawn} drawn in {time.perf_counter() - start:.1f} s")
+        missing = export_figures.publish(FIGURE_SPECS_DIR, FIGURES_DRAWN_DIR, HTML_DIR, names)
+        if missing:
+            log(f"static figure export FAILED: no copy of {', '.join(missing)}")
+            return 1
+        return 0
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
 
 # -------------------------------------------------------------------- main --
@@ -465,29 +557,39 @@ def main(argv: list[str] | None = None) -> int:
     params = Parameters(data_dir=for_notebook(args.data_dir), seed=args.seed)
     first = [n for n in names if n not in LAST_CHAPTERS]
     last = [n for n in names if n in LAST_CHAPTERS]
-    results = run_chapters(first, params, args.jobs, args.force, args.allow_absent)
-    failed = [r for r in results if r.status == "failed"]
-    if not failed:
-        from .ledger import merge_ledger
-
-        merge_ledger(LEDGER_PARTS_DIR, BUILD_DIR / "reproduction-ledger.csv", chapters=first)
-        results += run_chapters(last, params, args.jobs, args.force, args.allow_absent)
+    export = FigureExport()
+    try:
+        # The figure copies are drawn on the first core the chapters leave idle, alongside the
+        # last chapters, the ledger and Sphinx (they need only the figures' specs).
+        results = run_chapters(first, params, args.jobs, args.force, args.allow_absent,
+                               on_idle_worker=None if args.no_site else export.start)
         failed = [r for r in results if r.status == "failed"]
-    if failed:
-        for result in failed:
-            print(f"\n=== chapter '{result.chapter}' failed ===\n{result.error}\n", file=sys.stderr)
-        shutil.rmtree(HTML_DIR, ignore_errors=True)  # never leave a stale site to publish
-        log(f"FAILED: {', '.join(r.chapter for r in failed)}; the site was not built")
-        return 1
-    code = 0
-    if not args.no_site:
-        stage_site(names)
-        code = build_site(strict=True)
-        if not code:
-            export_static_figures()
-            code = privacy_check()
-        if code:
-            shutil.rmtree(HTML_DIR, ignore_errors=True)
+        if not failed:
+            from .ledger import merge_ledger
+
+            merge_ledger(LEDGER_PARTS_DIR, BUILD_DIR / "reproduction-ledger.csv", chapters=first)
+            results += run_chapters(last, params, args.jobs, args.force, args.allow_absent)
+            failed = [r for r in results if r.status == "failed"]
+        if failed:
+            for result in failed:
+                print(f"\n=== chapter '{result.chapter}' failed ===\n{result.error}\n", file=sys.stderr)
+            shutil.rmtree(HTML_DIR, ignore_errors=True)  # never leave a stale site to publish
+            log(f"FAILED: {', '.join(r.chapter for r in failed)}; the site was not built")
+            return 1
+        code = 0
+        if not args.no_site:
+            stage_site(names)
+            code = build_site(strict=True)
+            if not code:
+                code = privacy_check(figures=False)  # while the figure copies are still drawn
+            if not code:
+                code = export.finish(names)
+            if not code:
+                code = privacy_check(figures=True)
+            if code:
+                shutil.rmtree(HTML_DIR, ignore_errors=True)
+    finally:
+        export.stop()
     executed = sum(r.status == "executed" for r in results)
     absent = [r.chapter for r in results if r.status == "absent"]
     log(f"{'done' if code == 0 else 'FAILED'} in {time.perf_counter() - start:.1f} s "

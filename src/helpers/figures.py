@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
 import pandas as pd
@@ -23,14 +24,21 @@ PLOTLY_CONFIG = {"displaylogo": False, "responsive": True,
                  "toImageButtonOptions": {"format": "svg", "scale": 1}}
 
 
-# Where the built site keeps static SVG/PNG copies of each figure (for slides and papers).
-# The build sets it (chapter.setup); the files are drawn after the site build by
-# helpers.export_figures. A notebook run by hand shows no links.
-_EXPORTS: dict = {"href": None}
+# Static SVG/PNG copies of each figure (for slides and papers). The build sets both
+# (chapter.setup): every figure shown writes its JSON spec to ``folder``, and
+# helpers.export_figures draws the copies from those specs while the site is built;
+# the page links them under ``href``. A notebook run by hand writes nothing and shows no links.
+_EXPORTS: dict = {"folder": None, "href": None}
 
 
-def configure_exports(href_prefix: Optional[str]) -> None:
-    _EXPORTS["href"] = href_prefix
+def configure_exports(folder: Optional[Path], href_prefix: Optional[str]) -> None:
+    """Write the spec of every figure shown from now on to ``folder`` (emptied first: a
+    chapter's figures are exactly those of its last run) and link copies as ``href_prefix``."""
+    _EXPORTS.update(folder=Path(folder) if folder else None, href=href_prefix)
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        for stale in Path(folder).glob("fig-*.json"):
+            stale.unlink()
 
 
 class FigureHTML:
@@ -48,7 +56,11 @@ class FigureHTML:
         div_id = self.div_id
         markup = trim_floats(self.figure.to_html(include_plotlyjs=False, full_html=False, div_id=div_id,
                                                  config=PLOTLY_CONFIG))
-        href = _EXPORTS["href"]
+        folder, href = _EXPORTS["folder"], _EXPORTS["href"]
+        if folder is not None:  # written whole, then renamed: the exporter never reads half a spec
+            partial = folder / f".{div_id}.partial"
+            partial.write_text(trim_floats(self.figure.to_json()), encoding="utf-8")
+            partial.replace(folder / f"{div_id}.json")
         if href:
             markup += (f"<p class='figure-export'>Static copy for slides and papers: "
                        f"<a href='{href}{div_id}.svg' download>SVG</a> · "

@@ -1139,16 +1139,22 @@ def spaghetti_figure(kinetics: pd.DataFrame, patients: pd.DataFrame, *, group: s
     colours = _palette()
     for ci, g in enumerate(groups, start=1):
         col = colours[(ci - 1) % len(colours)]
+        # One trace per group, patients separated by gaps (None): a trace per patient would
+        # repeat its style and hover template a hundred times over in the page.
+        xs, ys, symbols, custom = [], [], [], []
         for pid, p in k[k[group] == g].groupby("patient_id"):
             p = p.sort_values("day")
-            text = [f"{pid}<br>day {d:g}: {'< ' if bl else ''}{v:,.0f} copies/µg{' (BLQ)' if bl else ''}"
-                    for d, v, bl in zip(p["day"], p["copies_per_ug_gdna"], p["below_lloq"])]
-            fig.add_trace(go.Scatter(
-                x=p["day"], y=p["copies_per_ug_gdna"], mode="lines+markers", name=str(g),
-                legendgroup=str(g), showlegend=False, opacity=0.55, line={"color": col, "width": 1},
-                marker={"size": 5, "color": col,
-                        "symbol": ["circle-open" if bl else "circle" for bl in p["below_lloq"]]},
-                text=text, hovertemplate="%{text}<extra></extra>"), row=1, col=ci)
+            xs += [*p["day"], None]
+            ys += [*p["copies_per_ug_gdna"], None]
+            symbols += [*(100 if bl else 0 for bl in p["below_lloq"]), 0]  # 100 = open circle
+            custom += [*([pid, "< " if bl else "", " (BLQ)" if bl else ""] for bl in p["below_lloq"]),
+                       [pid, "", ""]]
+        fig.add_trace(go.Scatter(
+            x=xs, y=ys, mode="lines+markers", name=str(g), legendgroup=str(g), showlegend=False,
+            opacity=0.55, line={"color": col, "width": 1}, connectgaps=False,
+            marker={"size": 5, "color": col, "symbol": symbols}, customdata=custom,
+            hovertemplate="%{customdata[0]}<br>day %{x:g}: %{customdata[1]}%{y:,.0f} copies/µg"
+                          "%{customdata[2]}<extra></extra>"), row=1, col=ci)
         fig.update_xaxes(title="Days after infusion", row=1, col=ci)
     fig.update_yaxes(type="log", exponentformat="power", row=1, col=1,
                      title="CAR copies/µg gDNA (log)")
@@ -1247,7 +1253,8 @@ def fit_overlay_figure(kinetics: pd.DataFrame, fits: pd.DataFrame, patient_ids: 
             hovertemplate="%{text}<extra></extra>"), row=r, col=c)
         f = fits.loc[pid] if pid in fits.index else None
         if f is not None and f["fit_status"] == "fitted":
-            grid = np.unique(np.r_[np.linspace(0.5, obs["day"].max(), 240), f["model_tmax"]])
+            # 80 points draw the smooth model curve as well as 240 did, at a third of the page weight
+            grid = np.unique(np.r_[np.linspace(0.5, obs["day"].max(), 80), f["model_tmax"]])
             params = SteinParameters(f["curve_cmax"], f["curve_tmax"], f["curve_rho"], f["curve_alpha"],
                                      f["curve_beta"], f["curve_fb"])
             slow = (f"{f['model_half_life_beta']:.0f} d" if math.isfinite(f["model_half_life_beta"])

@@ -37,7 +37,9 @@ import argparse
 import csv
 import datetime as dt
 import html as html_lib
+import hashlib
 import io
+import json
 import re
 import sys
 from dataclasses import dataclass
@@ -234,21 +236,53 @@ def site_files(html_dir: Path) -> list[Path]:
 
 
 def check_site(html_dir: Path | str, *, register_csv: Path | str = REGISTER_CSV,
-               today: Optional[dt.date] = None) -> list[Finding]:
-    """Every finding on the built site under ``html_dir`` (empty list: nothing found)."""
+               today: Optional[dt.date] = None, files: Optional[Iterable[Path]] = None,
+               passed_cache: Optional[Path] = None) -> list[Finding]:
+    """Every finding on the built site under ``html_dir`` (empty list: nothing found).
+
+    ``files`` limits the scan to some of the site's files (default: all of
+    :func:`site_files`). With ``passed_cache`` (a JSON file), a file whose exact bytes
+    passed an earlier scan under the same rules (this module, the register, the date)
+    is not read again, and files that pass now are added to the cache.
+    """
     html_dir = Path(html_dir)
     if not html_dir.is_dir():
         raise FileNotFoundError(f"no built site at {html_dir}")
+    register_csv = Path(register_csv)
     allowed = published_months(register_csv)
     today = today or dt.date.today()
+    rules = hashlib.sha256(Path(__file__).read_bytes() + (register_csv.read_bytes() if register_csv.exists()
+                           else b"") + today.isoformat().encode()).hexdigest()
+    cache = _read_cache(passed_cache, rules)
     found: list[Finding] = []
-    for path in site_files(html_dir):
+    for path in (site_files(html_dir) if files is None else files):
         relative = path.relative_to(html_dir).as_posix()
-        text = path.read_text(encoding="utf-8", errors="replace")
-        found += scan_text(text, relative, allowed_months=allowed, today=today)
+        data = path.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        if cache.get(relative) == digest:
+            continue
+        text = data.decode("utf-8", errors="replace")
+        findings = scan_text(text, relative, allowed_months=allowed, today=today)
         if path.suffix.lower() == ".csv":
-            found += scan_csv(text, relative)
+            findings += scan_csv(text, relative)
+        found += findings
+        if findings:
+            cache.pop(relative, None)
+        else:
+            cache[relative] = digest
+    if passed_cache is not None:
+        passed_cache.write_text(json.dumps({"rules": rules, "passed": cache}, sort_keys=True))
     return found
+
+
+def _read_cache(path: Optional[Path], rules: str) -> dict[str, str]:
+    if path is None or not path.exists():
+        return {}
+    try:
+        stored = json.loads(path.read_text())
+    except ValueError:
+        return {}
+    return stored.get("passed", {}) if stored.get("rules") == rules else {}
 
 
 def report(findings: list[Finding], limit: int = 40) -> str:

@@ -913,13 +913,6 @@ def _rgba(hex_color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
-def _step_xy(x: np.ndarray, y: np.ndarray, x_end: float) -> tuple[np.ndarray, np.ndarray]:
-    """Corners of a right-continuous step function, drawn to ``x_end``."""
-    xs = np.repeat(x, 2)[1:]
-    ys = np.repeat(y, 2)[:-1]
-    return np.r_[xs, x_end], np.r_[ys, y[-1]]
-
-
 def survival_figure(curves: Sequence, *, title: str, y_title: str, time_title: str = "Months since CAR-T infusion",
                     risk_times: Optional[Sequence[float]] = None, test_text: Optional[str] = None,
                     show_ci: bool = True, show_median: bool = True, max_time: Optional[float] = None,
@@ -958,36 +951,32 @@ def survival_figure(curves: Sequence, *, title: str, y_title: str, time_title: s
         color = colors[i % len(colors)]
         cv = c.curve()
         cv = cv[cv["time"] <= t_end + 1e-12]
+        # One point per step, drawn as steps by plotly (line_shape "hv") and carried to the end
+        # of follow-up: half the points of explicit corners, and the hover rides on the line.
+        x_last = min(t_end, c.time_max)
         x, y = cv["time"].to_numpy(), 100 * cv["estimate"].to_numpy()
-        xs, ys = _step_xy(x, y, min(t_end, c.time_max))
+        lo, hi = 100 * cv["lower"].to_numpy(), 100 * cv["upper"].to_numpy()
+        if x_last > x[-1]:
+            x, y, lo, hi = np.r_[x, x_last], np.r_[y, y[-1]], np.r_[lo, lo[-1]], np.r_[hi, hi[-1]]
         name = f"{c.label} (n = {c.n})"
         if show_median and c.kind == "survival":
             m = c.median()
             name += (" — median not reached" if not np.isfinite(m["estimate"]) else
                      f" — median {m['estimate']:.1f} months (95% CI {format_bound(m['lower'])}–"
                      f"{format_bound(m['upper'])})")
-        if show_ci:
-            lo = 100 * cv["lower"].to_numpy()
-            hi = 100 * cv["upper"].to_numpy()
-            lo = np.where(np.isnan(lo), y, lo)
-            hi = np.where(np.isnan(hi), y, hi)
-            xl, yl = _step_xy(x, lo, min(t_end, c.time_max))
-            xh, yh = _step_xy(x, hi, min(t_end, c.time_max))
-            fig.add_trace(go.Scatter(x=np.r_[xh, xl[::-1]], y=np.r_[yh, yl[::-1]], fill="toself",
-                                     fillcolor=_rgba(color, 0.15), line=dict(width=0), hoverinfo="skip",
-                                     showlegend=False, legendgroup=c.label, name=f"{c.label} 95% CI"),
-                          row=1, col=1)
-        hover = [
-            f"<b>{html.escape(c.label)}</b><br>{t:.1f} months: {e:.1f}% "
-            f"(95% CI {_pct(lo_)}–{_pct(hi_)})<br>at risk {int(nr)}/{c.n}; events so far {int(ev)}"
-            for t, e, lo_, hi_, nr, ev in zip(cv["time"], y, 100 * cv["lower"], 100 * cv["upper"],
-                                              c.n_at_risk(cv["time"].to_numpy()), _cum_events(c, cv["time"]))
-        ]
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=color, width=2.4), name=name,
-                                 legendgroup=c.label, hoverinfo="skip"), row=1, col=1)
-        fig.add_trace(go.Scatter(x=x, y=y, mode="markers", marker=dict(size=6, color=color, opacity=0),
-                                 hovertext=hover, hoverinfo="text", showlegend=False, legendgroup=c.label,
-                                 name=c.label), row=1, col=1)
+        if show_ci:  # lower bound, then the upper bound filled down to it
+            for bound, fill in ((np.where(np.isnan(lo), y, lo), "none"), (np.where(np.isnan(hi), y, hi), "tonexty")):
+                fig.add_trace(go.Scatter(x=x, y=bound, mode="lines", line=dict(width=0, shape="hv"), fill=fill,
+                                         fillcolor=_rgba(color, 0.15), hoverinfo="skip", showlegend=False,
+                                         legendgroup=c.label, name=f"{c.label} 95% CI"), row=1, col=1)
+        at_risk = c.n_at_risk(x)
+        customdata = np.column_stack([[_pct(v) for v in lo], [_pct(v) for v in hi], at_risk, _cum_events(c, x)])
+        fig.add_trace(go.Scatter(
+            x=x, y=y, mode="lines", line=dict(color=color, width=2.4, shape="hv"), name=name,
+            legendgroup=c.label, customdata=customdata,
+            hovertemplate=(f"<b>{html.escape(c.label)}</b><br>%{{x:.1f}} months: %{{y:.1f}}% (95% CI "
+                           f"%{{customdata[0]}}–%{{customdata[1]}})<br>at risk %{{customdata[2]}}/{c.n}; "
+                           "events so far %{customdata[3]}<extra></extra>")), row=1, col=1)
         ct = c.censor_times
         ct = ct[ct <= t_end]
         if ct.size:
@@ -995,8 +984,8 @@ def survival_figure(curves: Sequence, *, title: str, y_title: str, time_title: s
             fig.add_trace(go.Scatter(
                 x=ct, y=cy, mode="markers", marker=dict(symbol="line-ns-open", size=11, color=color,
                                                         line=dict(width=1.6, color=color)),
-                hovertext=[f"{html.escape(c.label)}: censored at {v:.1f} months" for v in ct],
-                hoverinfo="text", showlegend=False, legendgroup=c.label, name=f"{c.label} censored"),
+                hovertemplate=f"{html.escape(c.label)}: censored at %{{x:.1f}} months<extra></extra>",
+                showlegend=False, legendgroup=c.label, name=f"{c.label} censored"),
                 row=1, col=1)
         # number at risk
         nr = c.n_at_risk(risk_times)
@@ -1012,8 +1001,11 @@ def survival_figure(curves: Sequence, *, title: str, y_title: str, time_title: s
         est = 100 * cv["estimate"].to_numpy()
         if c.kind == "survival":
             est = 100 - est
-        xs, ys = _step_xy(cv["time"].to_numpy(), est, min(t_end, c.time_max))
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=color, width=1.6, dash="dash"),
+        xs, ys = cv["time"].to_numpy(), est
+        if min(t_end, c.time_max) > xs[-1]:
+            xs, ys = np.r_[xs, min(t_end, c.time_max)], np.r_[ys, ys[-1]]
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines",
+                                 line=dict(color=color, width=1.6, dash="dash", shape="hv"),
                                  name=f"{c.label}: {comparison_name}", legendgroup=c.label + "-cmp",
                                  hovertemplate=f"{html.escape(c.label)} ({html.escape(comparison_name)})"
                                                "<br>%{x:.1f} months: %{y:.1f}%<extra></extra>"),

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 import pandas as pd
-from tableone import TableOne
 
 
 # Where result tables are also written as CSV for readers to download. The build sets
@@ -86,6 +85,8 @@ def table_one(patients: pd.DataFrame, *, columns: Sequence[str], categorical: Se
     tests are tableone's (chi-square, or Fisher's exact when a 2×2 table has an
     expected count below 5; Kruskal–Wallis for nonnormal continuous measures).
     """
+    from tableone import TableOne  # imported here: it costs every page that shows a table ~1 s
+
     grouped = groupby is not None and patients[groupby].nunique() > 1
     table = TableOne(
         patients, columns=list(columns), categorical=list(categorical), groupby=groupby if grouped else None,
