@@ -207,6 +207,7 @@ def execute_chapter(name: str, params: dict, force: bool = False, allow_absent: 
         papermill.execute_notebook(
             str(source), str(partial), parameters=params, cwd=str(NOTEBOOKS_DIR),
             kernel_name="python3", progress_bar=False, log_output=False, report_mode=False,
+            request_save_on_cell_execute=False,  # a save per cell re-serialises the whole notebook
         )
     except Exception as error:  # papermill's PapermillExecutionError carries the traceback
         target.unlink(missing_ok=True)
@@ -286,14 +287,36 @@ def run_chapters(names: list[str], params: Parameters, jobs: int, force: bool,
     if not names:
         return results
     with futures.ProcessPoolExecutor(max_workers=workers) as pool:
-        pending = {pool.submit(execute_chapter, n, params.as_dict(), force, allow_absent): n for n in names}
+        pending = {pool.submit(execute_chapter, n, params.as_dict(), force, allow_absent): n
+                   for n in longest_first(names)}
         for done in futures.as_completed(pending):
             result = done.result()
             log(f"{result.chapter:<24} {result.status:<9} {result.seconds:6.1f} s")
             results.append(result)
             if on_idle_worker and len(results) == len(names) - workers + 1:
                 on_idle_worker()
+    record_durations(results)
     return results
+
+
+DURATIONS = EXECUTED_DIR / "durations.json"
+
+
+def longest_first(names: list[str]) -> list[str]:
+    """Chapters in the order to start them: longest first, so that no long chapter starts
+    last and keeps one core busy alone. Length is the last run's duration, else (a clean
+    build) the notebook's size, which follows it closely."""
+    known = json.loads(DURATIONS.read_text()) if DURATIONS.exists() else {}
+    size = {n: (NOTEBOOKS_DIR / f"{n}.ipynb").stat().st_size for n in names}
+    return sorted(names, key=lambda n: (n not in known, -known.get(n, 0.0), -size[n]))
+
+
+def record_durations(results: list[ChapterResult]) -> None:
+    executed = {r.chapter: round(r.seconds, 2) for r in results if r.status == "executed"}
+    if executed:
+        known = json.loads(DURATIONS.read_text()) if DURATIONS.exists() else {}
+        DURATIONS.parent.mkdir(parents=True, exist_ok=True)
+        DURATIONS.write_text(json.dumps({**known, **executed}, indent=1, sort_keys=True))
 
 
 # ------------------------------------------------------------- generation --

@@ -32,7 +32,7 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from . import contract, figures, tables
+from . import contract, outputs
 from .contract import MissingData
 from .ledger import Ledger
 from .paths import REGISTER_CSV, SYNTHETIC_DIR
@@ -368,18 +368,6 @@ class PatientFlow:
         return "\n".join(lines)
 
 
-def configure_outputs(name: str, ledger_dir: Optional[str | Path]) -> None:
-    """When the build runs a page (it passes ``ledger_dir``), its result tables become CSV
-    downloads and its figures get static SVG/PNG copies on the site; run by hand, neither."""
-    if ledger_dir:
-        build_dir = Path(ledger_dir).parent
-        tables.configure_downloads(build_dir / "downloads" / name, f"../_static/downloads/{name}/")
-        figures.configure_exports(build_dir / "figures" / "specs" / name, "../_static/figures/")
-    else:
-        tables.configure_downloads(None, None)
-        figures.configure_exports(None, None)
-
-
 def setup(name: str, data_dir: str | Path = SYNTHETIC_DIR, seed: int = 20240101,
           ledger_dir: Optional[str | Path] = None, register_csv: str | Path = REGISTER_CSV) -> ChapterContext:
     """Load the data, open the ledger and remember the parameters of one chapter."""
@@ -387,7 +375,7 @@ def setup(name: str, data_dir: str | Path = SYNTHETIC_DIR, seed: int = 20240101,
     parameters = {"data_dir": str(data_dir), "seed": seed, "ledger_dir": str(ledger_dir),
                   "register_csv": str(register_csv)}
     context = ChapterContext(name, data_dir, seed, Ledger(name, ledger_dir, register_csv), parameters)
-    configure_outputs(name, ledger_dir)
+    outputs.configure(name, ledger_dir)
     for study in context.studies:
         context.cohort(study)  # validate everything up front: bad data stop the chapter here
     return context

@@ -1,0 +1,26 @@
+"""What a page leaves on the site besides itself, when the build runs it.
+
+The build passes every page a ``ledger_dir`` (inside ``_build/``); a page run by hand gets
+``None``. With it, result tables shown through :mod:`helpers.tables` are also written as CSV
+downloads, and figures shown through :mod:`helpers.figures` write their specs, from which
+the build draws static SVG/PNG copies. Kept apart from :mod:`helpers.chapter` so light pages
+(the ledger) need not import the data contract.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from . import figures, tables
+
+
+def configure(name: str, ledger_dir: Optional[str | Path]) -> None:
+    """Turn the downloads and figure copies of page ``name`` on (run by the build) or off."""
+    if ledger_dir:
+        build_dir = Path(ledger_dir).parent
+        tables.configure_downloads(build_dir / "downloads" / name, f"../_static/downloads/{name}/")
+        figures.configure_exports(build_dir / "figures" / "specs" / name, "../_static/figures/")
+    else:
+        tables.configure_downloads(None, None)
+        figures.configure_exports(None, None)
