@@ -58,3 +58,44 @@ def test_every_chapter_takes_the_build_parameters(chapter):
     source = "".join(tagged[0]["source"])
     for name in build.Parameters().as_dict():
         assert f"{name} =" in source, f"{chapter}: parameter {name} is not declared"
+
+
+def _quick_chapter(name, params, force=False, allow_absent=False):
+    return build.ChapterResult(name, "executed", 0.01)
+
+
+def test_the_build_stops_when_twins_disagree(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(build, "BUILD_DIR", tmp_path / "_build")
+    monkeypatch.setattr(build, "HTML_DIR", tmp_path / "_build" / "html")
+    monkeypatch.setattr(build, "DURATIONS", tmp_path / "durations.json")
+    monkeypatch.setattr(build, "chapters", lambda: ["baselines", "ledger"])
+    monkeypatch.setattr(build, "execute_chapter", _quick_chapter)  # the pool forks: workers see it
+    monkeypatch.setattr(build, "pairing_problems", lambda names: ["baselines: the twins differ"])
+    merged = []
+    monkeypatch.setattr("helpers.ledger.merge_ledger", lambda *a, **k: merged.append(a))
+    assert build.main(["--no-regenerate", "--no-site"]) == 1
+    out = capsys.readouterr().out
+    assert "twins out of sync" in out and "baselines: the twins differ" in out
+    assert merged == [], "no ledger is merged and no page is built from out-of-sync twins"
+
+
+def _counting_chapter(name, params, force=False, allow_absent=False):
+    calls = build.BUILD_DIR / "calls.txt"
+    with calls.open("a") as handle:
+        handle.write(name + "\n")
+    return build.ChapterResult(name, "executed", 0.01)
+
+
+@pytest.mark.parametrize("changed, runs", [(0, 1), (3, 2)])
+def test_chapters_run_again_when_regeneration_changed_the_data(monkeypatch, capsys, tmp_path, changed, runs):
+    monkeypatch.setattr(build, "BUILD_DIR", tmp_path)
+    monkeypatch.setattr(build, "DURATIONS", tmp_path / "durations.json")
+    monkeypatch.setattr(build, "chapters", lambda: ["baselines", "response", "ledger"])
+    monkeypatch.setattr(build, "execute_chapter", _counting_chapter)
+    monkeypatch.setattr(build, "pairing_problems", lambda names: [])
+    monkeypatch.setattr(build, "regenerate", lambda seed: changed)
+    monkeypatch.setattr("helpers.ledger.merge_ledger", lambda *a, **k: None)
+    assert build.main(["--no-site"]) == 0
+    calls = (tmp_path / "calls.txt").read_text().split()
+    assert sorted(calls) == sorted(["baselines", "response"] * runs + ["ledger"])
+    assert ("running them on the new data" in capsys.readouterr().out) == (runs == 2)

@@ -119,7 +119,7 @@ def test_the_build_fails_and_removes_the_site_when_the_check_finds_something(tmp
     monkeypatch.setattr(build.FigureExport, "start", lambda self: None)
     monkeypatch.setattr(build.FigureExport, "finish", lambda self, names: 0)
 
-    def leaking_site(strict=True):
+    def leaking_site(strict=True, meanwhile=None):
         (html / "book").mkdir(parents=True)
         (html / "book" / "x.html").write_text("<td>jane.doe@example.org</td>")
         return 0
@@ -127,7 +127,7 @@ def test_the_build_fails_and_removes_the_site_when_the_check_finds_something(tmp
     assert build.main(["--no-regenerate"]) == 1
     assert not html.exists(), "a site that fails the privacy check must not be left to publish"
 
-    def clean_site(strict=True):
+    def clean_site(strict=True, meanwhile=None):
         (html / "book").mkdir(parents=True)
         (html / "book" / "x.html").write_text("<td>13 patients</td>")
         return 0
@@ -195,3 +195,19 @@ def test_the_passed_cache_skips_only_unchanged_files_under_unchanged_rules(tmp_p
     register.write_text("register_id,statement\nx,published in Mar 2019\n")
     found = privacy.check_site(site, today=TODAY, register_csv=register, passed_cache=cache)
     assert [f.kind.split(" (")[0] for f in found] == ["calendar date"]
+
+
+def test_the_passed_cache_is_keyed_by_content_and_kind_not_by_place(tmp_path, monkeypatch):
+    staged, site, cache = tmp_path / "staged", tmp_path / "site", tmp_path / "passed.json"
+    for folder in (staged, site):
+        (folder / "book").mkdir(parents=True)
+        (folder / "book" / "chapter.ipynb").write_text('{"cells": ["13 patients"]}')
+    assert privacy.check_site(staged, today=TODAY, passed_cache=cache) == []
+    scanned = []
+    real_scan = privacy.scan_text
+    monkeypatch.setattr(privacy, "scan_text", lambda text, path, **kw: scanned.append(path) or real_scan(text, path, **kw))
+    assert privacy.check_site(site, today=TODAY, passed_cache=cache) == []
+    assert scanned == [], "the site's byte-identical copy of a staged source is not read again"
+    (site / "book" / "chapter.html").write_text('{"cells": ["13 patients"]}')  # same bytes, a page
+    privacy.check_site(site, today=TODAY, passed_cache=cache)
+    assert scanned == ["book/chapter.html"], "a page is judged as a page even with known bytes"

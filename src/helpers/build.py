@@ -2,16 +2,18 @@
 
 ``python -m helpers.build`` (what ``make book`` calls) does, in order:
 
-1. regenerate what is generated (synthetic cohorts, data dictionary CSV) —
-   files are rewritten only when their bytes change, so nothing looks new
-   that is not; skipped when neither the generators nor the files changed
-   since the last regeneration;
-2. check that every chapter's text twin (``book/X.md``) and notebook twin
-   (``notebooks/X.ipynb``) say the same thing;
-3. execute the chapters with papermill, in parallel up to the number of
-   cores, into ``_build/executed/`` (never back into the twins), skipping a
-   chapter whose inputs (notebook, helpers source, data, parameters, lock
-   file) have not changed since its last successful run;
+1. check that every chapter's text twin (``book/X.md``) and notebook twin
+   (``notebooks/X.ipynb``) say the same thing (while the first chapters start;
+   the build stops when they do not);
+2. execute the chapters with papermill, in parallel up to the number of
+   cores (longest first), into ``_build/executed/`` (never back into the
+   twins), skipping a chapter whose inputs (notebook, helpers source, data,
+   parameters, lock file) have not changed since its last successful run;
+3. meanwhile, regenerate what is generated (synthetic cohorts, data
+   dictionary CSV): files are rewritten only when their bytes change (the
+   generators are deterministic), and the step is skipped when neither the
+   generators nor the files changed since the last regeneration; if a file
+   did change, the chapters run again on the new data;
 4. merge the chapters' ledger rows into ``_build/reproduction-ledger.csv``
    and execute the ledger page last;
 5. stage the site sources in ``_build/site/`` and run Jupyter Book 1 with a
@@ -278,23 +280,23 @@ def _strip_ansi(text: str) -> str:
     return re.sub(r"\x1b\[[0-9;]*m", "", text)
 
 
-def run_chapters(names: list[str], params: Parameters, jobs: int, force: bool,
-                 allow_absent: bool = False, on_idle_worker=None) -> list[ChapterResult]:
-    """Execute chapters in parallel; ``on_idle_worker()`` is called once, when a worker has
-    finished and no chapter is left to start (the build then starts other work there)."""
+def start_chapters(pool: futures.Executor, names: list[str], params: Parameters, force: bool,
+                   allow_absent: bool = False) -> dict:
+    """Submit chapters to the pool, longest first; returns the pending futures."""
+    return {pool.submit(execute_chapter, n, params.as_dict(), force, allow_absent): n
+            for n in longest_first(names)}
+
+
+def finish_chapters(pending: dict, workers: int, on_idle_worker=None) -> list[ChapterResult]:
+    """Wait for submitted chapters, logging each; ``on_idle_worker()`` is called once, when a
+    worker has finished and no chapter is left to start (the build starts other work there)."""
     results = []
-    workers = max(1, min(jobs, len(names)))
-    if not names:
-        return results
-    with futures.ProcessPoolExecutor(max_workers=workers) as pool:
-        pending = {pool.submit(execute_chapter, n, params.as_dict(), force, allow_absent): n
-                   for n in longest_first(names)}
-        for done in futures.as_completed(pending):
-            result = done.result()
-            log(f"{result.chapter:<24} {result.status:<9} {result.seconds:6.1f} s")
-            results.append(result)
-            if on_idle_worker and len(results) == len(names) - workers + 1:
-                on_idle_worker()
+    for done in futures.as_completed(pending):
+        result = done.result()
+        log(f"{result.chapter:<24} {result.status:<9} {result.seconds:6.1f} s")
+        results.append(result)
+        if on_idle_worker and len(results) == max(1, len(pending) - workers + 1):
+            on_idle_worker()
     record_durations(results)
     return results
 
@@ -352,20 +354,22 @@ def generated_digest(seed: int) -> str:
     return digest.hexdigest()
 
 
-def regenerate(seed: int) -> None:
+def regenerate(seed: int) -> int:
     """Regenerate the synthetic cohorts and the data-dictionary CSV, unless neither the
     generators' inputs nor the generated files changed since the last regeneration (the
-    generators are deterministic, so the output would be the same bytes)."""
+    generators are deterministic, so the output would be the same bytes). Returns how many
+    files changed."""
     stamp = BUILD_DIR / "generated.sha256"
     if stamp.exists() and stamp.read_text() == generated_digest(seed):
         log("generated data: generators and files unchanged since the last regeneration")
-        return
-    _regenerate(seed)
+        return 0
+    changed = _regenerate(seed)
     stamp.parent.mkdir(parents=True, exist_ok=True)
     stamp.write_text(generated_digest(seed))
+    return changed
 
 
-def _regenerate(seed: int) -> None:
+def _regenerate(seed: int) -> int:
     from . import contract, synthetic
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -375,6 +379,7 @@ def _regenerate(seed: int) -> None:
     changed += write_if_changed(DATA_DIR / "data_dictionary.csv", csv)
     changed += regenerate_intake_files()
     log(f"generated data: {changed} file(s) changed")
+    return changed
 
 
 def regenerate_intake_files() -> int:
@@ -445,31 +450,38 @@ def site_sources_digest() -> str:
     return digest.hexdigest()
 
 
-def build_site(strict: bool = True) -> int:
+def build_site(strict: bool = True, meanwhile=None) -> int:
     """Run the strict Jupyter Book build, unless the staged sources are exactly those of the
-    site already in ``_build/html`` (then Sphinx would only confirm that nothing changed)."""
+    site already in ``_build/html`` (then Sphinx would only confirm that nothing changed).
+    ``meanwhile()`` runs in this process while Sphinx runs in its own."""
     stamp = BUILD_DIR / "site-sources.sha256"
     digest = site_sources_digest()
     if (HTML_DIR / "index.html").exists() and stamp.exists() and stamp.read_text() == digest:
         log("site sources unchanged: the HTML in place is current")
         return 0
     stamp.unlink(missing_ok=True)
-    code = _run_jupyter_book(strict)
+    code = _run_jupyter_book(strict, meanwhile)
     if code == 0:
         stamp.write_text(digest)
     return code
 
 
-def _run_jupyter_book(strict: bool) -> int:
+def _run_jupyter_book(strict: bool, meanwhile=None) -> int:
     command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(SITE_SOURCE_DIR),
                "--path-output", str(BUILD_DIR.parent), "--builder", "html"]
     if strict:
         command += ["-W", "-n", "--keep-going"]
     log("jupyter-book build" + (" (strict: -W -n --keep-going)" if strict else ""))
-    completed = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
-    output = completed.stdout + completed.stderr
+    with tempfile.TemporaryFile("w+") as output_file:  # a file: Sphinx never waits on a full pipe
+        process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=output_file, stderr=subprocess.STDOUT,
+                                   text=True)
+        if meanwhile:
+            meanwhile()
+        process.wait()
+        output_file.seek(0)
+        output = output_file.read()
     warnings = [line for line in output.splitlines() if "WARNING" in line or "ERROR" in line]
-    if completed.returncode != 0 or warnings:
+    if process.returncode != 0 or warnings:
         print(output[-6000:], file=sys.stderr)
         log(f"site build FAILED ({len(warnings)} warning/error line(s))")
         return 1
@@ -479,7 +491,7 @@ def _run_jupyter_book(strict: bool) -> int:
 def privacy_check(figures: bool) -> int:
     """The privacy guard (:mod:`helpers.privacy`) over the built site's pages and downloads, or
     over its static figure copies (``figures``): 0 when clean. Files whose bytes passed before
-    are not read again."""
+    (here or as the staged sources, see :func:`privacy_prescan`) are not read again."""
     from . import privacy
 
     start = time.perf_counter()
@@ -489,6 +501,20 @@ def privacy_check(figures: bool) -> int:
     log(privacy.report(findings) + f" in the {'figure copies' if figures else 'pages'} "
         f"({len(files)} files, {time.perf_counter() - start:.1f} s)")
     return 1 if findings else 0
+
+
+def privacy_prescan() -> None:
+    """Scan the staged sources and the figure copies drawn so far while Sphinx runs: the site
+    carries byte-identical copies of them (notebooks, text pages, CSVs, SVGs), which the
+    check after the build then skips. Findings here are not reported: a file with a finding
+    is never remembered as passed, so the check of the built site reports it."""
+    from . import privacy
+
+    staged = privacy.site_files(SITE_SOURCE_DIR)
+    drawn = sorted(FIGURES_DRAWN_DIR.glob("fig-*.svg")) if FIGURES_DRAWN_DIR.exists() else []
+    privacy.check_site(SITE_SOURCE_DIR, files=staged, passed_cache=BUILD_DIR / "privacy-passed.json")
+    if drawn:
+        privacy.check_site(FIGURES_DRAWN_DIR, files=drawn, passed_cache=BUILD_DIR / "privacy-passed.json")
 
 
 class FigureExport:
@@ -570,29 +596,40 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     start = time.perf_counter()
-    if not args.no_regenerate:
-        regenerate(args.seed)
     names = chapters()
-    problems = pairing_problems(names)
-    if problems:
-        log("text/notebook twins out of sync:\n  " + "\n  ".join(problems))
-        return 1
     params = Parameters(data_dir=for_notebook(args.data_dir), seed=args.seed)
     first = [n for n in names if n not in LAST_CHAPTERS]
     last = [n for n in names if n in LAST_CHAPTERS]
+    workers = max(1, min(args.jobs, len(first)))
     export = FigureExport()
+    # The figure copies are drawn on the first core the chapters leave idle, alongside the
+    # last chapters, the ledger and Sphinx (they need only the figures' specs).
+    on_idle = None if args.no_site else export.start
     try:
-        # The figure copies are drawn on the first core the chapters leave idle, alongside the
-        # last chapters, the ledger and Sphinx (they need only the figures' specs).
-        results = run_chapters(first, params, args.jobs, args.force, args.allow_absent,
-                               on_idle_worker=None if args.no_site else export.start)
-        failed = [r for r in results if r.status == "failed"]
-        if not failed:
-            from .ledger import merge_ledger
-
-            merge_ledger(LEDGER_PARTS_DIR, BUILD_DIR / "reproduction-ledger.csv", chapters=first)
-            results += run_chapters(last, params, args.jobs, args.force, args.allow_absent)
+        with futures.ProcessPoolExecutor(max_workers=workers) as pool:
+            pending = start_chapters(pool, first, params, args.force, args.allow_absent)
+            problems = pairing_problems(names)  # checked while the first chapters start
+            if problems:
+                pool.shutdown(wait=True, cancel_futures=True)
+                log("text/notebook twins out of sync:\n  " + "\n  ".join(problems))
+                return 1
+            # The generated data are checked while the chapters run: the generators are
+            # deterministic, so this rewrites nothing unless they changed. When it did, the
+            # chapters that ran on the old files run again (their input digests changed).
+            changed = 0 if args.no_regenerate else regenerate(args.seed)
+            results = finish_chapters(pending, workers, None if changed else on_idle)
+            if changed:
+                log("generated data changed while the chapters ran: running them on the new data")
+                results = finish_chapters(start_chapters(pool, first, params, args.force, args.allow_absent),
+                                          workers, on_idle)
             failed = [r for r in results if r.status == "failed"]
+            if not failed:
+                from .ledger import merge_ledger
+
+                merge_ledger(LEDGER_PARTS_DIR, BUILD_DIR / "reproduction-ledger.csv", chapters=first)
+                results += finish_chapters(start_chapters(pool, last, params, args.force, args.allow_absent),
+                                           workers)
+                failed = [r for r in results if r.status == "failed"]
         if failed:
             for result in failed:
                 print(f"\n=== chapter '{result.chapter}' failed ===\n{result.error}\n", file=sys.stderr)
@@ -602,7 +639,7 @@ def main(argv: list[str] | None = None) -> int:
         code = 0
         if not args.no_site:
             stage_site(names)
-            code = build_site(strict=True)
+            code = build_site(strict=True, meanwhile=privacy_prescan)
             if not code:
                 code = privacy_check(figures=False)  # while the figure copies are still drawn
             if not code:

@@ -30,12 +30,19 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 DEFAULT_WIDTH, DEFAULT_HEIGHT = 860, 450
 SUFFIXES = (".svg", ".png")
 
+# One plot per figure: the SVG from Plotly.toImage, the PNG by drawing that SVG on a canvas
+# at ``scale`` (what Plotly.toImage does for a PNG, without plotting the figure again).
 _DRAW = """async ([spec, width, height, scale]) => {
     const figure = JSON.parse(spec);
     const size = {width: (figure.layout || {}).width || width, height: (figure.layout || {}).height || height};
     const svg = await Plotly.toImage(figure, {format: 'svg', ...size});
-    const png = await Plotly.toImage(figure, {format: 'png', scale, ...size});
-    return [svg, png];
+    const image = new Image();
+    await new Promise((resolve, reject) => { image.onload = resolve; image.onerror = reject; image.src = svg; });
+    const canvas = document.createElement('canvas');
+    canvas.width = size.width * scale;
+    canvas.height = size.height * scale;
+    canvas.getContext('2d').drawImage(image, 0, 0, canvas.width, canvas.height);
+    return [svg, canvas.toDataURL('image/png')];
 }"""
 
 
@@ -136,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drawn", type=Path, required=True, help="cache folder for the copies")
     parser.add_argument("--until", type=Path, help="keep watching for new specs until this file exists")
     args = parser.parse_args(argv)
+    if args.until:
+        os.nice(10)  # in the background of a build: the chapters and Sphinx come first
     start = time.perf_counter()
     written = draw(args.specs, args.drawn, until=args.until)
     print(json.dumps({"drawn": written, "seconds": round(time.perf_counter() - start, 1)}), flush=True)

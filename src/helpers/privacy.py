@@ -242,8 +242,10 @@ def check_site(html_dir: Path | str, *, register_csv: Path | str = REGISTER_CSV,
 
     ``files`` limits the scan to some of the site's files (default: all of
     :func:`site_files`). With ``passed_cache`` (a JSON file), a file whose exact bytes
-    passed an earlier scan under the same rules (this module, the register, the date)
-    is not read again, and files that pass now are added to the cache.
+    (and kind: page, table, other) passed an earlier scan under the same rules (this
+    module, the register, the date) is not read again, wherever it was: the build scans
+    the staged sources while Sphinx runs, so their copies on the site are not scanned twice.
+    Files that pass are added to the cache; a file with a finding never is.
     """
     html_dir = Path(html_dir)
     if not html_dir.is_dir():
@@ -253,36 +255,35 @@ def check_site(html_dir: Path | str, *, register_csv: Path | str = REGISTER_CSV,
     today = today or dt.date.today()
     rules = hashlib.sha256(Path(__file__).read_bytes() + (register_csv.read_bytes() if register_csv.exists()
                            else b"") + today.isoformat().encode()).hexdigest()
-    cache = _read_cache(passed_cache, rules)
+    passed = _read_cache(passed_cache, rules)
     found: list[Finding] = []
     for path in (site_files(html_dir) if files is None else files):
         relative = path.relative_to(html_dir).as_posix()
         data = path.read_bytes()
-        digest = hashlib.sha256(data).hexdigest()
-        if cache.get(relative) == digest:
+        # The scan depends on the bytes and on whether the file is a page or a table.
+        key = f"{path.suffix.lower()}:{hashlib.sha256(data).hexdigest()}"
+        if key in passed:
             continue
         text = data.decode("utf-8", errors="replace")
         findings = scan_text(text, relative, allowed_months=allowed, today=today)
         if path.suffix.lower() == ".csv":
             findings += scan_csv(text, relative)
         found += findings
-        if findings:
-            cache.pop(relative, None)
-        else:
-            cache[relative] = digest
+        if not findings:
+            passed.add(key)
     if passed_cache is not None:
-        passed_cache.write_text(json.dumps({"rules": rules, "passed": cache}, sort_keys=True))
+        passed_cache.write_text(json.dumps({"rules": rules, "passed": sorted(passed)}))
     return found
 
 
-def _read_cache(path: Optional[Path], rules: str) -> dict[str, str]:
+def _read_cache(path: Optional[Path], rules: str) -> set[str]:
     if path is None or not path.exists():
-        return {}
+        return set()
     try:
         stored = json.loads(path.read_text())
     except ValueError:
-        return {}
-    return stored.get("passed", {}) if stored.get("rules") == rules else {}
+        return set()
+    return set(stored.get("passed", [])) if stored.get("rules") == rules else set()
 
 
 def report(findings: list[Finding], limit: int = 40) -> str:
