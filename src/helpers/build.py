@@ -503,18 +503,19 @@ def privacy_check(figures: bool) -> int:
     return 1 if findings else 0
 
 
-def privacy_prescan() -> None:
-    """Scan the staged sources and the figure copies drawn so far while Sphinx runs: the site
-    carries byte-identical copies of them (notebooks, text pages, CSVs, SVGs), which the
-    check after the build then skips. Findings here are not reported: a file with a finding
-    is never remembered as passed, so the check of the built site reports it."""
+def privacy_prescan(sources: bool = True) -> None:
+    """Scan, ahead of the check of the built site, files of which the site will carry
+    byte-identical copies: the staged sources (notebooks, text pages, CSVs; while Sphinx
+    runs) and the figure copies drawn so far (``sources=False``; while the drawing goes on).
+    The check of the site then skips them. Findings here are not reported: a file with a
+    finding is never remembered as passed, so the check of the built site reports it."""
     from . import privacy
 
-    staged = privacy.site_files(SITE_SOURCE_DIR)
-    drawn = sorted(FIGURES_DRAWN_DIR.glob("fig-*.svg")) if FIGURES_DRAWN_DIR.exists() else []
-    privacy.check_site(SITE_SOURCE_DIR, files=staged, passed_cache=BUILD_DIR / "privacy-passed.json")
-    if drawn:
-        privacy.check_site(FIGURES_DRAWN_DIR, files=drawn, passed_cache=BUILD_DIR / "privacy-passed.json")
+    cache = BUILD_DIR / "privacy-passed.json"
+    if sources:
+        privacy.check_site(SITE_SOURCE_DIR, files=privacy.site_files(SITE_SOURCE_DIR), passed_cache=cache)
+    if FIGURES_DRAWN_DIR.exists():
+        privacy.check_site(FIGURES_DRAWN_DIR, files=sorted(FIGURES_DRAWN_DIR.glob("fig-*.svg")), passed_cache=cache)
 
 
 class FigureExport:
@@ -545,8 +546,9 @@ class FigureExport:
                  "--drawn", str(FIGURES_DRAWN_DIR), "--until", str(self.done_flag)],
                 cwd=REPO_ROOT, stdout=log_file, stderr=subprocess.STDOUT)
 
-    def finish(self, names: list[str]) -> int:
-        """Wait for the drawing (every chapter has run) and put the copies into the site."""
+    def finish(self, names: list[str], meanwhile=None) -> int:
+        """Wait for the drawing (every chapter has run) and put the copies into the site;
+        ``meanwhile()`` is called repeatedly while the drawing goes on."""
         from . import export_figures
 
         if not self.available():
@@ -555,7 +557,12 @@ class FigureExport:
         start = time.perf_counter()
         if self.process is not None:
             self.done_flag.touch()
-            self.process.wait(timeout=900)
+            deadline = time.perf_counter() + 900
+            while self.process.poll() is None and time.perf_counter() < deadline:
+                if meanwhile:
+                    meanwhile()
+                time.sleep(0.1)
+            self.process.wait(timeout=max(1.0, deadline - time.perf_counter()))
             output = self.log_path.read_text()
             if self.process.returncode != 0:
                 print(output[-4000:], file=sys.stderr)
@@ -643,7 +650,7 @@ def main(argv: list[str] | None = None) -> int:
             if not code:
                 code = privacy_check(figures=False)  # while the figure copies are still drawn
             if not code:
-                code = export.finish(names)
+                code = export.finish(names, meanwhile=lambda: privacy_prescan(sources=False))
             if not code:
                 code = privacy_check(figures=True)
             if code:
