@@ -117,7 +117,7 @@ def test_the_build_fails_and_removes_the_site_when_the_check_finds_something(tmp
     monkeypatch.setattr(build, "pairing_problems", lambda names: [])
     monkeypatch.setattr(build, "stage_site", lambda names: None)
     monkeypatch.setattr(build.FigureExport, "start", lambda self: None)
-    monkeypatch.setattr(build.FigureExport, "finish", lambda self, names: 0)
+    monkeypatch.setattr(build.FigureExport, "finish", lambda self, names, meanwhile=None: 0)
 
     def leaking_site(strict=True, meanwhile=None):
         (html / "book").mkdir(parents=True)
