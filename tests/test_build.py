@@ -118,3 +118,16 @@ def test_a_failing_cell_stops_the_chapter_with_its_traceback(tmp_path, monkeypat
     assert result.status == "failed"
     assert "deliberately broken cell" in result.error and "RuntimeError" in result.error
     assert not (executed / "broken.ipynb").exists(), "a stale executed copy must not survive a failure"
+
+
+def test_kernel_noise_is_dropped_and_everything_else_passed_on(capfd):
+    import subprocess
+    import sys
+
+    script = ("import sys; print('[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel.', file=sys.stderr); "
+              "print('a real warning from a chapter', file=sys.stderr)")
+    with build.kernel_noise_filtered():  # a kernel is a child process writing to the inherited stderr
+        subprocess.run([sys.executable, "-c", script], check=True)
+    err = capfd.readouterr().err
+    assert "a real warning from a chapter" in err
+    assert "KeyboardInterrupt" not in err

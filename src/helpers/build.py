@@ -45,6 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -206,11 +207,12 @@ def execute_chapter(name: str, params: dict, force: bool = False, allow_absent: 
     stamp.unlink(missing_ok=True)
     partial = EXECUTED_DIR / f".{name}.partial.ipynb"
     try:
-        papermill.execute_notebook(
-            str(source), str(partial), parameters=params, cwd=str(NOTEBOOKS_DIR),
-            kernel_name="python3", progress_bar=False, log_output=False, report_mode=False,
-            request_save_on_cell_execute=False,  # a save per cell re-serialises the whole notebook
-        )
+        with kernel_noise_filtered():
+            papermill.execute_notebook(
+                str(source), str(partial), parameters=params, cwd=str(NOTEBOOKS_DIR),
+                kernel_name="python3", progress_bar=False, log_output=False, report_mode=False,
+                request_save_on_cell_execute=False,  # a save per cell re-serialises the whole notebook
+            )
     except Exception as error:  # papermill's PapermillExecutionError carries the traceback
         target.unlink(missing_ok=True)
         partial.unlink(missing_ok=True)
@@ -225,6 +227,34 @@ def execute_chapter(name: str, params: dict, force: bool = False, allow_absent: 
     partial.replace(target)
     stamp.write_text(digest)
     return ChapterResult(name, "executed", time.perf_counter() - start)
+
+
+# What every kernel prints on its way in and out, whatever the chapter does: jupyter_client
+# interrupts a kernel as it shuts it down, and ipykernel warns that its local TCP sockets are
+# unencrypted. Everything else a kernel writes to stderr is passed on.
+KERNEL_NOISE = ("KeyboardInterrupt caught in kernel", "running over TCP without encryption",
+                "Message signing is enabled", "Use IPC transport or launch with kernel manager")
+
+
+@contextmanager
+def kernel_noise_filtered():
+    """Route this process's stderr (which the chapter's kernel inherits) through a file while
+    the chapter runs, then pass on every line but :data:`KERNEL_NOISE`."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile("w+b") as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = [line for line in captured.read().decode("utf-8", "replace").splitlines()
+                    if line.strip() and not any(noise in line for noise in KERNEL_NOISE)]
+            if kept:
+                print("\n".join(kept), file=sys.stderr, flush=True)
 
 
 def absent_reason(error: BaseException, data_dir: Path) -> str | None:
