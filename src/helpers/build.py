@@ -563,16 +563,13 @@ class FigureExport:
 
         return Path(export_figures.CHROMIUM).exists()
 
-    def start(self, chapters_to_run: bool = True) -> None:
-        """Start drawing in the background, unless nothing can come to draw (no chapter to run
-        and every spec drawn)."""
+    def start(self) -> None:
+        """Start drawing in the background when there is something to draw already."""
         from . import export_figures
 
         self.done_flag.unlink(missing_ok=True)
-        if not self.available() or not (chapters_to_run or export_figures.pending(FIGURE_SPECS_DIR,
-                                                                                  FIGURES_DRAWN_DIR)):
+        if not self.available() or not export_figures.pending(FIGURE_SPECS_DIR, FIGURES_DRAWN_DIR):
             return
-        FIGURE_SPECS_DIR.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("w") as log_file:  # a file, not a pipe: nothing can block the drawing
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "helpers.export_figures", "--specs", str(FIGURE_SPECS_DIR),
@@ -642,15 +639,12 @@ def main(argv: list[str] | None = None) -> int:
     last = [n for n in names if n in LAST_CHAPTERS]
     workers = max(1, min(args.jobs, len(first)))
     export = FigureExport()
-    on_idle = None
+    # The figure copies are drawn on the first core the chapters leave idle, alongside the
+    # last chapters, the ledger and Sphinx (they need only the figures' specs).
+    on_idle = None if args.no_site else export.start
     try:
         with futures.ProcessPoolExecutor(max_workers=workers) as pool:
             pending = start_chapters(pool, first, params, args.force, args.allow_absent)
-            if not args.no_site:
-                # The figure copies are drawn from the specs the chapters write, by a process at
-                # the lowest priority: it takes the CPU the chapters leave idle (kernels
-                # starting, the last chapters, the ledger, Sphinx), not theirs.
-                export.start()
             problems = pairing_problems(names)  # checked while the first chapters start
             if problems:
                 pool.shutdown(wait=True, cancel_futures=True)

@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--until", type=Path, help="keep watching for new specs until this file exists")
     args = parser.parse_args(argv)
     if args.until:
-        os.nice(19)  # in the background of a build: the chapters and Sphinx come first
+        os.nice(10)  # in the background of a build: the chapters and Sphinx come first
     start = time.perf_counter()
     written = draw(args.specs, args.drawn, until=args.until)
     print(json.dumps({"drawn": written, "seconds": round(time.perf_counter() - start, 1)}), flush=True)
