@@ -570,6 +570,7 @@ class FigureExport:
         self.done_flag.unlink(missing_ok=True)
         if not self.available() or not export_figures.pending(FIGURE_SPECS_DIR, FIGURES_DRAWN_DIR):
             return
+        FIGURE_SPECS_DIR.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("w") as log_file:  # a file, not a pipe: nothing can block the drawing
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "helpers.export_figures", "--specs", str(FIGURE_SPECS_DIR),
