@@ -1,5 +1,6 @@
 """Figure output helpers: trimmed floats keep six significant digits and nothing else changes."""
 
+import json
 import re
 
 import plotly.graph_objects as go
@@ -27,3 +28,25 @@ def test_figure_html_has_no_plotly_js_and_a_stable_id():
     assert first == second and 'id="fig-' in first
     assert "0.123457" in first and "0.1234567891234" not in first
     assert "plotly.js v" not in first and len(first) < 20_000
+
+
+def test_pages_link_and_spec_figure_copies_only_when_the_build_draws_them(tmp_path, monkeypatch):
+    from helpers import outputs
+    from helpers.paths import FIGURE_COPIES_ENV
+
+    figure = go.Figure(go.Bar(x=["a"], y=[1]))
+    ledger_dir = tmp_path / "ledger"
+    try:
+        monkeypatch.setenv(FIGURE_COPIES_ENV, "0")  # no Chromium, or --no-figure-copies
+        outputs.configure("chapter", ledger_dir)
+        markup = figures.show(figure)._repr_html_()
+        assert "_static/figures/" not in markup and not (tmp_path / "figures").exists()
+        monkeypatch.setenv(FIGURE_COPIES_ENV, "1")
+        outputs.configure("chapter", ledger_dir)
+        shown = figures.show(figure)
+        markup = shown._repr_html_()
+        assert f"../_static/figures/{shown.div_id}.svg" in markup
+        spec = tmp_path / "figures" / "specs" / "chapter" / f"{shown.div_id}.json"
+        assert go.Figure(json.loads(spec.read_text())).data[0].y == (1,)
+    finally:
+        outputs.configure("chapter", None)  # leave the module as a hand-run notebook has it

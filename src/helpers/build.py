@@ -51,7 +51,7 @@ from pathlib import Path
 
 import yaml
 
-from .paths import BUILD_DIR, DATA_DIR, REGISTER_CSV, REPO_ROOT, SYNTHETIC_DIR
+from .paths import BUILD_DIR, DATA_DIR, FIGURE_COPIES_ENV, REGISTER_CSV, REPO_ROOT, SYNTHETIC_DIR
 
 BOOK_DIR = REPO_ROOT / "book"
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
@@ -185,7 +185,8 @@ def chapter_inputs_digest(name: str, params: Parameters) -> str:
     if name in LAST_CHAPTERS:
         _hash_files(digest, [p for p in from_notebook(params.ledger_dir).glob("*.csv")])
     digest.update(json.dumps(params.as_dict(), sort_keys=True).encode())
-    digest.update(f"{ABSOLUTE_DATES_ENV}={os.environ.get(ABSOLUTE_DATES_ENV, '')}".encode())
+    for variable in (ABSOLUTE_DATES_ENV, FIGURE_COPIES_ENV):  # both change what a page shows
+        digest.update(f"{variable}={os.environ.get(variable, '')}".encode())
     return digest.hexdigest()
 
 
@@ -559,7 +560,9 @@ class FigureExport:
     background process while the chapters execute and Sphinx renders; without Debian's
     Chromium they are skipped with a note."""
 
-    def __init__(self) -> None:
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled and self.available()
+        self.wanted = enabled  # asked for (it may still lack Chromium)
         self.process: subprocess.Popen | None = None
         self.done_flag = FIGURE_SPECS_DIR.parent / ".chapters-done"
         self.log_path = FIGURE_SPECS_DIR.parent / "export.log"
@@ -574,7 +577,7 @@ class FigureExport:
         from . import export_figures
 
         self.done_flag.unlink(missing_ok=True)
-        if not self.available() or not export_figures.pending(FIGURE_SPECS_DIR, FIGURES_DRAWN_DIR):
+        if not self.enabled or not export_figures.pending(FIGURE_SPECS_DIR, FIGURES_DRAWN_DIR):
             return
         FIGURE_SPECS_DIR.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("w") as log_file:  # a file, not a pipe: nothing can block the drawing
@@ -588,8 +591,10 @@ class FigureExport:
         ``meanwhile()`` is called repeatedly while the drawing goes on."""
         from . import export_figures
 
-        if not self.available():
-            log("static figure copies skipped: /usr/bin/chromium is not installed (make browser)")
+        if not self.enabled:
+            export_figures.publish(FIGURE_SPECS_DIR, FIGURES_DRAWN_DIR, HTML_DIR, [])  # none linked, none kept
+            if self.wanted:
+                log("static figure copies skipped: /usr/bin/chromium is not installed (make browser)")
             return 0
         start = time.perf_counter()
         if self.process is not None:
@@ -633,6 +638,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="chapters executed at once")
     parser.add_argument("--force", action="store_true", help="re-execute every chapter")
     parser.add_argument("--no-site", action="store_true", help="execute chapters but do not build HTML")
+    parser.add_argument("--no-figure-copies", action="store_true",
+                        help="do not draw static SVG/PNG copies of the figures (pages then link none)")
     parser.add_argument("--no-regenerate", action="store_true", help="do not regenerate synthetic data")
     parser.add_argument("--allow-absent", action="store_true",
                         help="a chapter stopped by absent data becomes a 'no data for this chapter' page "
@@ -645,10 +652,11 @@ def main(argv: list[str] | None = None) -> int:
     first = [n for n in names if n not in LAST_CHAPTERS]
     last = [n for n in names if n in LAST_CHAPTERS]
     workers = max(1, min(args.jobs, len(first)))
-    export = FigureExport()
+    export = FigureExport(enabled=not (args.no_site or args.no_figure_copies))
+    os.environ[FIGURE_COPIES_ENV] = "1" if export.enabled else "0"  # read by the chapters' kernels
     # The figure copies are drawn on the first core the chapters leave idle, alongside the
     # last chapters, the ledger and Sphinx (they need only the figures' specs).
-    on_idle = None if args.no_site else export.start
+    on_idle = export.start if export.enabled else None
     try:
         with futures.ProcessPoolExecutor(max_workers=workers) as pool:
             pending = start_chapters(pool, first, params, args.force, args.allow_absent)
@@ -688,7 +696,7 @@ def main(argv: list[str] | None = None) -> int:
                 code = privacy_check(figures=False)  # while the figure copies are still drawn
             if not code:
                 code = export.finish(names, meanwhile=lambda: privacy_prescan(sources=False))
-            if not code:
+            if not code and export.enabled:
                 code = privacy_check(figures=True)
             if code:
                 shutil.rmtree(HTML_DIR, ignore_errors=True)

@@ -2,17 +2,20 @@
 
 The build passes every page a ``ledger_dir`` (inside ``_build/``); a page run by hand gets
 ``None``. With it, result tables shown through :mod:`helpers.tables` are also written as CSV
-downloads, and figures shown through :mod:`helpers.figures` write their specs, from which
-the build draws static SVG/PNG copies. Kept apart from :mod:`helpers.chapter` so light pages
+downloads, and, when the build will draw static SVG/PNG copies of the figures
+(:data:`FIGURE_COPIES_ENV`), figures shown through :mod:`helpers.figures` write their specs
+and link their copies. Kept apart from :mod:`helpers.chapter` so light pages
 (the ledger) need not import the data contract.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
 from . import figures, tables
+from .paths import FIGURE_COPIES_ENV
 
 
 def configure(name: str, ledger_dir: Optional[str | Path]) -> None:
@@ -20,7 +23,10 @@ def configure(name: str, ledger_dir: Optional[str | Path]) -> None:
     if ledger_dir:
         build_dir = Path(ledger_dir).parent
         tables.configure_downloads(build_dir / "downloads" / name, f"../_static/downloads/{name}/")
-        figures.configure_exports(build_dir / "figures" / "specs" / name, "../_static/figures/")
+        if os.environ.get(FIGURE_COPIES_ENV) == "1":
+            figures.configure_exports(build_dir / "figures" / "specs" / name, "../_static/figures/")
+        else:
+            figures.configure_exports(None, None)
     else:
         tables.configure_downloads(None, None)
         figures.configure_exports(None, None)

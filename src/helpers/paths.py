@@ -15,3 +15,6 @@ SYNTHETIC_DIR = DATA_DIR / "synthetic"
 BUILD_DIR = Path(os.environ.get("CART_BOOK_OUTPUT", REPO_ROOT)).resolve() / "_build"
 LEDGER_CSV = BUILD_DIR / "reproduction-ledger.csv"
 SEEDS_DIR = REPO_ROOT.parent / "shared" / "seeds"
+# Set by the build for the chapters it runs: "1" when it will draw static SVG/PNG copies of
+# the figures (Chromium present, a site being built), so that pages link only copies that exist.
+FIGURE_COPIES_ENV = "CART_BOOK_FIGURE_COPIES"
