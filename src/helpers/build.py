@@ -311,6 +311,11 @@ def _strip_ansi(text: str) -> str:
     return re.sub(r"\x1b\[[0-9;]*m", "", text)
 
 
+def set_environment(values: dict[str, str]) -> None:
+    """Set environment variables in a worker process (its chapters' kernels inherit them)."""
+    os.environ.update(values)
+
+
 def start_chapters(pool: futures.Executor, names: list[str], params: Parameters, force: bool,
                    allow_absent: bool = False) -> dict:
     """Submit chapters to the pool, longest first; returns the pending futures."""
@@ -339,7 +344,7 @@ def longest_first(names: list[str]) -> list[str]:
     """Chapters in the order to start them: longest first, so that no long chapter starts
     last and keeps one core busy alone. Length is the last run's duration, else (a clean
     build) the notebook's size, which follows it closely."""
-    known = json.loads(DURATIONS.read_text()) if DURATIONS.exists() else {}
+    known = known_durations()
     size = {n: (NOTEBOOKS_DIR / f"{n}.ipynb").stat().st_size for n in names}
     return sorted(names, key=lambda n: (n not in known, -known.get(n, 0.0), -size[n]))
 
@@ -347,9 +352,13 @@ def longest_first(names: list[str]) -> list[str]:
 def record_durations(results: list[ChapterResult]) -> None:
     executed = {r.chapter: round(r.seconds, 2) for r in results if r.status == "executed"}
     if executed:
-        known = json.loads(DURATIONS.read_text()) if DURATIONS.exists() else {}
         DURATIONS.parent.mkdir(parents=True, exist_ok=True)
-        DURATIONS.write_text(json.dumps({**known, **executed}, indent=1, sort_keys=True))
+        DURATIONS.write_text(json.dumps({**known_durations(), **executed}, indent=1, sort_keys=True))
+
+
+def known_durations() -> dict[str, float]:
+    """Seconds each chapter took when it last ran."""
+    return json.loads(DURATIONS.read_text()) if DURATIONS.exists() else {}
 
 
 # ------------------------------------------------------------- generation --
@@ -525,34 +534,50 @@ def _run_jupyter_book(strict: bool, meanwhile=None) -> int:
     return 0
 
 
+def privacy_cache() -> Path:
+    """Which files passed the privacy check (by bytes and kind), kept between builds."""
+    return BUILD_DIR / "privacy-passed.json"
+
+
 def privacy_check(figures: bool) -> int:
     """The privacy guard (:mod:`helpers.privacy`) over the built site's pages and downloads, or
     over its static figure copies (``figures``): 0 when clean. Files whose bytes passed before
-    (here or as the staged sources, see :func:`privacy_prescan`) are not read again."""
+    (here or ahead of the check, see :class:`PrivacyPrescan`) are not read again."""
     from . import privacy
 
     start = time.perf_counter()
     copies = HTML_DIR / "_static" / "figures"
     files = [p for p in privacy.site_files(HTML_DIR) if p.is_relative_to(copies) == figures]
-    findings = privacy.check_site(HTML_DIR, files=files, passed_cache=BUILD_DIR / "privacy-passed.json")
+    findings = privacy.check_site(HTML_DIR, files=files, passed_cache=privacy_cache())
     log(privacy.report(findings) + f" in the {'figure copies' if figures else 'pages'} "
         f"({len(files)} files, {time.perf_counter() - start:.1f} s)")
     return 1 if findings else 0
 
 
-def privacy_prescan(sources: bool = True) -> None:
-    """Scan, ahead of the check of the built site, files of which the site will carry
-    byte-identical copies: the staged sources (notebooks, text pages, CSVs; while Sphinx
-    runs) and the figure copies drawn so far (``sources=False``; while the drawing goes on).
-    The check of the site then skips them. Findings here are not reported: a file with a
-    finding is never remembered as passed, so the check of the built site reports it."""
-    from . import privacy
+class PrivacyPrescan:
+    """Scans, ahead of the check of the built site, files of which the site will carry
+    byte-identical copies, so that the check then skips them: the staged sources (notebooks,
+    text pages, CSVs) while Sphinx runs, and the figure copies as they are drawn. Findings
+    here are not reported: a file with a finding is never remembered as passed, so the check
+    of the built site reports it."""
 
-    cache = BUILD_DIR / "privacy-passed.json"
-    if sources:
-        privacy.check_site(SITE_SOURCE_DIR, files=privacy.site_files(SITE_SOURCE_DIR), passed_cache=cache)
-    if FIGURES_DRAWN_DIR.exists():
-        privacy.check_site(FIGURES_DRAWN_DIR, files=sorted(FIGURES_DRAWN_DIR.glob("fig-*.svg")), passed_cache=cache)
+    def __init__(self) -> None:
+        self.copies_scanned: set[str] = set()  # a copy's name is a hash of its content
+
+    def sources_and_copies(self) -> None:
+        from . import privacy
+
+        privacy.check_site(SITE_SOURCE_DIR, files=privacy.site_files(SITE_SOURCE_DIR),
+                           passed_cache=privacy_cache())
+        self.new_copies()
+
+    def new_copies(self) -> None:
+        from . import privacy
+
+        new = [p for p in sorted(FIGURES_DRAWN_DIR.glob("fig-*.svg")) if p.name not in self.copies_scanned]
+        if new:
+            privacy.check_site(FIGURES_DRAWN_DIR, files=new, passed_cache=privacy_cache())
+            self.copies_scanned.update(p.name for p in new)
 
 
 class FigureExport:
@@ -653,12 +678,13 @@ def main(argv: list[str] | None = None) -> int:
     last = [n for n in names if n in LAST_CHAPTERS]
     workers = max(1, min(args.jobs, len(first)))
     export = FigureExport(enabled=not (args.no_site or args.no_figure_copies))
-    os.environ[FIGURE_COPIES_ENV] = "1" if export.enabled else "0"  # read by the chapters' kernels
+    chapter_environment = {FIGURE_COPIES_ENV: "1" if export.enabled else "0"}  # read by the kernels
     # The figure copies are drawn on the first core the chapters leave idle, alongside the
     # last chapters, the ledger and Sphinx (they need only the figures' specs).
     on_idle = export.start if export.enabled else None
     try:
-        with futures.ProcessPoolExecutor(max_workers=workers) as pool:
+        with futures.ProcessPoolExecutor(max_workers=workers, initializer=set_environment,
+                                         initargs=(chapter_environment,)) as pool:
             pending = start_chapters(pool, first, params, args.force, args.allow_absent)
             problems = pairing_problems(names)  # checked while the first chapters start
             if problems:
@@ -691,11 +717,12 @@ def main(argv: list[str] | None = None) -> int:
         code = 0
         if not args.no_site:
             stage_site(names)
-            code = build_site(strict=True, meanwhile=privacy_prescan)
+            prescan = PrivacyPrescan()
+            code = build_site(strict=True, meanwhile=prescan.sources_and_copies)
             if not code:
                 code = privacy_check(figures=False)  # while the figure copies are still drawn
             if not code:
-                code = export.finish(names, meanwhile=lambda: privacy_prescan(sources=False))
+                code = export.finish(names, meanwhile=prescan.new_copies)
             if not code and export.enabled:
                 code = privacy_check(figures=True)
             if code:

@@ -25,7 +25,7 @@ PLOTLY_CONFIG = {"displaylogo": False, "responsive": True,
 
 
 # Static SVG/PNG copies of each figure (for slides and papers). The build sets both
-# (chapter.setup): every figure shown writes its JSON spec to ``folder``, and
+# (helpers.outputs.configure): every figure shown writes its JSON spec to ``folder``, and
 # helpers.export_figures draws the copies from those specs while the site is built;
 # the page links them under ``href``. A notebook run by hand writes nothing and shows no links.
 _EXPORTS: dict = {"folder": None, "href": None}
@@ -49,17 +49,17 @@ class FigureHTML:
 
     @property
     def div_id(self) -> str:
-        spec = self.figure.to_json()
-        return "fig-" + hashlib.sha1(spec.encode()).hexdigest()[:12]  # stable across runs
+        return _figure_id(self.figure.to_json())
 
     def _repr_html_(self) -> str:
-        div_id = self.div_id
+        spec = self.figure.to_json()  # once: it names the figure and is what the exporter draws
+        div_id = _figure_id(spec)
         markup = trim_floats(self.figure.to_html(include_plotlyjs=False, full_html=False, div_id=div_id,
                                                  config=PLOTLY_CONFIG))
         folder, href = _EXPORTS["folder"], _EXPORTS["href"]
         if folder is not None:  # written whole, then renamed: the exporter never reads half a spec
             partial = folder / f".{div_id}.partial"
-            partial.write_text(trim_floats(self.figure.to_json()), encoding="utf-8")
+            partial.write_text(trim_floats(spec), encoding="utf-8")
             partial.replace(folder / f"{div_id}.json")
         if href:
             markup += (f"<p class='figure-export'>Static copy for slides and papers: "
@@ -70,6 +70,11 @@ class FigureHTML:
     def __repr__(self) -> str:
         title = self.figure.layout.title.text or "plotly figure"
         return f"<Figure: {title}>"
+
+
+def _figure_id(spec: str) -> str:
+    """A figure's div id: a hash of its JSON, so stable across runs and new when it changes."""
+    return "fig-" + hashlib.sha1(spec.encode()).hexdigest()[:12]
 
 
 _LONG_FLOAT = re.compile(r"(?<![\w.#])-?\d+\.\d{7,}(?:[eE][-+]?\d+)?")
