@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
 R_PACKAGES := r-base-core r-cran-survival r-cran-cmprsk
 
-.PHONY: setup r-oracle browser synthetic book test serve clean lock bench
+.PHONY: setup r-oracle browser synthetic book test lint serve clean lock bench
 
 setup: $(STAMP) r-oracle
 
@@ -32,10 +32,14 @@ synthetic: $(STAMP)
 	$(PY) -m helpers.synthetic --out data/synthetic
 
 book: setup
-	$(PY) -m helpers.build
+	$(PY) -m helpers.site.build
 
-test: setup browser
+test: setup browser lint
 	$(PY) -m pytest
+
+# pyflakes, import order and the complexity ceiling (pyproject.toml [tool.ruff]).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks scripts
 
 serve: book
 	$(PY) -m http.server --directory _build/html 8000

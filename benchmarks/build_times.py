@@ -33,7 +33,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from helpers import build, export_figures  # noqa: E402
+from helpers.site import (
+    build,
+    export_figures,  # noqa: E402
+)
 
 BUILD = build.BUILD_DIR
 HTML = build.HTML_DIR
@@ -50,7 +53,7 @@ def run(command: list[str], **kwargs) -> float:
 
 
 def our_build(*args: str) -> float:
-    return run([sys.executable, "-m", "helpers.build", *args], cwd=ROOT)
+    return run([sys.executable, "-m", "helpers.site.build", *args], cwd=ROOT)
 
 
 def jupyter_book_force(workdir: Path) -> float:

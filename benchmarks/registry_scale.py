@@ -6,12 +6,12 @@ Run from the repository root (it takes a few minutes; the tests never run it)::
 
 It measures, on this machine, in one run:
 
-1. the time to generate the registry (``helpers.registry``: study ``REG``, 10,000
+1. the time to generate the registry (``helpers.synthetic.registry``: study ``REG``, 10,000
    patients, every contract table);
 2. a forced build of the book on its own synthetic cohorts (studies 000, 001, 003,
    004; 134 + 2 + 38 + 51 patients) into ``<out>/book``;
 3. a forced build of the book on the registry through the intake command
-   (``python -m helpers.intake``: validation, then the build with ``--allow-absent``)
+   (``python -m helpers.site.intake``: validation, then the build with ``--allow-absent``)
    into ``<out>/registry``;
 
 and prints the ratio (3) / (2), the target being **under 3**. Both builds execute
@@ -38,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from helpers import registry  # noqa: E402
+from helpers.synthetic import registry  # noqa: E402
 
 TARGET = 3.0
 
@@ -103,10 +103,10 @@ def main(argv=None) -> int:
     rows = sum(len(p.read_text().splitlines()) - 1 for p in folder.glob("*.csv") if p.name != "provenance.csv")
 
     book_seconds, book_log = timed(
-        [sys.executable, "-m", "helpers.build", "--no-regenerate", "--force", "--jobs", str(args.jobs)],
+        [sys.executable, "-m", "helpers.site.build", "--no-regenerate", "--force", "--jobs", str(args.jobs)],
         dict(env, CART_BOOK_OUTPUT=str(out / "book")))
     registry_seconds, registry_log = timed(
-        [sys.executable, "-m", "helpers.intake", str(out / "data"), "--out", str(out / "registry"), "--force",
+        [sys.executable, "-m", "helpers.site.intake", str(out / "data"), "--out", str(out / "registry"), "--force",
          "--jobs", str(args.jobs)], env)
     ratio = registry_seconds / book_seconds
     book_chapters, registry_chapters = chapter_times(book_log), chapter_times(registry_log)
@@ -139,7 +139,7 @@ def main(argv=None) -> int:
     print(f"{'whole build':<18}{book_seconds:>16.1f} s{registry_seconds:>16.1f} s")
     print(f"ratio registry / book = {ratio:.2f} (target < {TARGET:g}): {'met' if ratio < TARGET else 'MISSED'}")
     if absent:
-        print(f"the survival, expansion and courses sections for other cohorts (helpers.own_data), which the "
+        print(f"the survival, expansion and courses sections for other cohorts (helpers.chapters.own_data), which the "
               f"chapters shown as 'no data' do not call yet, take {pending_seconds:.1f} s on the registry in one "
               f"notebook; added serially to the build, that bounds the ratio at {bound:.2f}")
     if result["absent_chapters_on_registry"]:

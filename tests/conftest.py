@@ -11,7 +11,7 @@ from helpers.paths import REPO_ROOT
 
 
 def run_build(*args):
-    return subprocess.run([sys.executable, "-m", "helpers.build", *args], cwd=REPO_ROOT,
+    return subprocess.run([sys.executable, "-m", "helpers.site.build", *args], cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=1800)
 
 

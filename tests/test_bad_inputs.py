@@ -1,8 +1,8 @@
 """The bad-input catalogue: one malformed cohort per test, each with the message a data owner sees.
 
 Every test starts from the same small valid cohort (``mycentre``: 3 patients, two cohorts, every
-table), breaks it in exactly one way, and runs the intake (``helpers.intake.validate``, the first
-step of ``python -m helpers.intake``). It then asserts the problem's **file**, **column**,
+table), breaks it in exactly one way, and runs the intake (``helpers.site.intake.validate``, the first
+step of ``python -m helpers.site.intake``). It then asserts the problem's **file**, **column**,
 **row(s)** and **rule** -- or, for the inputs the book accepts with a visible degradation (an empty
 optional table, one cohort, every patient censored, stray whitespace, a byte-order mark, a file that
 is not a contract table), the note or readiness line that says so. Nothing is fixed silently and no
@@ -20,7 +20,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers import chapter, intake
+from helpers import chapters
+from helpers.site import intake
 
 P1, P2, P3 = "MC-01", "MC-02", "MC-03"
 
@@ -411,7 +412,7 @@ def test_45_single_cohort_degrades_visibly(tables, folder):
     ready = report.readiness.set_index("analysis").loc["Comparisons between cohorts"]
     assert ready["status"] == "degraded" and "one cohort (Cohort A)" in ready["detail"]
     assert "log-rank" in ready["detail"] and "not computable" in ready["detail"]
-    book = chapter.setup("test", folder)
+    book = chapters.setup("test", folder)
     assert book.require("mycentre", analysis="Remission by cohort", min_cohorts=2) is False
     assert book.absent[-1]["why"] == "it compares cohorts and needs at least 2; study mycentre has 1 (Cohort A)"
 

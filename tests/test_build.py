@@ -1,16 +1,17 @@
 """The whole book: every chapter executed by papermill and the strict site build.
 
-These tests run ``python -m helpers.build`` exactly as ``make book`` does.
+These tests run ``python -m helpers.site.build`` exactly as ``make book`` does.
 """
 
 import json
 import re
+
 import pandas as pd
 import pytest
 
-from helpers import build
 from conftest import run_build
 from helpers.paths import BUILD_DIR, REPO_ROOT
+from helpers.site import build
 
 pytestmark = pytest.mark.build
 HTML = BUILD_DIR / "html"
@@ -71,7 +72,7 @@ def test_ledger_page_and_download(built):
 
 
 def test_data_dictionary_page_lists_every_contract_column(built):
-    from helpers.contract_spec import TABLES
+    from helpers.contract import TABLES
 
     page = (HTML / "book" / "data-dictionary.html").read_text(encoding="utf-8")
     for table in TABLES.values():

@@ -10,15 +10,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import case_reports as cr
-from helpers import register as reg
-from helpers.ledger import Ledger
+from helpers import reproduction
+from helpers.chapters import case_reports as cr
 from helpers.paths import REGISTER_CSV, SYNTHETIC_DIR
+from helpers.reproduction import Ledger
 
 
 @pytest.fixture(scope="module")
 def register_001():
-    frame = reg.load_register()
+    frame = reproduction.load_register()
     return frame[frame["study"] == "001"]
 
 

@@ -1,4 +1,4 @@
-"""helpers.competing_risks against R's cmprsk (cuminc, timepoints, Gray's test, crr).
+"""helpers.stats.competing_risks against R's cmprsk (cuminc, timepoints, Gray's test, crr).
 
 (a) Always: our functions vs the committed R output in tests/fixtures/r/cmprsk_*_expected.csv
     (written by tests/r/cmprsk.R; versions in cmprsk_session.csv).
@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import competing_risks as cr
-from helpers import r_oracle
+import r_oracle
+from helpers import stats
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures" / "r"
@@ -163,7 +163,7 @@ def close(ours, theirs, what: str, tol: float = TOL) -> None:
 # --------------------------------------------------------------------------- #
 def check_cuminc(case_id: str, exp: dict) -> None:
     d = case_frame(case_id)
-    ours = cr.cuminc(d["time"], d["status"], d["group"], rho=rho_of(case_id))
+    ours = stats.cuminc(d["time"], d["status"], d["group"], rho=rho_of(case_id))
     r = exp["cmprsk_cuminc_expected"]
     r = r[r["case_id"] == case_id]
     assert sorted(k for k in ours if k != "Tests") == sorted(r["curve"].unique())
@@ -191,18 +191,18 @@ def check_gray(case_id: str, exp: dict) -> None:
     r = exp["cmprsk_gray_expected"]
     r = r[r["case_id"] == case_id]
     for row in r.itertuples():
-        res = cr.gray_test(d["time"], d["status"], d["group"], cause=int(row.cause),
+        res = stats.gray_test(d["time"], d["status"], d["group"], cause=int(row.cause),
                            strata=d["strata"] if row.stratified else None, rho=float(row.rho))
         close([res["statistic"], res["p_value"]], [row.stat, row.pv],
               f"{case_id} Gray cause {row.cause} stratified={row.stratified} rho={row.rho}")
         assert res["df"] == int(row.df)
 
 
-def fit_model(model_id: str) -> cr.FineGrayResult:
+def fit_model(model_id: str) -> stats.FineGrayResult:
     case_id, failcode, cengroup = model_id.split("/")
     m = MODELS[(MODELS["case_id"] == case_id) & (MODELS["failcode"] == int(failcode))
                & (MODELS["cengroup"] == cengroup)].iloc[0]
-    return cr.fine_gray(case_frame(case_id), "time", "status", m["terms"].split(";"), failcode=int(failcode),
+    return stats.fine_gray(case_frame(case_id), "time", "status", m["terms"].split(";"), failcode=int(failcode),
                         cengroup="cg" if cengroup == "yes" else None)
 
 
@@ -263,8 +263,8 @@ def test_no_competing_events_equals_one_minus_km():
     """Without competing deaths the Aalen–Johansen estimate is exactly 1 − Kaplan–Meier."""
     t = [1, 2, 2, 3, 4, 4, 5, 6]
     s = [1, 1, 0, 1, 1, 0, 0, 1]
-    ci = cr.cumulative_incidence(t, s, 1)
-    km = cr.one_minus_km(t, s, 1)
+    ci = stats.cumulative_incidence(t, s, 1)
+    km = stats.one_minus_km(t, s, 1)
     np.testing.assert_allclose(ci.at([1, 2, 3, 4, 5, 6])["surv"], 1 - km.at([1, 2, 3, 4, 5, 6])["surv"], atol=1e-15)
 
 
@@ -272,18 +272,18 @@ def test_hand_computed_aalen_johansen_with_a_tie():
     """5 patients: relapse at 1, relapse + death tied at 2, censored at 3, relapse at 4.
     F(1) = 1/5; S(1) = 4/5; F(2) = 1/5 + 4/5 * 1/4 = 2/5; S(2) = 4/5 * 2/4 = 2/5;
     F(4) = 2/5 + 2/5 * 1/1 = 4/5.  1 − KM (death censored) gives 1 at time 4."""
-    ci = cr.cumulative_incidence([1, 2, 2, 3, 4], [1, 1, 2, 0, 1], 1)
+    ci = stats.cumulative_incidence([1, 2, 2, 3, 4], [1, 1, 2, 0, 1], 1)
     est = ci.at([1, 2, 3, 4])["surv"].to_numpy()
     np.testing.assert_allclose(est, [0.2, 0.4, 0.4, 0.8], atol=1e-15)
-    naive = 1 - cr.one_minus_km([1, 2, 2, 3, 4], [1, 1, 2, 0, 1], 1).at([4])["surv"].iloc[0]
+    naive = 1 - stats.one_minus_km([1, 2, 2, 3, 4], [1, 1, 2, 0, 1], 1).at([4])["surv"].iloc[0]
     assert naive == pytest.approx(1.0)
 
 
 def test_cause_and_competing_sum_to_one_minus_overall_km():
     d = case_frame("ties_2groups")
-    c1 = cr.cumulative_incidence(d["time"], d["status"], 1)
-    c2 = cr.cumulative_incidence(d["time"], d["status"], 2)
-    from helpers.survival import kaplan_meier
+    c1 = stats.cumulative_incidence(d["time"], d["status"], 1)
+    c2 = stats.cumulative_incidence(d["time"], d["status"], 2)
+    from helpers.stats import kaplan_meier
     km = kaplan_meier(d["time"], d["status"] > 0)
     tt = [2, 5, 9, 15, 25]
     np.testing.assert_allclose(c1.at(tt)["surv"] + c2.at(tt)["surv"] + km.at(tt)["surv"], 1.0, atol=1e-12)
@@ -291,8 +291,8 @@ def test_cause_and_competing_sum_to_one_minus_overall_km():
 
 def test_results_are_deterministic_with_ties():
     d = case_frame("like_000")
-    a = cr.cumulative_incidence(d["time"], d["status"], 1).steps
-    b = cr.cumulative_incidence(d["time"], d["status"], 1).steps
+    a = stats.cumulative_incidence(d["time"], d["status"], 1).steps
+    b = stats.cumulative_incidence(d["time"], d["status"], 1).steps
     pd.testing.assert_frame_equal(a, b)
 
 
@@ -303,19 +303,19 @@ def test_results_are_deterministic_with_ties():
 ])
 def test_bad_status_is_refused(status, message):
     with pytest.raises(ValueError, match=message):
-        cr.cumulative_incidence([1, 2, 3], status, 1)
+        stats.cumulative_incidence([1, 2, 3], status, 1)
 
 
 def test_bad_model_input_is_refused():
     frame = pd.DataFrame(dict(t=[1.0, 2, 3, 4], s=[1, 2, 0, 1], x=[0.0, 1, np.nan, 1], k=[1.0] * 4))
     with pytest.raises(ValueError, match="missing values"):
-        cr.fine_gray(frame, "t", "s", ["x"])
+        stats.fine_gray(frame, "t", "s", ["x"])
     with pytest.raises(ValueError, match="single value"):
-        cr.fine_gray(frame, "t", "s", ["k"])
+        stats.fine_gray(frame, "t", "s", ["k"])
     with pytest.raises(ValueError, match="no failures of type 3"):
-        cr.fine_gray(frame.fillna(0), "t", "s", ["x"], failcode=3)
+        stats.fine_gray(frame.fillna(0), "t", "s", ["x"], failcode=3)
     with pytest.raises(ValueError, match="at least two groups"):
-        cr.gray_test([1, 2, 3], [1, 2, 0], ["a", "a", "a"])
+        stats.gray_test([1, 2, 3], [1, 2, 0], ["a", "a", "a"])
 
 
 # --------------------------------------------------------------------------- #

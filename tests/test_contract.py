@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -17,8 +16,7 @@ import pandera.pandas as pa
 import pytest
 
 from helpers import contract
-from helpers.contract import ContractError, ContractWarning
-from helpers.contract_spec import LAB_UNITS, TABLES
+from helpers.contract import LAB_UNITS, TABLES, ContractError, ContractWarning
 
 BAD_INPUTS = Path(__file__).parent / "bad_inputs"
 

@@ -6,7 +6,7 @@ from conftest import require_chromium
 
 require_chromium()
 
-from helpers import export_figures  # noqa: E402
+from helpers.site import export_figures  # noqa: E402
 
 
 def test_drawing_writes_what_the_spec_says_and_publish_keeps_only_current_figures(tmp_path):

@@ -5,12 +5,12 @@ import re
 
 import plotly.graph_objects as go
 
-from helpers import figures
+from helpers import plots
 
 
 def test_long_floats_keep_six_significant_digits():
     values = [0.123456789012, 1234.56789012, -0.00012345678901, 98765.4321987]
-    trimmed = figures.trim_floats(str(values))
+    trimmed = plots.trim_floats(str(values))
     numbers = [float(x) for x in re.findall(r"-?[\d.]+(?:e-?\d+)?", trimmed)]
     for original, short in zip(values, numbers):
         assert abs(short - original) <= 5e-6 * abs(original)
@@ -19,34 +19,34 @@ def test_long_floats_keep_six_significant_digits():
 
 def test_short_numbers_ids_and_colours_are_untouched():
     text = '{"x": [1, 2.5, 3.125], "marker": {"color": "#0072B2"}, "id": "fig-0a1b2c3d4e5f", "y": 1.0e-05}'
-    assert figures.trim_floats(text) == text
+    assert plots.trim_floats(text) == text
 
 
 def test_figure_html_has_no_plotly_js_and_a_stable_id():
     figure = go.Figure(go.Scatter(x=[0.1234567891234, 2], y=[1, 2]))
-    first, second = figures.show(figure)._repr_html_(), figures.show(figure)._repr_html_()
+    first, second = plots.show(figure)._repr_html_(), plots.show(figure)._repr_html_()
     assert first == second and 'id="fig-' in first
     assert "0.123457" in first and "0.1234567891234" not in first
     assert "plotly.js v" not in first and len(first) < 20_000
 
 
 def test_pages_link_and_spec_figure_copies_only_when_the_build_draws_them(tmp_path, monkeypatch):
-    from helpers import outputs
+    from helpers import chapters
     from helpers.paths import FIGURE_COPIES_ENV
 
     figure = go.Figure(go.Bar(x=["a"], y=[1]))
     ledger_dir = tmp_path / "ledger"
     try:
         monkeypatch.setenv(FIGURE_COPIES_ENV, "0")  # no Chromium, or --no-figure-copies
-        outputs.configure("chapter", ledger_dir)
-        markup = figures.show(figure)._repr_html_()
+        chapters.configure("chapter", ledger_dir)
+        markup = plots.show(figure)._repr_html_()
         assert "_static/figures/" not in markup and not (tmp_path / "figures").exists()
         monkeypatch.setenv(FIGURE_COPIES_ENV, "1")
-        outputs.configure("chapter", ledger_dir)
-        shown = figures.show(figure)
+        chapters.configure("chapter", ledger_dir)
+        shown = plots.show(figure)
         markup = shown._repr_html_()
         assert f"../_static/figures/{shown.div_id}.svg" in markup
         spec = tmp_path / "figures" / "specs" / "chapter" / f"{shown.div_id}.json"
         assert go.Figure(json.loads(spec.read_text())).data[0].y == (1,)
     finally:
-        outputs.configure("chapter", None)  # leave the module as a hand-run notebook has it
+        chapters.configure("chapter", None)  # leave the module as a hand-run notebook has it

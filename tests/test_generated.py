@@ -11,7 +11,7 @@ def test_data_dictionary_csv_is_current():
 
 
 def test_dictionary_covers_every_contract_column():
-    from helpers.contract_spec import TABLES
+    from helpers.contract import TABLES
 
     dictionary = contract.dictionary()
     for name, table in TABLES.items():
@@ -19,7 +19,7 @@ def test_dictionary_covers_every_contract_column():
 
 
 def test_committed_generation_stamp_matches_the_generators_and_the_files():
-    from helpers import build
+    from helpers.site import build
 
     stamp = build.GENERATED_STAMP.read_text().strip()
     assert stamp == build.generated_digest(build.DEFAULT_SEED), (
@@ -28,7 +28,7 @@ def test_committed_generation_stamp_matches_the_generators_and_the_files():
 
 
 def test_regeneration_is_skipped_only_while_generators_and_files_are_unchanged(tmp_path, monkeypatch):
-    from helpers import build
+    from helpers.site import build
 
     generated = tmp_path / "cohort.csv"
     generated.write_text("patient_id\nP1\n")

@@ -1,4 +1,4 @@
-"""helpers.grading against the ASTCT consensus definitions (Lee et al., BBMT 2019;25:625-638).
+"""helpers.clinical.grading against the ASTCT consensus definitions (Lee et al., BBMT 2019;25:625-638).
 
 The expected grades are read off the consensus tables, not off the code: each
 test names the row of the table (or the footnote) it checks. Every boundary
@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import grading
-from helpers.grading import grade_crs, grade_icans
+from helpers import clinical
+from helpers.clinical import grade_crs, grade_icans
 
 
 def crs(**kw) -> int:
@@ -286,12 +286,12 @@ def test_bad_icans_input_is_refused_with_its_name(kw, message):
 
 
 def test_ice_score_from_items():
-    assert grading.ice_score(orientation=4, naming=3, commands=1, writing=1, attention=1) == 10
-    assert grading.ice_score(orientation=2, naming=3, commands=1, writing=0, attention=0) == 6
+    assert clinical.ice_score(orientation=4, naming=3, commands=1, writing=1, attention=1) == 10
+    assert clinical.ice_score(orientation=2, naming=3, commands=1, writing=0, attention=0) == 6
     with pytest.raises(ValueError, match="orientation"):
-        grading.ice_score(orientation=5, naming=3, commands=1, writing=1, attention=1)
+        clinical.ice_score(orientation=5, naming=3, commands=1, writing=1, attention=1)
     with pytest.raises(ValueError, match="attention"):
-        grading.ice_score(orientation=4, naming=3, commands=1, writing=1, attention=2)
+        clinical.ice_score(orientation=4, naming=3, commands=1, writing=1, attention=2)
 
 
 @pytest.mark.parametrize("age, delay, tool", [
@@ -299,7 +299,7 @@ def test_ice_score_from_items():
     (13.0, False, "ICE"), (45, False, "ICE"), (30, True, "CAPD"),
 ])
 def test_assessment_tool_by_age(age, delay, tool):
-    assert grading.assessment_tool(age, delay) == tool
+    assert clinical.assessment_tool(age, delay) == tool
 
 
 # ------------------------------------------------------------ courses ------
@@ -315,12 +315,12 @@ def test_crs_course_applies_the_fever_rule_over_time():
         "oxygen_flow_l_min": [None, None, 4.0, 2.0, None, None],
         "anticytokine_given": [False, True, False, False, False, False],
     })
-    graded = grading.grade_crs_course(days)
+    graded = clinical.grade_crs_course(days)
     # day 3: afebrile after tocilizumab, but on a vasopressor -> 3; day 4: low-flow O2 only -> 2;
     # day 5: nothing left -> episode over; day 6: a new fever counts again -> 1
     assert graded["grade"].tolist() == [1, 2, 3, 2, 0, 1]
     assert graded["fever_masked"].tolist() == [False, False, True, True, False, False]
-    summary = grading.summarise_course(graded).iloc[0]
+    summary = clinical.summarise_course(graded).iloc[0]
     assert summary["max_grade"] == 3 and summary["onset_day"] == 1 and summary["last_day"] == 6
     assert summary["duration_days"] == 6
 
@@ -328,34 +328,34 @@ def test_crs_course_applies_the_fever_rule_over_time():
 def test_hypoxia_without_fever_before_any_treatment_is_not_crs_in_a_course():
     days = pd.DataFrame({"patient_id": ["B", "B"], "day": [0, 1], "temperature_c": [37.0, 37.1],
                          "oxygen_device": ["facemask", "facemask"]})
-    graded = grading.grade_crs_course(days)
+    graded = clinical.grade_crs_course(days)
     assert graded["grade"].tolist() == [0, 0]
-    summary = grading.summarise_course(graded).iloc[0]
+    summary = clinical.summarise_course(graded).iloc[0]
     assert summary["max_grade"] == 0 and math.isnan(summary["onset_day"])
 
 
 def test_course_refuses_repeated_days_and_missing_columns():
     with pytest.raises(ValueError, match="repeated"):
-        grading.grade_crs_course(pd.DataFrame({"patient_id": ["A", "A"], "day": [1, 1],
+        clinical.grade_crs_course(pd.DataFrame({"patient_id": ["A", "A"], "day": [1, 1],
                                                "temperature_c": [38, 39]}))
     with pytest.raises(ValueError, match="temperature_c"):
-        grading.grade_crs_course(pd.DataFrame({"patient_id": ["A"], "day": [1]}))
+        clinical.grade_crs_course(pd.DataFrame({"patient_id": ["A"], "day": [1]}))
     with pytest.raises(ValueError, match="'grade'"):
-        grading.summarise_course(pd.DataFrame({"patient_id": ["A"], "day": [1]}))
+        clinical.summarise_course(pd.DataFrame({"patient_id": ["A"], "day": [1]}))
 
 
 def test_icans_course():
     days = pd.DataFrame({"patient_id": ["C"] * 3, "day": [5, 6, 7], "ice": [9, 4, 10],
                          "consciousness": ["awake", "awakens_to_voice", "awake"]})
-    graded = grading.grade_icans_course(days)
+    graded = clinical.grade_icans_course(days)
     assert graded["grade"].tolist() == [1, 2, 0]
 
 
 @pytest.mark.parametrize("grade, text", [(0, "0"), (1, "I"), (2, "II"), (3, "III"), (4, "IV"), (5, "V")])
 def test_roman(grade, text):
-    assert grading.roman(grade) == text
+    assert clinical.roman(grade) == text
 
 
 def test_roman_refuses_grade_6():
     with pytest.raises(ValueError, match="grade"):
-        grading.roman(6)
+        clinical.roman(6)

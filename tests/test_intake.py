@@ -14,10 +14,12 @@ import nbformat
 import pandas as pd
 import pytest
 
-from helpers import build, chapter, contract, intake, own_data, registry
-from helpers.contract import MissingData
-from helpers.contract_spec import TABLES
+from helpers import chapters, contract
+from helpers.chapters import own_data
+from helpers.contract import TABLES, MissingData
 from helpers.paths import DATA_DIR, REPO_ROOT
+from helpers.site import build, intake
+from helpers.synthetic import registry
 
 EXAMPLE = DATA_DIR / "examples" / "single-centre"
 TEMPLATE = DATA_DIR / "template"
@@ -78,7 +80,7 @@ def test_check_only_on_good_data(capsys):
 
 def test_the_build_is_the_book_runner_with_the_data_folder():
     command = intake.build_command(Path("/data/x"), seed=7, jobs=2, force=False)
-    assert command[1:3] == ["-m", "helpers.build"]
+    assert command[1:3] == ["-m", "helpers.site.build"]
     assert {"--no-regenerate", "--allow-absent"} <= set(command)
     assert command[command.index("--data-dir") + 1] == "/data/x" and command[command.index("--seed") + 1] == "7"
 
@@ -98,7 +100,7 @@ def test_the_absolute_dates_switch_is_checked_at_intake(tmp_path):
 # --------------------------------------------------------------------------- the template
 
 def test_the_committed_template_is_current():
-    for name, text in intake.template_files().items():
+    for name, text in contract.template_files().items():
         assert (TEMPLATE / name).read_text(encoding="utf-8") == text, f"data/template/{name} is stale"
 
 
@@ -107,7 +109,7 @@ def test_the_template_has_every_table_with_the_contract_headers():
         header = (TEMPLATE / f"{name}.csv").read_text(encoding="utf-8").splitlines()
         assert header == [",".join(table.column_names)], name
     readme = (TEMPLATE / "README.md").read_text(encoding="utf-8")
-    assert "python -m helpers.intake" in readme and "data_dictionary.csv" in readme
+    assert "python -m helpers.site.intake" in readme and "data_dictionary.csv" in readme
 
 
 def test_the_empty_template_is_refused_with_a_clear_message():
@@ -120,7 +122,7 @@ def test_the_empty_template_is_refused_with_a_clear_message():
 # --------------------------------------------------------------------------- absent data in chapters
 
 def test_an_absent_study_or_table_raises_missing_data_a_key_error():
-    book = chapter.setup("t", EXAMPLE)
+    book = chapters.setup("t", EXAMPLE)
     with pytest.raises(MissingData, match="no data for study '000'"):
         book.cohort("000")
     with pytest.raises(KeyError, match="table 'labs' is absent"):
@@ -129,7 +131,7 @@ def test_an_absent_study_or_table_raises_missing_data_a_key_error():
 
 
 def test_require_shows_the_note_and_records_the_published_numbers_as_not_reproducible(capsys, tmp_path):
-    book = chapter.setup("t", EXAMPLE, ledger_dir=tmp_path)
+    book = chapters.setup("t", EXAMPLE, ledger_dir=tmp_path)
     assert book.require("single-centre", ["responses"], analysis="x") is True
     assert capsys.readouterr().out == ""
     assert book.require("000", ["responses"], analysis="Study 000: response",
@@ -144,12 +146,12 @@ def test_require_shows_the_note_and_records_the_published_numbers_as_not_reprodu
 
 
 def test_the_no_data_note_is_html_with_what_is_missing():
-    note = chapter.no_data_note("Cytokines", ["the labs table of study X is absent"])
+    note = chapters.no_data_note("Cytokines", ["the labs table of study X is absent"])
     assert "No data for this analysis" in note._repr_html_() and "labs table" in note._repr_html_()
 
 
 def test_patient_flow_counts_every_exclusion():
-    flow = chapter.PatientFlow("Patients in patients.csv", 100, title="t")
+    flow = chapters.PatientFlow("Patients in patients.csv", 100, title="t")
     flow.exclude({"no assessment": 3, "early death": 2, "nothing": 0}, "Evaluable")
     assert flow.remaining == 95
     assert flow.frame["patients"].tolist() == [100, -3, -2, 95]
@@ -163,7 +165,7 @@ def test_patient_flow_counts_every_exclusion():
 
 
 def test_other_cohort_sections_on_the_example(capsys):
-    book = chapter.setup("t", EXAMPLE)
+    book = chapters.setup("t", EXAMPLE)
     assert book.other_studies == ["single-centre"] and book.reproduced_studies == []
     classified = own_data.response(book, "single-centre")
     out = capsys.readouterr().out
@@ -175,7 +177,7 @@ def test_other_cohort_sections_on_the_example(capsys):
 
 
 def test_other_cohort_sections_say_when_there_is_no_other_cohort(capsys):
-    book = chapter.setup("t", DATA_DIR / "synthetic")
+    book = chapters.setup("t", DATA_DIR / "synthetic")
     assert own_data.studies(book, "Response in your own cohorts") == []
     assert "holds only 000, 001, 003, 004" in capsys.readouterr().out
 
@@ -248,7 +250,7 @@ def test_10000_patients_are_generated_in_seconds(tmp_path):
 def test_the_example_builds_into_a_complete_book(tmp_path):
     """The worked example through the documented command: every page, absent analyses noted."""
     out = tmp_path / "out"
-    completed = subprocess.run([sys.executable, "-m", "helpers.intake", str(EXAMPLE), "--out", str(out)],
+    completed = subprocess.run([sys.executable, "-m", "helpers.site.intake", str(EXAMPLE), "--out", str(out)],
                                cwd=REPO_ROOT, capture_output=True, text=True, timeout=1800)
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     html = out / "_build" / "html"

@@ -1,4 +1,4 @@
-"""helpers.kinetics: NCA against hand-computed examples, the Stein model against known
+"""helpers.stats.nca: NCA against hand-computed examples, the Stein model against known
 parameters, and the group comparisons against R.
 
 (a) NCA: worked examples computed by hand below (the arithmetic is written out), for each
@@ -26,8 +26,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import kinetics as K
-from helpers import r_oracle
+import r_oracle
+from helpers import clinical, plots, stats
+from helpers.stats import kinetic_model as stats_kinetic_model
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures" / "r"
@@ -61,7 +62,7 @@ EX_A_LOGDOWN = 15200.0 + 63000.0 / math.log(4.0)
 
 
 def test_worked_example_a_linear():
-    r = K.nca_profile(EX_A["day"], EX_A["copies"], EX_A["blq"], method="linear")
+    r = stats.nca_profile(EX_A["day"], EX_A["copies"], EX_A["blq"], method="linear")
     assert r["auc_0_28"] == pytest.approx(EX_A_LINEAR, rel=1e-12)
     assert (r["cmax"], r["tmax"], r["clast"], r["tlast"]) == (8000.0, 7.0, 500.0, 28.0)
     assert r["persistence_days"] == 28.0 and r["persistence_censored"] is True
@@ -69,7 +70,7 @@ def test_worked_example_a_linear():
 
 
 def test_worked_example_a_log_down():
-    r = K.nca_profile(EX_A["day"], EX_A["copies"], EX_A["blq"], method="linear-up/log-down")
+    r = stats.nca_profile(EX_A["day"], EX_A["copies"], EX_A["blq"], method="linear-up/log-down")
     assert r["auc_0_28"] == pytest.approx(EX_A_LOGDOWN, rel=1e-12)
     assert r["auc_0_28"] < EX_A_LINEAR   # a straight line over-estimates a convex decline
 
@@ -89,11 +90,11 @@ EX_B = dict(day=[1, 4, 7, 14, 21, 28, 60], copies=[50, 200, 5000, 50, 400, 50, 5
 
 
 def test_worked_example_b_pknca_rule():
-    clean = K.clean_profile(EX_B["day"], EX_B["copies"], EX_B["blq"], blq="pknca")
+    clean = stats.clean_profile(EX_B["day"], EX_B["copies"], EX_B["blq"], blq="pknca")
     assert clean["handling"].tolist() == ["added: day 0 = 0", "BLQ -> 0", "quantifiable", "quantifiable",
                                           "BLQ dropped", "quantifiable", "BLQ -> 0", "BLQ -> 0"]
-    lin = K.nca_profile(EX_B["day"], EX_B["copies"], EX_B["blq"], method="linear")
-    log = K.nca_profile(EX_B["day"], EX_B["copies"], EX_B["blq"])
+    lin = stats.nca_profile(EX_B["day"], EX_B["copies"], EX_B["blq"], method="linear")
+    log = stats.nca_profile(EX_B["day"], EX_B["copies"], EX_B["blq"])
     assert lin["auc_0_28"] == pytest.approx(47300.0, rel=1e-12)
     assert log["auc_0_28"] == pytest.approx(300 + 7800 + 14 * 4600 / math.log(12.5) + 1400, rel=1e-12)
     assert lin["auc_last"] == pytest.approx(45900.0, rel=1e-12)
@@ -103,13 +104,13 @@ def test_worked_example_b_pknca_rule():
 
 
 def test_worked_example_b_half_lloq_rule():
-    r = K.nca_profile(EX_B["day"], EX_B["copies"], EX_B["blq"], method="linear", blq="lloq/2")
+    r = stats.nca_profile(EX_B["day"], EX_B["copies"], EX_B["blq"], method="linear", blq="lloq/2")
     assert r["auc_0_28"] == pytest.approx(28712.5, rel=1e-12)
     assert r["cmax"] == 5000.0 and r["clast"] == 400.0   # BLQ never defines Cmax or Clast
 
 
 def test_worked_example_b_drop_rule_is_not_extrapolated():
-    r = K.nca_profile(EX_B["day"], EX_B["copies"], EX_B["blq"], method="linear", blq="drop")
+    r = stats.nca_profile(EX_B["day"], EX_B["copies"], EX_B["blq"], method="linear", blq="drop")
     assert math.isnan(r["auc_0_28"])
     assert "day 21" in r["auc_0_28_note"] and "not estimable" in r["auc_0_28_note"]
 
@@ -120,35 +121,35 @@ def test_worked_example_b_drop_rule_is_not_extrapolated():
 #   log-down: C(28) = 500 * 0.2**(14/46); falls: 7*500/ln 2 + 14*(500 - C28)/ln(500/C28)
 def test_worked_example_c_interpolates_day_28():
     c28 = 500 + (100 - 500) * 14 / 46
-    lin = K.nca_profile([7, 14, 60], [1000, 500, 100], [False] * 3, method="linear")
+    lin = stats.nca_profile([7, 14, 60], [1000, 500, 100], [False] * 3, method="linear")
     assert lin["auc_0_28"] == pytest.approx(3500 + 5250 + 7 * (500 + c28), rel=1e-12)
     c28_log = 500 * 0.2 ** (14 / 46)
-    log = K.nca_profile([7, 14, 60], [1000, 500, 100], [False] * 3)
+    log = stats.nca_profile([7, 14, 60], [1000, 500, 100], [False] * 3)
     expected = 3500 + 7 * 500 / math.log(2) + 14 * (500 - c28_log) / math.log(500 / c28_log)
     assert log["auc_0_28"] == pytest.approx(expected, rel=1e-12)
 
 
 def test_first_occurrence_of_peak_and_window_peak():
-    r = K.nca_profile([1, 4, 7, 60], [10, 900, 900, 2000], [False] * 4, method="linear")
+    r = stats.nca_profile([1, 4, 7, 60], [10, 900, 900, 2000], [False] * 4, method="linear")
     assert r["tmax"] == 60.0 and r["cmax"] == 2000.0            # overall peak late
     assert r["tmax_0_28"] == 4.0 and r["cmax_0_28"] == 900.0    # first of two equal peaks in the month
 
 
 def test_all_blq_profile():
-    r = K.nca_profile([1, 7, 14, 28], [50] * 4, [True] * 4)
+    r = stats.nca_profile([1, 7, 14, 28], [50] * 4, [True] * 4)
     assert math.isnan(r["cmax"]) and math.isnan(r["tlast"])
     assert r["persistence_days"] == 0.0 and r["auc_0_28"] == 0.0 and r["auc_last"] == 0.0
 
 
 def test_day0_sample_is_used_not_added():
-    clean = K.clean_profile([0, 2], [50.0, 100.0], [True, False])
+    clean = stats.clean_profile([0, 2], [50.0, 100.0], [True, False])
     assert clean["handling"].tolist() == ["BLQ -> 0", "quantifiable"]
-    clean = K.clean_profile([0, 2], [5.0, 10.0], [False, False])
+    clean = stats.clean_profile([0, 2], [5.0, 10.0], [False, False])
     assert clean["level"].tolist() == [5.0, 10.0]
 
 
 def test_unsorted_input_is_sorted():
-    a = K.nca_profile([28, 1, 14, 4, 7], [500, 100, 2000, 1000, 8000], [False] * 5)
+    a = stats.nca_profile([28, 1, 14, 4, 7], [500, 100, 2000, 1000, 8000], [False] * 5)
     assert a["auc_0_28"] == pytest.approx(EX_A_LOGDOWN, rel=1e-12)
 
 
@@ -159,16 +160,16 @@ def test_nca_table_keeps_every_patient_and_reports_short_followup():
         "copies_per_ug_gdna": EX_A["copies"] + [100.0, 900.0, 300.0],
         "below_lloq": [False] * 8,
     })
-    table = K.nca_table(k, method="linear")
+    table = stats.nca_table(k, method="linear")
     assert table["patient_id"].tolist() == ["a", "b"]
     assert table.loc[0, "auc_0_28"] == pytest.approx(EX_A_LINEAR)
     assert math.isnan(table.loc[1, "auc_0_28"]) and "day 10" in table.loc[1, "auc_0_28_note"]
     with pytest.raises(ValueError, match="below_lloq"):
-        K.nca_table(k.drop(columns="below_lloq"))
+        stats.nca_table(k.drop(columns="below_lloq"))
     with pytest.raises(ValueError, match="patient a: below_lloq must be True/False"):
-        K.nca_table(k.assign(below_lloq="False"))          # text is refused, never read as True
+        stats.nca_table(k.assign(below_lloq="False"))          # text is refused, never read as True
     with pytest.raises(ValueError, match="patient b: more than one sample on day"):
-        K.fit_table(pd.concat([k, k.iloc[[-1]]], ignore_index=True))
+        stats.fit_table(pd.concat([k, k.iloc[[-1]]], ignore_index=True))
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -186,20 +187,20 @@ def test_nca_table_keeps_every_patient_and_reports_short_followup():
 ])
 def test_bad_profiles_raise_clear_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        K.nca_profile(kwargs["day"], kwargs["copies"], kwargs["below_lloq"])
+        stats.nca_profile(kwargs["day"], kwargs["copies"], kwargs["below_lloq"])
 
 
 def test_bad_options_raise():
     with pytest.raises(ValueError, match="method must be one of"):
-        K.nca_profile([1, 2], [1.0, 2.0], [False, False], method="log")
+        stats.nca_profile([1, 2], [1.0, 2.0], [False, False], method="log")
     with pytest.raises(ValueError, match="blq must be one of"):
-        K.nca_profile([1, 2], [1.0, 2.0], [False, False], blq="zero")
+        stats.nca_profile([1, 2], [1.0, 2.0], [False, False], blq="zero")
     with pytest.raises(ValueError, match="strictly increasing"):
-        K.auc([0, 2, 1], [0, 1, 2])
+        stats.auc([0, 2, 1], [0, 1, 2])
     with pytest.raises(ValueError, match="finite"):
-        K.auc([0, 1], [0, np.nan])
+        stats.auc([0, 1], [0, np.nan])
     with pytest.raises(ValueError, match="not a sample day"):
-        K.auc([0, 1], [0, 1], start=0.5)
+        stats.auc([0, 1], [0, 1], start=0.5)
 
 
 # =========================================================================== #
@@ -207,9 +208,9 @@ def test_bad_options_raise():
 # =========================================================================== #
 def test_stein_curve_hand_values():
     # Cmax 1000 at day 5, doubling time 1 day, fast half-life 2 days, slow half-life 50 days, FB 0.1
-    p = K.SteinParameters(cmax=1000.0, tmax=5.0, rho=math.log(2), alpha=math.log(2) / 2,
+    p = stats.SteinParameters(cmax=1000.0, tmax=5.0, rho=math.log(2), alpha=math.log(2) / 2,
                           beta=math.log(2) / 50, fb=0.1)
-    got = K.stein_curve([3.0, 5.0, 7.0, 105.0], p)
+    got = stats.stein_curve([3.0, 5.0, 7.0, 105.0], p)
     expected = [1000 * 2 ** -2,                                  # two doublings before the peak
                 1000.0,
                 1000 * (0.9 * 0.5 + 0.1 * 2 ** (-2 / 50)),       # one fast half-life after it
@@ -221,15 +222,15 @@ def test_stein_curve_hand_values():
 
 def test_stein_parameters_validated():
     with pytest.raises(ValueError, match="rho must be a positive number"):
-        K.SteinParameters(1000.0, 5.0, -1.0, 0.1, 0.01, 0.1)
+        stats.SteinParameters(1000.0, 5.0, -1.0, 0.1, 0.01, 0.1)
     with pytest.raises(ValueError, match="fb must be in"):
-        K.SteinParameters(1000.0, 5.0, 1.0, 0.1, 0.01, 1.5)
+        stats.SteinParameters(1000.0, 5.0, 1.0, 0.1, 0.01, 1.5)
 
 
 def test_jacobian_matches_finite_differences():
     from scipy.optimize._numdiff import approx_derivative
     rng = np.random.default_rng(11)
-    t = np.array(K.BOOK_SCHEDULE)
+    t = np.array(stats.BOOK_SCHEDULE)
     for _ in range(20):
         x = np.array([rng.uniform(6, 12), rng.uniform(5, 15), math.log(rng.uniform(0.3, 1.5)),
                       math.log(rng.uniform(0.05, 1.0)), math.log(rng.uniform(0.01, 0.5)), rng.uniform(-5, 0)])
@@ -240,19 +241,19 @@ def test_jacobian_matches_finite_differences():
         blq = logy < math.log(50)
         log_lloq = np.where(blq, math.log(50), 0.0)
         logy = np.where(blq, math.log(50), logy)
-        analytic = K._jacobian(x, t, logy, blq, log_lloq)
-        numeric = approx_derivative(lambda z: K._residuals(z, t, logy, blq, log_lloq), x, method="3-point")
+        analytic = stats_kinetic_model._jacobian(x, t, logy, blq, log_lloq)
+        numeric = approx_derivative(lambda z: stats_kinetic_model._residuals(z, t, logy, blq, log_lloq), x, method="3-point")
         assert np.allclose(analytic, numeric, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("params", [
-    K.SteinParameters(2e4, 9.0, 0.8, 0.2, 0.01, 0.02),
-    K.SteinParameters(5e3, 12.5, 0.5, 0.12, 0.004, 0.08),
-    K.SteinParameters(1e5, 6.3, 1.3, 0.35, 0.02, 0.01),
+    stats.SteinParameters(2e4, 9.0, 0.8, 0.2, 0.01, 0.02),
+    stats.SteinParameters(5e3, 12.5, 0.5, 0.12, 0.004, 0.08),
+    stats.SteinParameters(1e5, 6.3, 1.3, 0.35, 0.02, 0.01),
 ])
 def test_noise_free_data_are_recovered_exactly(params):
-    sim = K.simulate_stein(params, K.BOOK_SCHEDULE, sd_log=0.0)
-    fit = K.fit_stein(sim["day"], sim["copies_per_ug_gdna"], sim["below_lloq"])
+    sim = stats.simulate_stein(params, stats.BOOK_SCHEDULE, sd_log=0.0)
+    fit = stats.fit_stein(sim["day"], sim["copies_per_ug_gdna"], sim["below_lloq"])
     assert fit.status == "fitted" and fit.at_bounds == ()
     for name in ("cmax", "tmax", "rho", "alpha", "beta", "fb"):
         assert getattr(fit.params, name) == pytest.approx(getattr(params, name), rel=1e-5), name
@@ -262,12 +263,12 @@ def test_blq_samples_are_censored_not_dropped():
     """With a limit of 100 copies, day 1 (~33 copies) and days 180 and 365 (~72 and ~11) are
     BLQ; the fit must keep the model under the limit there (BLQ residuals vanish) and still
     recover the expansion and the fast phase."""
-    params = K.SteinParameters(2e4, 9.0, 0.8, 0.2, 0.01, 0.02)
-    sim = K.simulate_stein(params, K.BOOK_SCHEDULE, sd_log=0.0, lloq=100.0)
+    params = stats.SteinParameters(2e4, 9.0, 0.8, 0.2, 0.01, 0.02)
+    sim = stats.simulate_stein(params, stats.BOOK_SCHEDULE, sd_log=0.0, lloq=100.0)
     assert sim.loc[sim["below_lloq"], "day"].tolist() == [1.0, 180.0, 365.0]
-    fit = K.fit_stein(sim["day"], sim["copies_per_ug_gdna"], sim["below_lloq"])
+    fit = stats.fit_stein(sim["day"], sim["copies_per_ug_gdna"], sim["below_lloq"])
     assert fit.status == "fitted" and fit.n_blq == 3
-    pred = K.stein_curve(sim.loc[sim["below_lloq"], "day"], fit.params)
+    pred = stats.stein_curve(sim.loc[sim["below_lloq"], "day"], fit.params)
     assert np.all(pred <= 100.0 * (1 + 1e-6))
     for name in ("cmax", "tmax", "rho", "alpha"):
         assert getattr(fit.params, name) == pytest.approx(getattr(params, name), rel=1e-3), name
@@ -279,10 +280,10 @@ def test_noisy_data_recover_parameters_within_stated_tolerance(schedule):
     SD 0.15 on the book's schedule, 0.10 on the dense one, LLOQ 50): at least 95 % fitted;
     per parameter the median error (bias) and the 90th percentile of the absolute error are
     within kinetics.RECOVERY_TOLERANCE (errors relative, Tmax in days)."""
-    study = K.recovery_study(100, np.random.default_rng(20240101), schedule)
+    study = stats.recovery_study(100, np.random.default_rng(20240101), schedule)
     fitted = study[study["fit_status"] == "fitted"]
     assert len(fitted) >= 95, study["fit_status"].value_counts().to_dict()
-    for p, (tol_median, tol_q90) in K.RECOVERY_TOLERANCE[schedule].items():
+    for p, (tol_median, tol_q90) in stats.RECOVERY_TOLERANCE[schedule].items():
         truth, est = fitted[f"true_{p}"].to_numpy(), fitted[f"fit_{p}"].to_numpy()
         err = est - truth if p == "tmax" else est / truth - 1
         assert abs(np.median(err)) <= tol_median, f"{p}: median error {np.median(err):+.3f}"
@@ -290,8 +291,8 @@ def test_noisy_data_recover_parameters_within_stated_tolerance(schedule):
 
 
 def test_recovery_summary_reports_the_same_errors():
-    study = K.recovery_study(12, np.random.default_rng(3), "dense")
-    summary = K.recovery_summary(study, "dense").set_index("parameter")
+    study = stats.recovery_study(12, np.random.default_rng(3), "dense")
+    summary = stats.recovery_summary(study, "dense").set_index("parameter")
     ok = study["fit_status"] == "fitted"
     err = study.loc[ok, "fit_cmax"] / study.loc[ok, "true_cmax"] - 1
     assert summary.loc["cmax", "median error"] == pytest.approx(float(np.median(err)))
@@ -302,9 +303,9 @@ def test_recovery_summary_reports_the_same_errors():
 def test_unidentified_slow_phase_is_flagged_and_not_reported():
     """A slow phase that does not decline before the last sample (day 90) cannot give a
     half-life: beta/alpha ends on its lower bound, and the table row reports NaN."""
-    params = K.SteinParameters(2e4, 9.0, 0.8, 0.2, 1e-8, 0.02)
-    sim = K.simulate_stein(params, K.BOOK_SCHEDULE[:9], sd_log=0.0)
-    fit = K.fit_stein(sim["day"], sim["copies_per_ug_gdna"], sim["below_lloq"])
+    params = stats.SteinParameters(2e4, 9.0, 0.8, 0.2, 1e-8, 0.02)
+    sim = stats.simulate_stein(params, stats.BOOK_SCHEDULE[:9], sd_log=0.0)
+    fit = stats.fit_stein(sim["day"], sim["copies_per_ug_gdna"], sim["below_lloq"])
     assert fit.status == "fitted" and fit.at_bounds == ("beta/alpha (lower)",)
     row = fit.row()
     assert math.isnan(row["model_half_life_beta"]) and math.isnan(row["model_beta"])
@@ -320,27 +321,27 @@ def test_unidentified_slow_phase_is_flagged_and_not_reported():
     ([1, 4, 7, 10, 14, 21], [10.0, 100.0, 1000.0, 500.0, 200.0, 100.0], [False] * 6, "6 samples for 6 parameters"),
 ])
 def test_unfittable_profiles_say_why(day, copies, blq, reason):
-    fit = K.fit_stein(day, copies, blq)
+    fit = stats.fit_stein(day, copies, blq)
     assert fit.status.startswith("not fitted") and reason in fit.status
     assert fit.params is None and math.isnan(fit.row()["model_cmax"])
 
 
 def test_fit_overlay_draws_a_fit_with_an_unidentified_slow_phase():
-    sim = K.simulate_stein(K.SteinParameters(2e4, 9.0, 0.8, 0.2, 1e-8, 0.02), K.BOOK_SCHEDULE[:9],
+    sim = stats.simulate_stein(stats.SteinParameters(2e4, 9.0, 0.8, 0.2, 1e-8, 0.02), stats.BOOK_SCHEDULE[:9],
                            sd_log=0.0, patient_id="flat")
-    fits = K.fit_table(sim)
+    fits = stats.fit_table(sim)
     assert math.isnan(fits.loc[0, "model_half_life_beta"])
-    figure = K.fit_overlay_figure(sim, fits, ["flat"], published_peaks={"flat": 9.0})
+    figure = plots.fit_overlay_figure(sim, fits, ["flat"], published_peaks={"flat": 9.0})
     assert [t.name for t in figure.data] == ["observed (open = below limit)", "fitted model", "published peak day"]
     assert "slow not identified" in figure.data[1].hovertemplate
 
 
 def test_fit_table_keeps_unfitted_patients():
-    good = K.simulate_stein(K.SteinParameters(2e4, 9.0, 0.8, 0.2, 0.01, 0.02), K.BOOK_SCHEDULE,
+    good = stats.simulate_stein(stats.SteinParameters(2e4, 9.0, 0.8, 0.2, 0.01, 0.02), stats.BOOK_SCHEDULE,
                             sd_log=0.0, patient_id="good")
     short = pd.DataFrame({"patient_id": "short", "day": [1.0, 4.0, 7.0], "copies_per_ug_gdna": [5.0, 50.0, 500.0],
                           "below_lloq": [False] * 3})
-    table = K.fit_table(pd.concat([good, short], ignore_index=True))
+    table = stats.fit_table(pd.concat([good, short], ignore_index=True))
     assert table["patient_id"].tolist() == ["good", "short"]
     assert table["fit_status"].tolist()[0] == "fitted" and table["fit_status"].tolist()[1].startswith("not fitted")
 
@@ -375,7 +376,7 @@ def rank_case(case_id: str) -> tuple[np.ndarray, np.ndarray]:
 def check_rank_case(case_id: str, expected: pd.DataFrame) -> None:
     r = expected.set_index("case_id").loc[case_id]
     x, y = rank_case(case_id)
-    ours = K.rank_sum_test(x, y)
+    ours = stats.rank_sum_test(x, y)
     assert ours["method"] == r["method"], case_id
     assert ours["W"] == pytest.approx(float(r["W"]), abs=EXACT_TOL)
     assert ours["p_value"] == pytest.approx(float(r["p_value"]), abs=EXACT_TOL)
@@ -388,10 +389,10 @@ def check_rank_case(case_id: str, expected: pd.DataFrame) -> None:
             zq = {"estimate": 0.0, "ci_lower": 1.959963984540054, "ci_upper": -1.959963984540054}[key]
             correct = key != "estimate"
             if abs(ours[key] - float(r[key])) > UNIROOT_TOL:
-                assert K.rank_sum_wdiff(x, y, float(r[key]), zq, correct) == 0.0, f"{case_id} {key}"
-                assert K.rank_sum_wdiff(x, y, ours[key], zq, correct) == 0.0, f"{case_id} {key}"
+                assert stats.rank_sum_wdiff(x, y, float(r[key]), zq, correct) == 0.0, f"{case_id} {key}"
+                assert stats.rank_sum_wdiff(x, y, ours[key], zq, correct) == 0.0, f"{case_id} {key}"
     if len(x) >= 2 and len(y) >= 2:
-        t = K.welch_t_test(x, y)
+        t = stats.welch_t_test(x, y)
         for ours_key, r_key in (("t", "t"), ("df", "df"), ("p_value", "t_p_value"), ("estimate", "t_estimate"),
                                 ("ci_lower", "t_ci_lower"), ("ci_upper", "t_ci_upper")):
             assert t[ours_key] == pytest.approx(float(r[r_key]), abs=EXACT_TOL, rel=1e-12), f"{case_id} {ours_key}"
@@ -404,7 +405,7 @@ def check_nca_case(case_id: str, expected: pd.DataFrame) -> None:
     level = np.array(row["level"].split(";"), dtype=float)
     end = float(row["end"])
     for method, column in (("linear", "auc_linear"), ("linear-up/log-down", "auc_logdown")):
-        ours = K.auc(day, level, method=method, end=end)
+        ours = stats.auc(day, level, method=method, end=end)
         if math.isnan(float(r[column])):
             assert math.isnan(ours), f"{case_id} {method}"
         else:
@@ -412,12 +413,12 @@ def check_nca_case(case_id: str, expected: pd.DataFrame) -> None:
 
 
 def test_trapezoid_table_total_equals_nca():
-    table = K.trapezoid_table(EX_B["day"], EX_B["copies"], EX_B["blq"])
+    table = stats.trapezoid_table(EX_B["day"], EX_B["copies"], EX_B["blq"])
     total = table.iloc[-1]
     assert total["linear"] == pytest.approx(47300.0, rel=1e-12)
-    r = K.nca_profile(EX_B["day"], EX_B["copies"], EX_B["blq"])
+    r = stats.nca_profile(EX_B["day"], EX_B["copies"], EX_B["blq"])
     assert total["linear-up/log-down"] == pytest.approx(r["auc_0_28"], rel=1e-12)
-    table_c = K.trapezoid_table([7, 14, 60], [1000, 500, 100], [False] * 3)   # interpolated last segment
+    table_c = stats.trapezoid_table([7, 14, 60], [1000, 500, 100], [False] * 3)   # interpolated last segment
     assert table_c.iloc[-2]["to day"] == 28.0
     assert table_c.iloc[-1]["linear"] == pytest.approx(3500 + 5250 + 7 * (500 + (500 - 400 * 14 / 46)), rel=1e-12)
 
@@ -450,32 +451,32 @@ def test_worked_examples_agree_with_r_auc():
 
 def test_rank_sum_exact_rule_follows_r():
     x, y = np.arange(5.0), np.arange(5.0) + 0.5
-    assert K.rank_sum_test(x, y)["exact"] is True
-    assert K.rank_sum_test(np.r_[x, 1.0], y)["exact"] is False           # a tie
+    assert stats.rank_sum_test(x, y)["exact"] is True
+    assert stats.rank_sum_test(np.r_[x, 1.0], y)["exact"] is False           # a tie
     big = np.arange(50.0)
-    assert K.rank_sum_test(big, big[:10] + 0.25)["exact"] is False       # n >= 50
+    assert stats.rank_sum_test(big, big[:10] + 0.25)["exact"] is False       # n >= 50
 
 
 def test_rank_sum_and_welch_refuse_bad_input():
     with pytest.raises(ValueError, match="missing or infinite"):
-        K.rank_sum_test([1.0, np.nan], [2.0, 3.0])
+        stats.rank_sum_test([1.0, np.nan], [2.0, 3.0])
     with pytest.raises(ValueError, match="no values"):
-        K.rank_sum_test([], [2.0, 3.0])
+        stats.rank_sum_test([], [2.0, 3.0])
     with pytest.raises(ValueError, match="at least 2 values"):
-        K.welch_t_test([1.0], [2.0, 3.0])
+        stats.welch_t_test([1.0], [2.0, 3.0])
     with pytest.raises(ValueError, match="conf_level"):
-        K.rank_sum_test([1.0, 2.0], [3.0, 4.0], conf_level=95)
+        stats.rank_sum_test([1.0, 2.0], [3.0, 4.0], conf_level=95)
 
 
 def test_compare_groups_counts_missing_and_reports_folds():
     values = pd.Series([1e3, 2e3, np.nan, 1e4, 3e4, 2e4, 5e4])
     groups = pd.Series(["A", "A", "A", "B", "B", "B", "B"])
-    out = K.compare_groups(values, groups, "A", "B", label="demo")
+    out = clinical.compare_kinetics(values, groups, "A", "B", label="demo")
     assert out["n"] == "2 vs 4" and out["n_missing"] == 1
-    r = K.rank_sum_test(np.log10([1e3, 2e3]), np.log10([1e4, 3e4, 2e4, 5e4]))
+    r = stats.rank_sum_test(np.log10([1e3, 2e3]), np.log10([1e4, 3e4, 2e4, 5e4]))
     assert out["p_rank_sum"] == r["p_value"] and out["shift_hl"] == pytest.approx(10 ** r["estimate"])
     with pytest.raises(ValueError, match="positive values"):
-        K.compare_groups(pd.Series([0.0, 1.0, 2.0, 3.0]), pd.Series(["A", "A", "B", "B"]), "A", "B")
+        clinical.compare_kinetics(pd.Series([0.0, 1.0, 2.0, 3.0]), pd.Series(["A", "A", "B", "B"]), "A", "B")
 
 
 # =========================================================================== #
@@ -483,27 +484,27 @@ def test_compare_groups_counts_missing_and_reports_folds():
 # =========================================================================== #
 def test_first_recovery_day():
     # falls below 0.5 on day 4, first back above on day 14 (the day-0 value above 0.5 does not count)
-    assert K.first_recovery_day([-6, 0, 4, 7, 10, 14, 21], [2.7, 1.5, 0.1, 0.2, 0.4, 0.8, 1.4], 0.5) == 14.0
-    assert math.isnan(K.first_recovery_day([0, 4, 7], [1.0, 0.2, 0.3], 0.5))          # never recovers
-    assert math.isnan(K.first_recovery_day([0, 4, 7], [1.0, 0.9, 0.8], 0.5))          # never fell
-    assert K.first_recovery_day([7, 0, 4], [0.9, 1.0, 0.5], 0.5) == 7.0               # unsorted; = limit is low
+    assert clinical.first_recovery_day([-6, 0, 4, 7, 10, 14, 21], [2.7, 1.5, 0.1, 0.2, 0.4, 0.8, 1.4], 0.5) == 14.0
+    assert math.isnan(clinical.first_recovery_day([0, 4, 7], [1.0, 0.2, 0.3], 0.5))          # never recovers
+    assert math.isnan(clinical.first_recovery_day([0, 4, 7], [1.0, 0.9, 0.8], 0.5))          # never fell
+    assert clinical.first_recovery_day([7, 0, 4], [0.9, 1.0, 0.5], 0.5) == 7.0               # unsorted; = limit is low
 
 
 def test_response_class_and_active_disease():
     responses = pd.DataFrame({"patient_id": ["a", "b", "b", "c", "d"],
                               "morphologic": ["CR", "NR", "CRi", "NR", "not_evaluable"]})
-    got = K.response_class(responses).to_dict()
+    got = clinical.response_class(responses).to_dict()
     assert got == {"a": "responder", "b": "responder", "c": "non-responder", "d": "not evaluable"}
     patients = pd.DataFrame({"disease_status": ["mrd_positive", "first_relapse", "primary_refractory"]})
-    assert K.active_disease(patients).tolist() == [False, True, True]
+    assert clinical.active_disease(patients).tolist() == [False, True, True]
     with pytest.raises(ValueError, match="morphologic"):
-        K.response_class(responses.drop(columns="morphologic"))
+        clinical.response_class(responses.drop(columns="morphologic"))
 
 
 def test_schedule_quantiles_treat_blq_as_lowest():
     k = pd.DataFrame({"patient_id": list("abcd"), "day": [28.0] * 4,
                       "copies_per_ug_gdna": [50.0, 50.0, 50.0, 900.0], "below_lloq": [True, True, True, False]})
-    q = K.schedule_quantiles(k, pd.Series(["g"] * 4)).iloc[0]
+    q = clinical.schedule_quantiles(k, pd.Series(["g"] * 4)).iloc[0]
     assert q["n"] == 4 and q["n_blq"] == 3
     assert q["q50_blq"] and q["q50"] == 50.0          # median below the limit, shown at the limit
     assert not q["q75_blq"] and q["q75"] == pytest.approx(0.25 * 900.0)
@@ -559,7 +560,7 @@ def test_spaghetti_draws_each_patient_once_in_one_trace_per_group():
         "copies_per_ug_gdna": [10.0, 5000.0, 250.0, 800.0, 20.0, 15.0],
         "below_lloq": [True, False, False, False, False, True]})
     patients = pd.DataFrame({"patient_id": ["a", "b", "c"], "cohort": ["X", "X", "Y"]})
-    figure = K.spaghetti_figure(kinetics, patients, group="cohort")
+    figure = plots.spaghetti_figure(kinetics, patients, group="cohort")
     assert len(figure.data) == 2, "one trace per group"
     x_group = figure.data[0]
     # patients separated by a gap, each in time order

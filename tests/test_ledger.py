@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from helpers import ledger as L
+from helpers import reproduction
 
 
 @pytest.fixture()
@@ -17,7 +17,7 @@ def register_csv(tmp_path):
         ("T-surv", "survival_rate", None, None, 49.5, "49.5%"),
         ("T-hr", "hazard_ratio", None, None, 3.411, "3.411"),
     ]
-    frame = pd.DataFrame([{c: "" for c in L.reg.REGISTER_COLUMNS} | {
+    frame = pd.DataFrame([{c: "" for c in reproduction.REGISTER_COLUMNS} | {
         "register_id": r, "study": "999", "kind": k, "numerator": num, "denominator": den,
         "value": v, "value_text": t, "quantity": f"q {r}", "group": "g", "location": "here",
         "relation": "<" if t.startswith("<") else "="} for r, k, num, den, v, t in rows])
@@ -27,7 +27,7 @@ def register_csv(tmp_path):
 
 
 def make(register_csv, tmp_path):
-    return L.Ledger("test-chapter", tmp_path / "parts", register_csv)
+    return reproduction.Ledger("test-chapter", tmp_path / "parts", register_csv)
 
 
 def test_exact_means_rounds_to_the_printed_value(register_csv, tmp_path):
@@ -46,13 +46,13 @@ def test_less_than_published_values(register_csv, tmp_path):
 
 def test_tolerances(register_csv, tmp_path):
     book = make(register_csv, tmp_path)
-    two_points = L.Tolerance(absolute=2.0)
+    two_points = reproduction.Tolerance(absolute=2.0)
     assert book.record("T-surv", 51.4, basis="synthetic", tolerance=two_points)["status"] == "within-tolerance"
     assert book.record("T-surv", 51.6, basis="synthetic", tolerance=two_points)["status"] == "differs"
-    fifteen = L.Tolerance(relative=0.15)
+    fifteen = reproduction.Tolerance(relative=0.15)
     assert book.record("T-hr", 3.411 * 1.149, basis="synthetic", tolerance=fifteen)["status"] == "within-tolerance"
     assert book.record("T-hr", 3.411 * 1.151, basis="synthetic", tolerance=fifteen)["status"] == "differs"
-    factor = L.Tolerance(factor=1.5)
+    factor = reproduction.Tolerance(factor=1.5)
     assert book.record("T-p", 0.036 / 1.49, basis="synthetic", tolerance=factor)["status"] == "within-tolerance"
     assert book.record("T-p", 0.036 * 1.51, basis="synthetic", tolerance=factor)["status"] == "differs"
 
@@ -87,17 +87,17 @@ def test_merge_lists_every_register_row_once(register_csv, tmp_path):
     book = make(register_csv, tmp_path)
     book.record("T-p", 0.03608, basis="recomputed")
     book.record_proportion("T-prop", 6, 13, basis="synthetic")
-    merged = L.merge_ledger(tmp_path / "parts", tmp_path / "ledger.csv", chapters=["test-chapter"],
+    merged = reproduction.merge_ledger(tmp_path / "parts", tmp_path / "ledger.csv", chapters=["test-chapter"],
                             register_csv=register_csv)
-    assert list(merged.columns) == list(L.LEDGER_COLUMNS)
+    assert list(merged.columns) == list(reproduction.LEDGER_COLUMNS)
     assert sorted(merged["register_id"]) == sorted(["T-prop", "T-p", "T-plt", "T-one", "T-surv", "T-hr"])
     pending = merged[merged["chapter"] == ""]
     assert set(pending["status"]) == {"not-reproducible"} and len(pending) == 4
-    assert set(merged["status"]) <= set(L.STATUSES)
+    assert set(merged["status"]) <= set(reproduction.STATUSES)
     # A part from a chapter no longer in the book is ignored.
-    other = L.Ledger("removed-chapter", tmp_path / "parts", register_csv)
+    other = reproduction.Ledger("removed-chapter", tmp_path / "parts", register_csv)
     other.record("T-hr", 3.411, basis="synthetic")
-    again = L.merge_ledger(tmp_path / "parts", tmp_path / "ledger.csv", chapters=["test-chapter"],
+    again = reproduction.merge_ledger(tmp_path / "parts", tmp_path / "ledger.csv", chapters=["test-chapter"],
                            register_csv=register_csv)
     assert (again["chapter"] == "removed-chapter").sum() == 0
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from helpers import build
+from helpers.site import build
 
 CHAPTERS = build.chapters()
 
@@ -72,7 +72,7 @@ def test_the_build_stops_when_twins_disagree(monkeypatch, capsys, tmp_path):
     monkeypatch.setattr(build, "execute_chapter", _quick_chapter)  # the pool forks: workers see it
     monkeypatch.setattr(build, "pairing_problems", lambda names: ["baselines: the twins differ"])
     merged = []
-    monkeypatch.setattr("helpers.ledger.merge_ledger", lambda *a, **k: merged.append(a))
+    monkeypatch.setattr("helpers.reproduction.ledger.merge_ledger", lambda *a, **k: merged.append(a))
     assert build.main(["--no-regenerate", "--no-site"]) == 1
     out = capsys.readouterr().out
     assert "twins out of sync" in out and "baselines: the twins differ" in out
@@ -94,7 +94,7 @@ def test_chapters_run_again_when_regeneration_changed_the_data(monkeypatch, caps
     monkeypatch.setattr(build, "execute_chapter", _counting_chapter)
     monkeypatch.setattr(build, "pairing_problems", lambda names: [])
     monkeypatch.setattr(build, "regenerate", lambda seed: changed)
-    monkeypatch.setattr("helpers.ledger.merge_ledger", lambda *a, **k: None)
+    monkeypatch.setattr("helpers.reproduction.ledger.merge_ledger", lambda *a, **k: None)
     assert build.main(["--no-site"]) == 0
     calls = (tmp_path / "calls.txt").read_text().split()
     assert sorted(calls) == sorted(["baselines", "response"] * runs + ["ledger"])

@@ -10,7 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers import build, chapter, privacy, registry
+from helpers import chapters, contract
+from helpers.paths import ABSOLUTE_DATES_ENV
+from helpers.site import build, privacy
+from helpers.synthetic import registry
 
 TODAY = dt.date(2026, 11, 21)
 ALLOWED = privacy.published_months()
@@ -143,10 +146,10 @@ def example(tmp_path) -> Path:
 
 
 def test_calendar_dates_are_off_unless_switched_on(example, monkeypatch):
-    monkeypatch.delenv(chapter.ABSOLUTE_DATES_ENV, raising=False)
-    book = chapter.setup("t", example)
+    monkeypatch.delenv(ABSOLUTE_DATES_ENV, raising=False)
+    book = chapters.setup("t", example)
     assert book.absolute_dates is False and book.infusion_months("single-centre") is None
-    monkeypatch.setenv(chapter.ABSOLUTE_DATES_ENV, "1")
+    monkeypatch.setenv(ABSOLUTE_DATES_ENV, "1")
     months = book.infusion_months("single-centre")
     assert list(months.columns) == ["study_id", "patient_id", "infusion_month"]
     assert months["infusion_month"].str.fullmatch(r"20\d\d-\d\d").all()  # months only, never a day
@@ -160,8 +163,8 @@ def test_infusion_dates_file_problems_are_named(example):
     frame.loc[2, "patient_id"] = "SC-999"
     frame.to_csv(path, index=False)
     patients = pd.read_csv(example / "patients.csv", dtype=str)
-    with pytest.raises(chapter.contract.ContractError) as info:
-        chapter.read_infusion_months(path, patients)
+    with pytest.raises(contract.ContractError) as info:
+        chapters.read_infusion_months(path, patients)
     text = str(info.value)
     assert "infusion_dates.csv: table 'infusion_dates', column 'infusion_date', row 2: must be a date written YYYY-MM-DD" in text
     assert "column 'patient_id', row 3: patient is not in patients.csv" in text
@@ -169,9 +172,9 @@ def test_infusion_dates_file_problems_are_named(example):
 
 
 def test_the_build_fingerprint_follows_the_calendar_switch(monkeypatch):
-    monkeypatch.delenv(build.ABSOLUTE_DATES_ENV, raising=False)
+    monkeypatch.delenv(ABSOLUTE_DATES_ENV, raising=False)
     off = build.chapter_inputs_digest("baselines", build.Parameters())
-    monkeypatch.setenv(build.ABSOLUTE_DATES_ENV, "1")
+    monkeypatch.setenv(ABSOLUTE_DATES_ENV, "1")
     assert build.chapter_inputs_digest("baselines", build.Parameters()) != off
 
 

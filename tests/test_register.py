@@ -17,7 +17,7 @@ import pytest
 from scipy.stats import chi2_contingency, fisher_exact, norm
 
 from helpers.paths import REGISTER_CSV, SEEDS_DIR
-from helpers.register import KINDS, REGISTER_COLUMNS, load_register
+from helpers.reproduction import KINDS, REGISTER_COLUMNS, load_register
 
 STUDIES = {"000", "001", "003", "004"}
 

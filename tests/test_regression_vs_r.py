@@ -1,4 +1,4 @@
-"""helpers.regression against R, against exact arithmetic, and against a published example.
+"""helpers.stats.regression against R, against exact arithmetic, and against a published example.
 
 (a) Always, from committed fixtures (tests/fixtures/r/logistic_*.csv, written by
     tests/r/logistic.R; R version in logistic_session.csv):
@@ -38,7 +38,9 @@ import pandas as pd
 import pytest
 from scipy import optimize, special
 
-from helpers import r_oracle, regression, stats
+import r_oracle
+from helpers import stats
+from helpers.stats import regression as stats_regression
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures" / "r"
@@ -110,13 +112,14 @@ def simulated_dataset(seed: int = 20240101, n: int = 300) -> pd.DataFrame:
 
 def study000_dataset() -> pd.DataFrame:
     """The chapter's study-000 analysis frame, built from the current synthetic cohort."""
-    from helpers import chapter, register, response
+    from helpers import chapters, clinical, reproduction
+    from helpers.chapters import response as chapters_response
 
-    book = chapter.setup("response-fixture", REPO / "data" / "synthetic", 20240101, None,
+    book = chapters.setup("response-fixture", REPO / "data" / "synthetic", 20240101, None,
                          REPO / "data" / "published_register.csv")
     cohort = book.cohort("000")
-    classified = response.classify(cohort["patients"], cohort["responses"])
-    frame = response.analysis_frame_000(cohort["patients"], classified, register.value("000-threshold-bm-blasts"))
+    classified = clinical.classify(cohort["patients"], cohort["responses"])
+    frame = chapters_response.analysis_frame_000(cohort["patients"], classified, reproduction.value("000-threshold-bm-blasts"))
     return frame.drop(columns=["patient_id", "cohort"])
 
 
@@ -219,7 +222,7 @@ def fit_for(model_id: str, method: str = "ml", inputs=None):
     m = model_row(model_id) if inputs is inputs_cached() else \
         inputs["logistic_models"].set_index("model_id").loc[model_id]
     data = inputs[f"logistic_data_{m['dataset']}"]
-    fitter = regression.fit_ml if method == "ml" else regression.fit_firth
+    fitter = stats.fit_ml if method == "ml" else stats.fit_firth
     return fitter(data, m["outcome"], m["predictors"].split("+"))
 
 
@@ -330,7 +333,7 @@ def test_separated_models_in_r_run_away(model_id):
 @pytest.mark.parametrize("case_id", list(dict.fromkeys(SATURATED_CASES["case_id"])))
 def test_firth_saturated_vs_r_augmented(case_id):
     data, predictors = saturated_individual(case_id)
-    fit = regression.fit_firth(data, "y", predictors).table.set_index("term")
+    fit = stats.fit_firth(data, "y", predictors).table.set_index("term")
     r = expected()["logistic_saturated_expected"]
     r = r[r["case_id"] == case_id].set_index("term")
     assert list(fit.index) == list(r.index)
@@ -359,27 +362,27 @@ def test_binomial_cis_vs_r():
 def test_separation_detection_on_constructed_data(name):
     data = separation_datasets()[name]
     predictors = ["x1", "x2"] if name == "sep_two" else ["x"]
-    d = regression.design(data, "y", predictors)
-    report = regression.detect_separation(d.X, d.y, d.terms)
+    d = stats.design(data, "y", predictors)
+    report = stats.detect_separation(d.X, d.y, d.terms)
     status, infinite = SEPARATION_TRUTH[name]
     assert report.status == status
     assert report.infinite == infinite
-    firth = regression.fit_firth(data, "y", predictors)
+    firth = stats.fit_firth(data, "y", predictors)
     assert np.all(np.isfinite(firth.table["estimate"])), "Firth must stay finite"
     assert np.all(np.isfinite(firth.table[["pl_lower", "pl_upper"]].to_numpy()))
 
 
 def test_separation_detection_is_invariant_to_scale():
     data = separation_datasets()["sep_quasi"].assign(x=lambda f: f["x"] * 1e4)
-    d = regression.design(data, "y", ["x"])
-    assert regression.detect_separation(d.X, d.y, d.terms).status == "quasi-complete"
+    d = stats.design(data, "y", ["x"])
+    assert stats.detect_separation(d.X, d.y, d.terms).status == "quasi-complete"
 
 
 def test_firth_two_by_two_closed_form():
     """Firth in a 2x2 table = ML with 1/2 added to each cell (exact hand computation)."""
     for a, b, c, d in ((7, 0, 1, 5), (24, 18, 1, 6), (0, 5, 5, 0), (3, 10, 89, 30), (1, 1, 1, 1)):
         rows = ([{"x": 1, "y": 1}] * a + [{"x": 1, "y": 0}] * b + [{"x": 0, "y": 1}] * c + [{"x": 0, "y": 0}] * d)
-        fit = regression.fit_firth(pd.DataFrame(rows), "y", ["x"], profile=False).table.set_index("term")
+        fit = stats.fit_firth(pd.DataFrame(rows), "y", ["x"], profile=False).table.set_index("term")
         log_or = math.log((a + 0.5) * (d + 0.5) / ((b + 0.5) * (c + 0.5)))
         intercept = math.log((c + 0.5) / (d + 0.5))
         assert abs(fit.loc["x", "estimate"] - log_or) < 1e-9
@@ -393,8 +396,8 @@ def test_firth_two_by_two_closed_form():
 def test_firth_intercept_only_closed_form():
     """Intercept-only Firth: p = (k + 1/2) / (n + 1)."""
     for k, n in ((1, 7), (6, 7), (3, 13), (108, 119)):
-        d = regression.design(pd.DataFrame({"y": [1] * k + [0] * (n - k)}), "y", [])
-        beta, _, ok = regression._firth_newton(d.X, d.y)
+        d = stats.design(pd.DataFrame({"y": [1] * k + [0] * (n - k)}), "y", [])
+        beta, _, ok = stats_regression._firth_newton(d.X, d.y)
         assert ok
         assert abs(special.expit(beta[0]) - (k + 0.5) / (n + 1)) < 1e-12
 
@@ -402,9 +405,9 @@ def test_firth_intercept_only_closed_form():
 def test_firth_endometrial_published_example():
     """Heinze & Schemper (2002): Firth fit of HG ~ NV + PI + EH, and NV's profile CI."""
     data = pd.read_csv(ENDOMETRIAL_FILE)
-    ml = regression.fit_ml(data, "HG", ["NV", "PI", "EH"])
+    ml = stats.fit_ml(data, "HG", ["NV", "PI", "EH"])
     assert ml.separation.status == "quasi-complete" and ml.separation.infinite == {"NV": "+inf"}
-    fit = regression.fit_firth(data, "HG", ["NV", "PI", "EH"]).table.set_index("term")
+    fit = stats.fit_firth(data, "HG", ["NV", "PI", "EH"]).table.set_index("term")
     for term, published in ENDOMETRIAL_FIRTH.items():
         assert round(fit.loc[term, "estimate"], 2) == published, (term, fit.loc[term, "estimate"])
     assert round(fit.loc["NV", "pl_lower"], 2) == ENDOMETRIAL_NV_PL_CI[0]
@@ -415,21 +418,21 @@ def test_firth_estimate_maximizes_penalized_likelihood():
     """The modified score is the gradient of l + 1/2 log det I: check it numerically at the estimate."""
     data = simulated_dataset()
     predictors = ["x1", "x2", "grp_b", "grp_c"]
-    fit = regression.fit_firth(data, "y", predictors, profile=False)
-    d = regression.design(data, "y", predictors)
+    fit = stats.fit_firth(data, "y", predictors, profile=False)
+    d = stats.design(data, "y", predictors)
     beta = fit.table["estimate"].to_numpy()
-    grad = optimize.approx_fprime(beta, lambda b: regression._penalized_loglik(d.X, d.y, b), 1e-6)
+    grad = optimize.approx_fprime(beta, lambda b: stats_regression._penalized_loglik(d.X, d.y, b), 1e-6)
     assert np.max(np.abs(grad)) < 1e-4
     # and a generic optimizer from another start lands on the same point
-    res = optimize.minimize(lambda b: -regression._penalized_loglik(d.X, d.y, b), np.full(len(beta), 0.3),
+    res = optimize.minimize(lambda b: -stats_regression._penalized_loglik(d.X, d.y, b), np.full(len(beta), 0.3),
                             method="BFGS", options={"gtol": 1e-9})
     assert np.max(np.abs(res.x - beta)) < 1e-4
 
 
 def test_firth_shrinks_toward_zero_compared_with_ml():
     data = simulated_dataset()
-    ml = regression.fit_ml(data, "y", ["x1", "x2"]).coef
-    firth = regression.fit_firth(data, "y", ["x1", "x2"], profile=False).coef
+    ml = stats.fit_ml(data, "y", ["x1", "x2"]).coef
+    firth = stats.fit_firth(data, "y", ["x1", "x2"], profile=False).coef
     assert (firth.abs()[["x1", "x2"]] < ml.abs()[["x1", "x2"]]).all()
 
 
@@ -445,14 +448,14 @@ def test_firth_shrinks_toward_zero_compared_with_ml():
 ])
 def test_bad_input_raises(frame, outcome, predictors, message):
     with pytest.raises(ValueError, match=message):
-        regression.fit_ml(frame, outcome, predictors)
+        stats.fit_ml(frame, outcome, predictors)
 
 
 def test_missing_values_are_excluded_and_listed():
     data = simulated_dataset().head(60).copy()
     data.loc[[3, 7], "x1"] = np.nan
     data["patient_id"] = [f"P{i}" for i in range(len(data))]
-    fit = regression.fit_ml(data, "y", ["x1", "x2"], id_column="patient_id")
+    fit = stats.fit_ml(data, "y", ["x1", "x2"], id_column="patient_id")
     assert fit.n == 58 and fit.n_excluded == 2
     assert fit.excluded["patient_id"].tolist() == ["P3", "P7"]
     assert fit.excluded["reason"].tolist() == ["missing x1", "missing x1"]
@@ -487,7 +490,7 @@ def test_current_chapter_models_vs_live_r():
     out = r_oracle.run_rscript(R_SCRIPT, inputs, timeout=300)
     checked = 0
     for model_id in models["model_id"]:
-        ours = regression.fit_ml(s000, model_row(model_id)["outcome"], model_row(model_id)["predictors"].split("+"))
+        ours = stats.fit_ml(s000, model_row(model_id)["outcome"], model_row(model_id)["predictors"].split("+"))
         r_separated = separated_in_r(model_id, out["logistic_fit_expected"], out["logistic_coef_expected"])
         if r_separated or ours.separation.separated:
             assert ours.separation.separated == r_separated, model_id
@@ -526,7 +529,7 @@ def report_max_differences() -> dict[str, float]:
     worst_sat = 0.0
     for case_id in dict.fromkeys(SATURATED_CASES["case_id"]):
         data, predictors = saturated_individual(case_id)
-        fit = regression.fit_firth(data, "y", predictors).table.set_index("term")
+        fit = stats.fit_firth(data, "y", predictors).table.set_index("term")
         r = exp["logistic_saturated_expected"]
         r = r[r["case_id"] == case_id].set_index("term")
         for col in ("estimate", "pl_lower", "pl_upper", "p_lr"):

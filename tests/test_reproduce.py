@@ -5,12 +5,11 @@ transcribed (with SciPy); here the book's own statistics must reach the same
 verdict, so the two independent computations check each other.
 """
 
-import pandas as pd
 import pytest
 
-from helpers import register, reproduce
+from helpers import reproduction
 
-REGISTER = register.load_register()
+REGISTER = reproduction.load_register()
 P_ROWS = REGISTER[(REGISTER["kind"] == "p_value")
                   & REGISTER["test_evident"].isin(["Fisher exact", "Yates chi-square", "both"])]
 EXPECTED = {"Fisher exact": "Fisher exact", "Yates chi-square": "Yates chi-square",
@@ -24,21 +23,21 @@ def test_the_two_group_comparisons_are_all_covered():
 
 @pytest.mark.parametrize("register_id", list(P_ROWS.index))
 def test_recomputation_agrees_with_the_register(register_id):
-    result = reproduce.recompute_comparison(register_id)
+    result = reproduction.recompute_comparison(register_id)
     assert result["reproduced by"] == EXPECTED[REGISTER.loc[register_id, "test_evident"]]
 
 
 def test_the_paper_mixes_tests():
-    verdicts = {rid: reproduce.recompute_comparison(rid)["reproduced by"] for rid in P_ROWS.index}
+    verdicts = {rid: reproduction.recompute_comparison(rid)["reproduced by"] for rid in P_ROWS.index}
     assert verdicts["000-ablkd-p"] == "Yates chi-square"
     assert verdicts["000-mrdnegcr-rr-p"] == "Fisher exact"
 
 
 def test_comparison_table_records_the_matching_test(tmp_path):
-    from helpers.ledger import Ledger
+    from helpers.reproduction import Ledger
 
     book = Ledger("t", tmp_path)
-    table = reproduce.comparison_table(["000-ablkd-p", "000-mrdnegcr-rr-p"], ledger=book)
+    table = reproduction.comparison_table(["000-ablkd-p", "000-mrdnegcr-rr-p"], ledger=book)
     rows = book.table().set_index("register_id")
     assert (rows["status"] == "exact").all()
     assert rows.loc["000-ablkd-p", "note"].startswith("Yates chi-square")

@@ -1,4 +1,4 @@
-"""helpers.response: the response definitions, rates, salvage logic and figures.
+"""helpers.clinical.response: the response definitions, rates, salvage logic and figures.
 
 The definitions are checked on small hand-made cohorts whose right answers are
 worked out by hand in the comments (the oracle is the definition itself, not
@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import ledger as ledger_mod
-from helpers import register, response as resp
-from helpers.paths import REGISTER_CSV, SYNTHETIC_DIR
+from helpers import clinical, plots, reproduction
+from helpers.chapters import response as chapters_response
+from helpers.paths import SYNTHETIC_DIR
 
 
 def patients(*rows):
@@ -63,7 +63,7 @@ EXPECTED = {  # patient: (evaluable, remission, mrd_negative_cr, cmr, response, 
 
 
 def test_classify_applies_the_definitions():
-    out = resp.classify(HAND_PATIENTS, HAND_RESPONSES).set_index("patient_id")
+    out = clinical.classify(HAND_PATIENTS, HAND_RESPONSES).set_index("patient_id")
     assert list(out.index) == list("ABCDEFGH"), "every patient appears once, in order"
     for pid, (ev, rem, mrdneg, cmr, response, best) in EXPECTED.items():
         row = out.loc[pid]
@@ -77,15 +77,15 @@ def test_classify_applies_the_definitions():
 
 def test_window_restricts_assessments():
     # F's remission is on day 60; a window ending on day 30 leaves only the NR on day 28
-    out = resp.classify(HAND_PATIENTS, HAND_RESPONSES, before_day=pd.Series({"F": 30})).set_index("patient_id")
+    out = clinical.classify(HAND_PATIENTS, HAND_RESPONSES, before_day=pd.Series({"F": 30})).set_index("patient_id")
     assert not out.loc["F", "remission"] and out.loc["F", "best_response"] == "No response"
-    out = resp.classify(HAND_PATIENTS, HAND_RESPONSES, after_day=pd.Series({"F": 30})).set_index("patient_id")
+    out = clinical.classify(HAND_PATIENTS, HAND_RESPONSES, after_day=pd.Series({"F": 30})).set_index("patient_id")
     assert out.loc["F", "mrd_negative_cr"] and out.loc["F", "assessments"] == 1
 
 
 def test_rates_count_not_evaluable_but_leave_them_out_of_n():
-    out = resp.classify(HAND_PATIENTS, HAND_RESPONSES)
-    table = resp.rates(out, "response", ["cohort"]).set_index("cohort")
+    out = clinical.classify(HAND_PATIENTS, HAND_RESPONSES)
+    table = clinical.rates(out, "response", ["cohort"]).set_index("cohort")
     # cohort X: A, C, D respond of A-D (4 evaluable); cohort Y: F of E, F (G, H not evaluable)
     assert (table.loc["X", "k"], table.loc["X", "n"], table.loc["X", "not_evaluable"]) == (3, 4, 0)
     assert (table.loc["Y", "k"], table.loc["Y", "n"], table.loc["Y", "not_evaluable"]) == (1, 2, 2)
@@ -96,7 +96,7 @@ def test_rates_count_not_evaluable_but_leave_them_out_of_n():
 
 
 def test_not_evaluable_lists_reasons():
-    shown = resp.not_evaluable(resp.classify(HAND_PATIENTS, HAND_RESPONSES))
+    shown = clinical.not_evaluable(clinical.classify(HAND_PATIENTS, HAND_RESPONSES))
     assert shown["patient_id"].tolist() == ["G", "H"]
     assert shown["disease_status"].tolist() == ["First relapse", "First relapse"]
 
@@ -111,20 +111,20 @@ def test_not_evaluable_lists_reasons():
 ])
 def test_classify_refuses_bad_input(frame, bad, message):
     with pytest.raises(ValueError, match=message):
-        resp.classify(frame, HAND_RESPONSES if bad is None else bad)
+        clinical.classify(frame, HAND_RESPONSES if bad is None else bad)
 
 
 def test_group_comparison_marks_the_matching_test():
     # the published response comparison of study 000: 8/13 vs 108/119, P printed as 0.009 (Yates)
     frame = pd.DataFrame({"cohort": ["L"] * 13 + ["P"] * 119,
                           "flag": [True] * 8 + [False] * 5 + [True] * 108 + [False] * 11, "evaluable": True})
-    row = resp.group_comparison(frame, "flag", "cohort", ("L", "P"), published_p="0.009").iloc[0]
+    row = chapters_response.group_comparison(frame, "flag", "cohort", ("L", "P"), published_p="0.009").iloc[0]
     assert (row["matches (Fisher)"], row["matches (Yates)"]) == ("", "✓")
     assert row["Fisher exact P"] == "0.0099" and row["Yates chi-square P"] == "0.0089"
     with pytest.raises(ValueError, match="two groups"):
-        resp.group_comparison(frame, "flag", "cohort", ("L",))
+        chapters_response.group_comparison(frame, "flag", "cohort", ("L",))
     with pytest.raises(ValueError, match="no evaluable patient"):
-        resp.group_comparison(frame, "flag", "cohort", ("L", "Q"))
+        chapters_response.group_comparison(frame, "flag", "cohort", ("L", "Q"))
 
 
 def test_salvage_response_by_hand():
@@ -140,7 +140,7 @@ def test_salvage_response_by_hand():
         ("2", 28, "CR", "negative", "not_done"), ("2", 100, "NR", "positive", "not_done"),
         ("3", 28, "CR", "negative", "not_done"),
         ("4", 28, "CR", "positive", "not_done"))   # patient 4: salvage but no assessment afterwards
-    out = resp.salvage_response(pats, responses, treatments, outcomes).set_index("patient_id")
+    out = clinical.salvage_response(pats, responses, treatments, outcomes).set_index("patient_id")
     assert out["salvage"].tolist() == [True, True, False, True]
     assert out["antibody_salvage"].tolist() == [True, False, False, False]
     assert out["remission"].tolist() == [True, False, False, False]   # only post-progression assessments count
@@ -152,10 +152,10 @@ def test_analysis_frame_keeps_missing_values_missing():
     pats = pd.DataFrame({"patient_id": list("ABC"), "cohort": ["CML-LBC", "Ph+ ALL", "Ph+ ALL"],
                          "disease_status": ["first_relapse", "mrd_positive", "first_relapse"],
                          "marrow_blasts_pct": [35.0, np.nan, 10.0], "abl_kd_mutation": [True, False, None]})
-    classified = resp.classify(pats, assessments(("A", 28, "NR", "positive", "detectable"),
+    classified = clinical.classify(pats, assessments(("A", 28, "NR", "positive", "detectable"),
                                                  ("B", 28, "CR", "negative", "CMR"),
                                                  ("C", 28, "CR", "positive", "detectable")))
-    frame = resp.analysis_frame_000(pats, classified, 10).set_index("patient_id")
+    frame = chapters_response.analysis_frame_000(pats, classified, 10).set_index("patient_id")
     assert frame.loc["A", "blasts_ge_cutoff"] == 1 and math.isnan(frame.loc["B", "blasts_ge_cutoff"])
     assert frame.loc["C", "blasts_ge_cutoff"] == 1          # the cut-off is ">= 10%"
     assert math.isnan(frame.loc["C", "abl_kd"])
@@ -164,13 +164,13 @@ def test_analysis_frame_keeps_missing_values_missing():
 
 
 def test_figures_carry_hover_counts():
-    table = resp.rates(resp.classify(HAND_PATIENTS, HAND_RESPONSES), "response", ["cohort"])
-    fig = resp.rate_figure(table, x="cohort", title="t")
+    table = clinical.rates(clinical.classify(HAND_PATIENTS, HAND_RESPONSES), "response", ["cohort"])
+    fig = plots.rate_figure(table, x="cohort", title="t")
     assert "%{customdata[0]}/%{customdata[1]}" in fig.data[0].hovertemplate
-    flow = resp.flow_counts(resp.classify(HAND_PATIENTS, HAND_RESPONSES), ["X", "Y"],
+    flow = clinical.flow_counts(clinical.classify(HAND_PATIENTS, HAND_RESPONSES), ["X", "Y"],
                             ["first_relapse", "primary_refractory", "second_or_later_relapse", "mrd_positive"])
     assert flow["n"].sum() == 8
-    sankey = resp.sankey_figure(flow)
+    sankey = plots.sankey_figure(flow)
     assert sum(sankey.data[0].link.value) == 2 * 8   # every patient flows through both steps
 
 
@@ -185,20 +185,20 @@ def cohorts():
 
 def test_study_000_rates_are_exact(cohorts, tmp_path):
     c = cohorts["000"]
-    classified = resp.classify(c["patients"], c["responses"])
-    ledger = ledger_mod.Ledger("response-test", tmp_path)
-    table = resp.rates_000(classified)
-    resp.record_rates(ledger, table, resp.PUBLISHED_000, ["subgroup", "cohort"], note="test")
+    classified = clinical.classify(c["patients"], c["responses"])
+    ledger = reproduction.Ledger("response-test", tmp_path)
+    table = chapters_response.rates_000(classified)
+    chapters_response.record_rates(ledger, table, clinical.PUBLISHED_000, ["subgroup", "cohort"], note="test")
     rows = ledger.table().set_index("register_id")
-    assert set(rows.index) == set(resp.PUBLISHED_000.values())
+    assert set(rows.index) == set(clinical.PUBLISHED_000.values())
     assert (rows["status"] == "exact").all(), rows.loc[rows["status"] != "exact", ["published", "reproduced"]]
     # the 2 not-evaluable Ph+ ALL patients are counted, not dropped
-    assert int((~classified["evaluable"]).sum()) == 121 - register.denominator("000-response-phall")
+    assert int((~classified["evaluable"]).sum()) == 121 - reproduction.denominator("000-response-phall")
 
 
 def test_study_000_p_values_match_a_test(cohorts):
     c = cohorts["000"]
-    table = resp.comparisons_000(resp.classify(c["patients"], c["responses"]))
+    table = chapters_response.comparisons_000(clinical.classify(c["patients"], c["responses"]))
     published = table[table["Published P"] != "not published"]
     assert len(published) == 4
     assert ((published["matches (Fisher)"] == "✓") | (published["matches (Yates)"] == "✓")).all()
@@ -206,19 +206,19 @@ def test_study_000_p_values_match_a_test(cohorts):
 
 def test_study_004_and_003_are_exact(cohorts, tmp_path):
     """The chapter's helpers, on the synthetic cohorts, give the published counts exactly."""
-    ledger = ledger_mod.Ledger("response-test", tmp_path)
-    classified = resp.classify_004(cohorts["004"])
-    orr = resp.rates(classified, "remission")
+    ledger = reproduction.Ledger("response-test", tmp_path)
+    classified = chapters_response.classify_004(cohorts["004"])
+    orr = clinical.rates(classified, "remission")
     ledger.record_proportion("004-orr-all", int(orr.at[0, "k"]), int(orr.at[0, "n"]), basis="synthetic")
-    subgroups = resp.subgroup_rates_004(classified)
-    resp.record_rates(ledger, subgroups, {("Non-CNS EMD", "Remission"): "004-orr-emd-noncns"}, ["group"], note="")
+    subgroups = chapters_response.subgroup_rates_004(classified)
+    chapters_response.record_rates(ledger, subgroups, {("Non-CNS EMD", "Remission"): "004-orr-emd-noncns"}, ["group"], note="")
     c3 = cohorts["003"]
-    salvage = resp.salvage_response(c3["patients"], c3["responses"], c3["treatments"], c3["outcomes"])
-    resp.record_rates(ledger, resp.salvage_rates_003(salvage), resp.PUBLISHED_003, [], note="")
+    salvage = clinical.salvage_response(c3["patients"], c3["responses"], c3["treatments"], c3["outcomes"])
+    chapters_response.record_rates(ledger, chapters_response.salvage_rates_003(salvage), clinical.PUBLISHED_003, [], note="")
     rows = ledger.table().set_index("register_id")
-    assert set(rows.index) == {"004-orr-all", "004-orr-emd-noncns", *resp.PUBLISHED_003.values()}
+    assert set(rows.index) == {"004-orr-all", "004-orr-emd-noncns", *clinical.PUBLISHED_003.values()}
     assert (rows["status"] == "exact").all(), rows.loc[rows["status"] != "exact", ["published", "reproduced"]]
-    assert int(salvage["antibody_salvage"].sum()) == register.count("003-blina-ino-n")
+    assert int(salvage["antibody_salvage"].sum()) == reproduction.count("003-blina-ino-n")
     # every 004 patient is in exactly one group of each characteristic, none dropped
     for name in subgroups["characteristic"].unique():
         part = subgroups[subgroups["characteristic"] == name]
@@ -226,11 +226,11 @@ def test_study_004_and_003_are_exact(cohorts, tmp_path):
 
 
 def test_published_ci_table_uses_published_counts():
-    table = resp.published_ci_table(["000-mrdnegcr-rr-lbc"]).iloc[0]
+    table = chapters_response.published_ci_table(["000-mrdnegcr-rr-lbc"]).iloc[0]
     # 1/7: binom.test(1, 7)$conf.int = 0.003610297, 0.578723197 (tests/fixtures/r/binomial_expected.csv)
     assert table["published"] == "1/7 (14.3%)" and table["exact 95% CI"] == "0.4–57.9%"
     with pytest.raises(ValueError, match="no numerator"):
-        resp.published_ci_table(["000-response-p"])
+        chapters_response.published_ci_table(["000-response-p"])
 
 
 def test_classify_004_marks_missing_characteristics():
@@ -238,7 +238,7 @@ def test_classify_004_marks_missing_characteristics():
                                    "extramedullary_disease": ["non_cns", None], "tregs_high": [True, None],
                                    "high_risk_genetics": [None, False]}),
          "responses": assessments(("a", 28, "CR", "negative", "not_done"), ("b", 28, "NR", "positive", "not_done"))}
-    out = resp.classify_004(c).set_index("patient_id")
+    out = chapters_response.classify_004(c).set_index("patient_id")
     assert out.loc["a", "extramedullary_disease"] == "Non-CNS EMD"
     assert out.loc["b", "extramedullary_disease"] == "not recorded"
     assert out.loc["a", "high_risk_genetics"] == "not recorded" and out.loc["b", "tregs_high"] == "not recorded"

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from conftest import require_chromium
-from helpers import build
-from helpers.export_figures import CHROMIUM_ARGS
 from helpers.paths import BUILD_DIR
+from helpers.site import build
+from helpers.site.export_figures import CHROMIUM_ARGS
 
 pytestmark = pytest.mark.build
 CHROMIUM = require_chromium()

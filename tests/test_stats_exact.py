@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import stats
+from helpers import reproduction, stats
 
 
 # --------------------------------------------------------------------------- #
@@ -219,7 +219,7 @@ def test_chisq_returns_one_tidy_row():
 # compare_proportions
 # --------------------------------------------------------------------------- #
 def test_compare_proportions_columns_and_values():
-    row = stats.compare_proportions(6, 13, 21, 121).iloc[0]
+    row = reproduction.compare_proportions(6, 13, 21, 121).iloc[0]
     assert (row["k1"], row["n1"], row["k2"], row["n2"]) == (6, 13, 21, 121)
     assert row["pct1"] == pytest.approx(float(Fraction(600, 13)), abs=1e-12)
     assert row["pct2"] == pytest.approx(float(Fraction(2100, 121)), abs=1e-12)
@@ -232,23 +232,23 @@ def test_compare_proportions_columns_and_values():
 
 def test_compare_proportions_published_text_and_relation():
     # 3/13 vs 89/119: Fisher and Yates P are both far below 0.001 -> "both"
-    text = stats.compare_proportions(3, 13, 89, 119, published_p="< 0.001").iloc[0]
+    text = reproduction.compare_proportions(3, 13, 89, 119, published_p="< 0.001").iloc[0]
     assert text["matches"] == "both" and text["published_p"] == "< 0.001"
-    as_float = stats.compare_proportions(3, 13, 89, 119, published_p=0.001, published_relation="<").iloc[0]
+    as_float = reproduction.compare_proportions(3, 13, 89, 119, published_p=0.001, published_relation="<").iloc[0]
     assert as_float["matches"] == "both"
     # the same P read as "= 0.001" is reproduced by neither
-    equal = stats.compare_proportions(3, 13, 89, 119, published_p="0.001").iloc[0]
+    equal = reproduction.compare_proportions(3, 13, 89, 119, published_p="0.001").iloc[0]
     assert equal["matches"] == "neither"
 
 
 def test_compare_proportions_distinguishes_the_tests():
     # tea tasting as proportions 3/4 vs 1/4: Fisher 34/70 = 0.486, Yates erfc(0.5) = 0.480
-    fisher_only = stats.compare_proportions(3, 4, 1, 4, published_p="0.486").iloc[0]
+    fisher_only = reproduction.compare_proportions(3, 4, 1, 4, published_p="0.486").iloc[0]
     assert (fisher_only["fisher_matches"], fisher_only["yates_matches"]) == (True, False)
     assert fisher_only["matches"] == "Fisher exact"
-    yates_only = stats.compare_proportions(3, 4, 1, 4, published_p="0.480").iloc[0]
+    yates_only = reproduction.compare_proportions(3, 4, 1, 4, published_p="0.480").iloc[0]
     assert yates_only["matches"] == "Yates chi-square"
-    plain = stats.compare_proportions(3, 4, 1, 4, published_p="0.157").iloc[0]  # erfc(1) = 0.1573
+    plain = reproduction.compare_proportions(3, 4, 1, 4, published_p="0.157").iloc[0]  # erfc(1) = 0.1573
     assert plain["matches"] == "neither" and plain["chisq_matches"]
 
 
@@ -265,14 +265,14 @@ def test_compare_proportions_distinguishes_the_tests():
 )
 def test_compare_proportions_bad_counts(args, fragment):
     with pytest.raises(ValueError, match=fragment):
-        stats.compare_proportions(*args)
+        reproduction.compare_proportions(*args)
 
 
 def test_compare_proportions_bad_published():
     with pytest.raises(ValueError, match="published_relation"):
-        stats.compare_proportions(6, 13, 21, 121, published_p="0.036", published_relation="~")
+        reproduction.compare_proportions(6, 13, 21, 121, published_p="0.036", published_relation="~")
     with pytest.raises(ValueError, match="cannot read"):
-        stats.compare_proportions(6, 13, 21, 121, published_p="NS")
+        reproduction.compare_proportions(6, 13, 21, 121, published_p="NS")
 
 
 # --------------------------------------------------------------------------- #
@@ -417,14 +417,14 @@ def test_interval_input_errors(call, fragment):
     ],
 )
 def test_rounds_to(text, value, expected):
-    assert stats.rounds_to(text, value) is expected
+    assert reproduction.rounds_to(text, value) is expected
 
 
 def test_rounds_to_is_decimal_half_up_not_python_round():
     # the binary double nearest 0.0355 is slightly below it, so Python's round()
     # gives 0.035; a printed "0.036" is nevertheless what the value 0.0355 prints as.
     assert round(0.0355, 3) == 0.035
-    assert stats.rounds_to("0.036", 0.0355)
+    assert reproduction.rounds_to("0.036", 0.0355)
 
 
 @pytest.mark.parametrize(
@@ -441,7 +441,7 @@ def test_rounds_to_is_decimal_half_up_not_python_round():
     ],
 )
 def test_parse_published(text, relation, number, decimals, percent):
-    parsed = stats.parse_published(text)
+    parsed = reproduction.parse_published(text)
     assert parsed.relation == relation
     assert parsed.number == Decimal(number)
     assert parsed.decimals == decimals
@@ -451,14 +451,14 @@ def test_parse_published(text, relation, number, decimals, percent):
 @pytest.mark.parametrize("text", ["NS", "n.s.", "", "0,036", "0.03-0.05", "0.036 (Fisher)", "1,23"])
 def test_rounds_to_rejects_unreadable_text(text):
     with pytest.raises(ValueError, match="cannot read"):
-        stats.rounds_to(text, 0.036)
+        reproduction.rounds_to(text, 0.036)
 
 
 def test_rounds_to_rejects_non_text_and_non_numbers():
     with pytest.raises(ValueError, match="published_text must be a string"):
-        stats.rounds_to(0.036, 0.036)
+        reproduction.rounds_to(0.036, 0.036)
     with pytest.raises(ValueError, match="value must be a real number"):
-        stats.rounds_to("0.036", "0.036")
+        reproduction.rounds_to("0.036", "0.036")
 
 
 # --------------------------------------------------------------------------- #

@@ -1,4 +1,4 @@
-"""helpers.survival against R's survival package (survfit, survdiff, coxph Efron, cox.zph).
+"""helpers.stats.survival against R's survival package (survfit, survdiff, coxph Efron, cox.zph).
 
 (a) Always: our functions vs the committed R output in tests/fixtures/r/survival_*_expected.csv
     (written by tests/r/survival.R; R and package versions in survival_session.csv).
@@ -25,7 +25,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import r_oracle, survival
+import r_oracle
+from helpers import plots, stats
+from helpers.chapters import survival as chapters_survival
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures" / "r"
@@ -160,12 +162,12 @@ def close(ours, theirs, what: str, tol: float = TOL) -> None:
     assert ok.all(), f"{what}: rows {bad.tolist()[:5]}: ours {ours[bad][:5]} vs R {theirs[bad][:5]}"
 
 
-def curves_for(case_id: str) -> dict[str, survival.KaplanMeier]:
+def curves_for(case_id: str) -> dict[str, stats.KaplanMeier]:
     d = case_frame(case_id)
-    out = {"(all)": survival.kaplan_meier(d["time"], d["status"])}
+    out = {"(all)": stats.kaplan_meier(d["time"], d["status"])}
     for g in sorted(d["group"].unique()):
         s = d[d["group"] == g]
-        out[g] = survival.kaplan_meier(s["time"], s["status"], label=g)
+        out[g] = stats.kaplan_meier(s["time"], s["status"], label=g)
     return out
 
 
@@ -200,7 +202,7 @@ def check_at_and_median(case_id: str, exp: dict) -> None:
         close([med["estimate"], med["lower"], med["upper"]], [m["median"], m["lower"], m["upper"]],
               f"{case_id}/{label} median and CI")
     d = case_frame(case_id)
-    fu = survival.median_followup(d["time"], d["status"])
+    fu = stats.median_followup(d["time"], d["status"])
     m = rm[(rm["case_id"] == case_id) & (rm["group"] == "(reverse)")].iloc[0]
     close([fu["median"], fu["lower"], fu["upper"]], [m["median"], m["lower"], m["upper"]],
           f"{case_id} reverse-KM median follow-up")
@@ -210,7 +212,7 @@ def check_logrank(case_id: str, exp: dict) -> None:
     d = case_frame(case_id)
     if d["group"].nunique() < 2:
         return
-    res = survival.logrank_test(d["time"], d["status"], d["group"])
+    res = stats.logrank_test(d["time"], d["status"], d["group"])
     r = exp["survival_logrank_expected"]
     r = r[r["case_id"] == case_id].iloc[0]
     close([res.statistic, res.p_value], [r["chisq"], r["p"]], f"{case_id} log-rank chi-square, P")
@@ -223,9 +225,9 @@ def check_logrank(case_id: str, exp: dict) -> None:
     close(tab["n"], rg["n"], f"{case_id} n")
 
 
-def fit_case_cox(case_id: str) -> survival.CoxResult:
+def fit_case_cox(case_id: str) -> stats.CoxResult:
     terms = CASES["survival_models"].set_index("case_id").loc[case_id, "terms"].split(";")
-    return survival.cox_model(case_frame(case_id), "time", "status", terms)
+    return stats.cox_model(case_frame(case_id), "time", "status", terms)
 
 
 def check_cox(case_id: str, exp: dict) -> None:
@@ -246,13 +248,13 @@ def check_zph(case_id: str, exp: dict) -> None:
     res = fit_case_cox(case_id)
     r = exp["survival_zph_expected"]
     for tr in ("km", "rank", "identity"):
-        z = survival.zph_for(res, transform=tr)
+        z = stats.zph_for(res, transform=tr)
         rr = r[(r["case_id"] == case_id) & (r["transform"] == tr)].set_index("term")
         tab = z.table.set_index("term").loc[rr.index]
         close(tab["chisq"], rr["chisq"], f"{case_id} zph[{tr}] chisq")
         close(tab["p"], rr["p"], f"{case_id} zph[{tr}] P")
         assert tab["df"].tolist() == rr["df"].astype(int).tolist()
-    z = survival.zph_for(res, transform="km")
+    z = stats.zph_for(res, transform="km")
     rs = exp["survival_zph_resid_expected"]
     for term in z.residuals.columns:
         rr = rs[(rs["case_id"] == case_id) & (rs["term"] == term)].sort_values("k")
@@ -266,7 +268,7 @@ def check_coxtv(exp: dict) -> None:
     r = exp["survival_coxtv_expected"]
     for cid in sorted(tv["case_id"].unique()):
         d = tv[tv["case_id"] == cid]
-        res = survival.cox_model(d, "tstop", "status", ["z", "x1"], start="tstart", id_col="id")
+        res = stats.cox_model(d, "tstop", "status", ["z", "x1"], start="tstart", id_col="id")
         rr = r[r["case_id"] == cid].set_index("term")
         tab = res.table.set_index("term").loc[rr.index]
         for col in ("coef", "se", "p"):
@@ -333,7 +335,7 @@ def test_time_varying_cox_vs_r():
 def test_gehan_textbook_logrank():
     """Freireich 6-MP data: the log-rank chi-square is 16.79 (e.g. Collett, Modelling Survival Data)."""
     d = case_frame("gehan")
-    res = survival.logrank_test(d["time"], d["status"], d["group"])
+    res = stats.logrank_test(d["time"], d["status"], d["group"])
     assert round(res.statistic, 2) == 16.79
     tab = res.table.set_index("group")
     assert tab.loc["6-MP", "observed"] == 9 and tab.loc["placebo", "observed"] == 21
@@ -343,7 +345,7 @@ def test_gehan_textbook_logrank():
 def test_gehan_textbook_km_and_hand_arithmetic():
     d = case_frame("gehan")
     s = d[d["group"] == "6-MP"]
-    km = survival.kaplan_meier(s["time"], s["status"])
+    km = stats.kaplan_meier(s["time"], s["status"])
     # S(6) = 18/21, S(7) = 18/21 * 16/17, S(10) = ... * 14/15 (textbook product-limit steps)
     at = km.at([6, 7, 10]).set_index("t")["surv"]
     assert math.isclose(at[6], 18 / 21, abs_tol=1e-15)
@@ -356,14 +358,14 @@ def test_gehan_textbook_km_and_hand_arithmetic():
 
 
 def test_median_midpoint_rule():
-    km = survival.kaplan_meier([1, 2, 3, 4], [1, 1, 1, 1])
+    km = stats.kaplan_meier([1, 2, 3, 4], [1, 1, 1, 1])
     assert km.median()["estimate"] == 2.5
 
 
 def test_split_at_exposure_rules():
     frame = pd.DataFrame(dict(pid=["a", "b", "c", "d"], t=[10.0, 10.0, 10.0, 5.0], e=[1, 0, 1, 1],
                               x=[4.0, np.nan, 0.0, 5.0]))
-    out = survival.split_at_exposure(frame, id_col="pid", time="t", event="e", exposure_time="x")
+    out = stats.split_at_exposure(frame, id_col="pid", time="t", event="e", exposure_time="x")
     a = out[out["pid"] == "a"]
     assert a[["start", "stop", "event", "exposed"]].values.tolist() == [[0, 4, 0, 0], [4, 10, 1, 1]]
     assert out[out["pid"] == "b"]["exposed"].tolist() == [0]
@@ -377,7 +379,7 @@ def test_split_at_exposure_rules():
 def test_landmark_counts_everyone():
     frame = pd.DataFrame(dict(t=[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], e=[1, 0, 1, 1, 0, 1],
                               x=[np.nan, 1.0, 2.5, 3.5, np.nan, 1.0]))
-    data, excl = survival.landmark(frame, at=3.0, time="t", event="e", exposure_time="x")
+    data, excl = stats.landmark(frame, at=3.0, time="t", event="e", exposure_time="x")
     assert len(data) == 3 and data["time_from_landmark"].tolist() == [1.0, 2.0, 3.0]
     assert data["exposed_at_landmark"].tolist() == [0, 0, 1]
     counts = excl.set_index("reason")["patients"]
@@ -387,9 +389,9 @@ def test_landmark_counts_everyone():
 
 def test_survival_figure_shows_risk_table_censoring_and_test():
     d = case_frame("gehan")
-    curves = [survival.kaplan_meier(d.loc[d["group"] == g, "time"], d.loc[d["group"] == g, "status"], label=g)
+    curves = [stats.kaplan_meier(d.loc[d["group"] == g, "time"], d.loc[d["group"] == g, "status"], label=g)
               for g in ("6-MP", "placebo")]
-    fig = survival.survival_figure(curves, title="t", y_title="S", test_text="log-rank P = 0.0000417",
+    fig = plots.survival_figure(curves, title="t", y_title="S", test_text="log-rank P = 0.0000417",
                                    risk_times=[0, 10, 20, 30])
     risk = [tr for tr in fig.data if tr.mode == "text"]
     # counted by hand: patients with time >= t
@@ -413,23 +415,23 @@ def test_survival_figure_shows_risk_table_censoring_and_test():
 ])
 def test_bad_input_is_refused(time, event, message):
     with pytest.raises(ValueError, match=message):
-        survival.kaplan_meier(time, event)
+        stats.kaplan_meier(time, event)
 
 
 def test_bad_group_and_covariates():
     with pytest.raises(ValueError, match="at least two groups"):
-        survival.logrank_test([1, 2, 3], [1, 1, 0], ["a", "a", "a"])
+        stats.logrank_test([1, 2, 3], [1, 1, 0], ["a", "a", "a"])
     frame = pd.DataFrame(dict(t=[1.0, 2, 3, 4], e=[1, 0, 1, 1], x=[1.0, np.nan, 0, 1], c=[1, 1, 1, 1]))
     with pytest.raises(ValueError, match="missing values"):
-        survival.cox_model(frame, "t", "e", ["x"])
+        stats.cox_model(frame, "t", "e", ["x"])
     with pytest.raises(ValueError, match="single value"):
-        survival.cox_model(frame, "t", "e", ["c"])
+        stats.cox_model(frame, "t", "e", ["c"])
     with pytest.raises(KeyError, match="not in the data"):
-        survival.cox_model(frame, "t", "e", ["nope"])
+        stats.cox_model(frame, "t", "e", ["nope"])
 
 
 def test_consistency_000_flags_the_impossible_pairs():
-    table = survival.consistency_000()
+    table = chapters_survival.consistency_000()
     bad = table[table["Can hold?"] == "NO"]
     rules = set(zip(bad["Rule"], bad["Cohort"]))
     assert ("2-year LFS + 2-year CIR ≤ 100% (same patients)", "CML-LBC") in rules
@@ -490,7 +492,7 @@ def test_survival_figure_steps_hover_and_band_follow_the_textbook_curve():
     their hover numbers at risk and the CI band are the Kaplan–Meier curve, one point per step."""
     d = case_frame("gehan")
     arm = d[d["group"] == "6-MP"]
-    fig = survival.survival_figure([survival.kaplan_meier(arm["time"], arm["status"], label="6-MP")],
+    fig = plots.survival_figure([stats.kaplan_meier(arm["time"], arm["status"], label="6-MP")],
                                    title="t", y_title="S", max_time=35)
     line = next(tr for tr in fig.data if tr.name.startswith("6-MP (n = 21)"))
     assert line.line.shape == "hv"

@@ -17,9 +17,10 @@ from lifelines import CoxPHFitter, KaplanMeierFitter
 from lifelines.statistics import logrank_test
 from scipy.stats import mannwhitneyu
 
-from helpers import register, synthetic
-from helpers.contract_spec import TABLES
+from helpers import reproduction
+from helpers.contract import TABLES
 from helpers.paths import SYNTHETIC_DIR
+from helpers.synthetic import cohorts as synthetic
 
 MONTH = 30.4375  # days: 365.25 / 12
 TWO_YEARS = 24 * MONTH
@@ -52,15 +53,15 @@ CR = ("CR", "CRi")
 
 
 def n(rid: str) -> int:
-    return register.count(rid)
+    return reproduction.count(rid)
 
 
 def d(rid: str) -> int:
-    return register.denominator(rid)
+    return reproduction.denominator(rid)
 
 
 def v(rid: str) -> float:
-    return register.value(rid)
+    return reproduction.value(rid)
 
 
 # --------------------------------------------------------------------------
@@ -136,7 +137,7 @@ def test_provenance_covers_every_column(fresh, study):
         if path.stem in TABLES:
             got = prov.loc[prov["table"] == path.stem, "column"].tolist()
             assert got == TABLES[path.stem].column_names
-    known = set(register.load_register().index)
+    known = set(reproduction.load_register().index)
     ids = {i for cell in prov["register_ids"] for i in cell.split(";") if i}
     assert ids <= known, ids - known
     if study != "001":
@@ -447,3 +448,29 @@ def test_001_figure_values_are_marked_synthetic_and_respect_published_days(t001)
         assert k.loc[k["copies_per_ug_gdna"].idxmax(), "day"] == v(f"001-{p}-cart-peak-day")
         assert first_day_above(labs, who, "ANC", v("001-anc-threshold")) == v(f"001-{p}-anc-recovery-day")
         assert first_day_above(labs, who, "platelets", v("001-plt-threshold")) == v(f"001-{p}-plt-recovery-day")
+
+
+def test_the_calibration_arithmetic_agrees_with_the_books_estimators():
+    """The generators' fast KM / log-rank / Cox / rank-sum (helpers.synthetic.calibration) must
+    give what helpers.stats gives, on data with ties and censoring."""
+    from helpers import stats
+    from helpers.synthetic import calibration
+
+    rng = np.random.default_rng(7)
+    n = 60
+    time = np.round(rng.exponential(20.0, n), 0) + 1.0  # rounded: tied times
+    event = rng.random(n) < 0.7
+    group = (rng.random(n) < 0.5).astype(int)
+    x2 = rng.normal(size=n)
+    km = stats.kaplan_meier(time, event)
+    for t in (5.0, 12.0, 30.0):
+        assert calibration.km_at(time, event, t) == pytest.approx(float(km.at([t])["surv"].iloc[0]), abs=1e-12)
+    assert calibration.km_median(time, event) == pytest.approx(km.median()["estimate"], abs=1e-12)
+    assert calibration.logrank_p(time, event, group) == pytest.approx(
+        stats.logrank_test(time, event, group).p_value, rel=1e-9)
+    frame = pd.DataFrame({"t": time, "e": event.astype(int), "g": group, "x2": x2})
+    fit = stats.cox_model(frame, "t", "e", ["g", "x2"])
+    beta = calibration.cox_efron(time, event, np.c_[group, x2])
+    assert beta == pytest.approx(fit.table["coef"].to_numpy(), abs=1e-6)
+    a, b = time[group == 1], time[group == 0]
+    assert calibration.mannwhitney_p(a, b) == pytest.approx(stats.mann_whitney(a, b).p_value, rel=1e-9)

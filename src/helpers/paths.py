@@ -18,3 +18,17 @@ SEEDS_DIR = REPO_ROOT.parent / "shared" / "seeds"
 # Set by the build for the chapters it runs: "1" when it will draw static SVG/PNG copies of
 # the figures (Chromium present, a site being built), so that pages link only copies that exist.
 FIGURE_COPIES_ENV = "CART_BOOK_FIGURE_COPIES"
+# The data owner's switch for calendar dates (helpers.chapters.context.absolute_dates_enabled).
+ABSOLUTE_DATES_ENV = "CART_BOOK_ABSOLUTE_DATES"
+
+HELPERS_DIR = Path(__file__).resolve().parent
+BOOK_DIR = REPO_ROOT / "book"
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+EXECUTED_DIR = BUILD_DIR / "executed"
+LEDGER_PARTS_DIR = BUILD_DIR / "ledger"
+SITE_SOURCE_DIR = BUILD_DIR / "site"
+HTML_DIR = BUILD_DIR / "html"
+FIGURE_SPECS_DIR = BUILD_DIR / "figures" / "specs"  # written by chapters (helpers.plots.figures)
+FIGURES_DRAWN_DIR = BUILD_DIR / "figures" / "drawn"  # SVG/PNG cache (helpers.site.export_figures)
+# Committed with the data: a fresh clone whose generators and files match it skips regeneration.
+GENERATED_STAMP = DATA_DIR / "generated.sha256"

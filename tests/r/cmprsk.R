@@ -1,11 +1,11 @@
-# Oracle for helpers.competing_risks: R's cmprsk (cuminc, timepoints, Gray's test, crr).
+# Oracle for helpers.stats.competing_risks: R's cmprsk (cuminc, timepoints, Gray's test, crr).
 #
 # Usage: Rscript --vanilla tests/r/cmprsk.R <dir>
 #   reads  <dir>/cmprsk_cases.csv   (case_id, id, time, status, group, strata, x1, x2, cg)
 #          <dir>/cmprsk_times.csv   (case_id, t): times for cmprsk::timepoints
 #          <dir>/cmprsk_models.csv  (case_id, terms, failcode, cengroup, rho)
 #   writes <dir>/cmprsk_*_expected.csv and <dir>/cmprsk_session.csv
-# Numbers leave R with 17 significant digits. Run through helpers.r_oracle.run_rscript
+# Numbers leave R with 17 significant digits. Run through r_oracle.run_rscript
 # (tests/test_competing_risks_vs_r.py; regenerate with --regenerate).
 
 suppressPackageStartupMessages(library(cmprsk))

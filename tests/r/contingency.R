@@ -5,7 +5,7 @@
 #          <dir>/binomial_cases.csv     (case_id, k, n, level)
 #   writes <dir>/contingency_expected.csv, <dir>/binomial_expected.csv, <dir>/r_session.csv
 # Numbers are written with 17 significant digits so they read back as R's exact doubles.
-# Normally run through helpers.r_oracle.run_rscript (see tests/test_stats_vs_r.py, which also
+# Normally run through r_oracle.run_rscript (see tests/test_stats_vs_r.py, which also
 # regenerates the committed fixtures: python tests/test_stats_vs_r.py --regenerate).
 
 args <- commandArgs(trailingOnly = TRUE)

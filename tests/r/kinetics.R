@@ -1,4 +1,4 @@
-# Oracle for helpers.kinetics: R's wilcox.test and t.test, and an AUC written independently in R.
+# Oracle for helpers.stats.nca: R's wilcox.test and t.test, and an AUC written independently in R.
 #
 # Usage: Rscript --vanilla tests/r/kinetics.R <dir>
 #   reads  <dir>/kinetics_rank_cases.csv  (case_id, description, scale, x, y: values ";"-separated;
@@ -6,7 +6,7 @@
 #          <dir>/kinetics_nca_cases.csv   (case_id, description, day, level: ";"-separated, end)
 #   writes <dir>/kinetics_rank_expected.csv, <dir>/kinetics_nca_expected.csv,
 #          <dir>/kinetics_r_session.csv
-# Numbers leave R with 17 significant digits. Normally run through helpers.r_oracle.run_rscript
+# Numbers leave R with 17 significant digits. Normally run through r_oracle.run_rscript
 # (tests/test_kinetics.py; regenerate the committed fixtures with
 #  python tests/test_kinetics.py --regenerate).
 

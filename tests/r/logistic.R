@@ -1,4 +1,4 @@
-# Oracle for helpers.regression and the response chapter's confidence intervals:
+# Oracle for helpers.stats.regression and the response chapter's confidence intervals:
 #   R's glm(family = binomial), drop1(test = "LRT"), confint.default, binom.test, prop.test.
 #
 # Usage: Rscript --vanilla tests/r/logistic.R <dir>

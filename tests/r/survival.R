@@ -1,4 +1,4 @@
-# Oracle for helpers.survival: R's survival package (survfit, summary.survfit, quantile.survfit,
+# Oracle for helpers.stats.survival: R's survival package (survfit, summary.survfit, quantile.survfit,
 # survdiff, coxph with Efron ties, cox.zph).
 #
 # Usage: Rscript --vanilla tests/r/survival.R <dir>
@@ -8,7 +8,7 @@
 #          <dir>/survival_tv_cases.csv  (case_id, id, tstart, tstop, status, z, x1): counting process
 #   writes <dir>/survival_*_expected.csv and <dir>/survival_session.csv
 # Numbers leave R with 17 significant digits so they read back as R's exact doubles.
-# Run through helpers.r_oracle.run_rscript (tests/test_survival_vs_r.py; regenerate the committed
+# Run through r_oracle.run_rscript (tests/test_survival_vs_r.py; regenerate the committed
 # fixtures with: python tests/test_survival_vs_r.py --regenerate).
 
 suppressPackageStartupMessages(library(survival))

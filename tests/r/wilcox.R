@@ -1,4 +1,4 @@
-# Oracle for helpers.cytokines.mann_whitney: R's wilcox.test(x, y, conf.int = TRUE).
+# Oracle for helpers.stats.rank.mann_whitney: R's wilcox.test(x, y, conf.int = TRUE).
 #
 # Usage: Rscript --vanilla tests/r/wilcox.R <dir>
 #   reads  <dir>/wilcox_cases.csv   (case_id, x, y = values ";"-separated, alternative,
@@ -7,7 +7,7 @@
 #                                     and the median of all pairwise differences)
 #          <dir>/wilcox_session.csv  (R version)
 # Numbers leave R with 17 significant digits so they read back as R's exact doubles.
-# Normally run through helpers.r_oracle.run_rscript (tests/test_cytokines_vs_r.py, which also
+# Normally run through r_oracle.run_rscript (tests/test_cytokines_vs_r.py, which also
 # regenerates the committed fixtures: python tests/test_cytokines_vs_r.py --regenerate).
 
 args <- commandArgs(trailingOnly = TRUE)

@@ -1,0 +1,640 @@
+"""Analyses of cohorts the book does not reproduce: a reader's own data, or the registry.
+
+Every chapter reproduces published studies (000, 001, 003, 004) in its first
+sections. Its last analysis section, "Other cohorts in the data folder", runs
+the chapter's core analysis on every *other* study of the data folder -- a
+hematology group's own cohort read by ``python -m helpers.site.intake``, the worked
+example in ``data/examples/single-centre`` or the 10,000-patient synthetic
+registry (:mod:`helpers.synthetic.registry`). The functions here do that, one per
+chapter, with the chapter helpers' own definitions (``response.classify``,
+``toxicity.worst_grades``, ``cytokines.peaks`` ...), so a reader's cohort is
+analysed exactly like the published ones.
+
+Rules they follow:
+
+* **Nothing dropped uncounted.** Each analysis starts with a CONSORT-style
+  :class:`helpers.chapters.context.PatientFlow` from the patients table to the patients
+  analysed, every exclusion counted with its reason, and the flow is checked
+  against the number actually analysed.
+* **Absent data are a note, not an error.** A study without the table an
+  analysis needs gets the "No data for this analysis" note
+  (:meth:`helpers.chapters.context.ChapterContext.require`).
+* **Visible degradation.** With one cohort, comparisons between cohorts are not
+  computable and a note says so; everything else is shown for the one cohort.
+* **Figures aggregate.** Nothing is drawn one line per patient: distributions,
+  medians with interquartile ranges and stacked bars stay readable with 10,000
+  patients.
+* **Provenance.** A figure is stamped "synthetic" only when every patient of
+  the study is synthetic; a reader's own rows (``origin = user``) are not.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Optional, Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from helpers.chapters import response as response_chapter
+from helpers.chapters.context import ChapterContext, PatientFlow, display, no_data_note
+from helpers.clinical import baseline, cytokines, toxicity
+from helpers.clinical import response as resp
+from helpers.plots import cytokines as plots_cytokines
+from helpers.plots import figures, tables
+from helpers.plots import response as plots_response
+from helpers.plots import toxicity as plots_toxicity
+from helpers.stats.proportions import chisq_test, proportion_table
+
+TABLE_ONE_COLUMNS = {
+    "age_years": "Age, years", "sex": "Sex", "disease_status": "Disease status",
+    "marrow_blasts_pct": "Marrow blasts, %", "abl_kd_mutation": "ABL1 KD mutation",
+    "prior_lines": "Prior lines of therapy", "extramedullary_disease": "Extramedullary disease",
+    "high_risk_genetics": "High-risk genetics", "tregs_high": "High regulatory T cells",
+    "car_target": "CAR target", "car_dose_cells_per_kg": "CAR-T dose, cells/kg",
+    "bridged_to_hsct": "Bridged to allo-HSCT",
+}
+NUMERIC_COLUMNS = ("age_years", "marrow_blasts_pct", "prior_lines", "car_dose_cells_per_kg")
+
+
+def show(*items) -> None:
+    for item in items:
+        display(item)
+
+
+def studies(book: ChapterContext, analysis: str) -> list[str]:
+    """The studies this section analyses (those the book does not reproduce); when there are
+    none, a note says that the section describes a reader's own cohort."""
+    others = book.other_studies
+    if not others:
+        show(no_data_note(analysis, [
+            f"a cohort other than the studies this book reproduces: the data folder "
+            f"'{book.data_dir.name}' holds only {', '.join(book.studies) or 'no study'}. Run the book on "
+            "your own cohort (python -m helpers.site.intake <folder> --out <folder>) and this section "
+            "analyses it"]))
+    return others
+
+
+def cohort_order(patients: pd.DataFrame) -> list[str]:
+    """Cohorts from the largest to the smallest (ties alphabetical)."""
+    counts = patients["cohort"].value_counts()
+    return sorted(counts.index, key=lambda c: (-counts[c], c))
+
+
+def is_synthetic(patients: pd.DataFrame) -> bool:
+    return bool(len(patients)) and bool((patients["origin"] == "synthetic").all())
+
+
+SYNTHETIC_OWN_LABEL = "Synthetic cohort: invented patients, calibrated to no paper; not patient data"
+
+
+def stamp(figure: go.Figure, patients: pd.DataFrame) -> go.Figure:
+    """Stamp a figure drawn from a wholly synthetic study (the registry, the worked example);
+    a reader's own rows (origin ``user``) are not stamped."""
+    return figures.label_synthetic(figure, SYNTHETIC_OWN_LABEL) if is_synthetic(patients) else figure
+
+
+def _one_cohort_note(book: ChapterContext, study: str, patients: pd.DataFrame, what: str):
+    label = patients["cohort"].iloc[0] if len(patients) else "none"
+    return book.notice(f"{what} not computable for study {study}: it has one cohort ({label}). "
+                       "The cohort is described on its own; no test between cohorts is shown.",
+                       title="One cohort")
+
+
+def _ci_text(k: int, n: int) -> tuple[str, str]:
+    if not n:
+        return "no patient", ""
+    ci = proportion_table(k, n).iloc[0]
+    return f"{k}/{n} ({100 * k / n:.1f}%)", f"{100 * ci['cp_lower']:.1f}–{100 * ci['cp_upper']:.1f}%"
+
+
+def between_cohorts_test(counts: pd.DataFrame, outcome: str) -> pd.DataFrame:
+    """Chi-square test (no continuity correction) of k/n across two or more cohorts,
+    one row; with two cohorts Fisher's exact P is given too."""
+    from helpers.stats.proportions import fisher_exact
+
+    table = np.column_stack([counts["k"], counts["n"] - counts["k"]])
+    row = {"Outcome": outcome, "Cohorts": len(counts)}
+    if (table.sum(axis=0) == 0).any():
+        row.update({"Test": "not computable", "P": "every patient in the same outcome category"})
+        return pd.DataFrame([row])
+    chi = chisq_test(table, correct=False).iloc[0]
+    row.update({"Test": f"Pearson chi-square, {int(chi['df'])} df", "Statistic": f"{chi['statistic']:.2f}",
+                "P": f"{chi['p_value']:.4f}" if chi["p_value"] >= 0.0001 else "< 0.0001"})
+    if len(counts) == 2:
+        p = fisher_exact(table)
+        row["Fisher's exact P"] = f"{p:.4f}" if p >= 0.0001 else "< 0.0001"
+    return pd.DataFrame([row])
+
+
+# --------------------------------------------------------------------------
+# Baselines
+# --------------------------------------------------------------------------
+
+def baselines(book: ChapterContext, study: str) -> None:
+    """Patient flow, Table 1 by cohort, and (with calendar dates on) infusions per quarter."""
+    cohort = book.cohort(study)
+    patients = cohort["patients"]
+    order = cohort_order(patients)
+    flow = PatientFlow(f"Patients in {cohort.files.get('patients', 'patients.csv')}", len(patients),
+                       title=f"Study {study}: patients described")
+    flow.exclude({}, "Described in Table 1 (every patient; missing values are counted per row)")
+    flow.check(len(patients))
+    counts = patients["cohort"].value_counts().reindex(order).rename_axis("Cohort").reset_index(name="Patients")
+    show(flow, tables.show_table(counts, caption=f"Study {study}: patients per cohort"))
+
+    recorded = [c for c in TABLE_ONE_COLUMNS if c in patients and patients[c].notna().any()]
+    empty = [TABLE_ONE_COLUMNS[c] for c in TABLE_ONE_COLUMNS if c not in recorded]
+    frame = baseline.table_one_frame(patients)
+    table = tables.table_one(
+        frame, columns=recorded, groupby="cohort",
+        categorical=[c for c in recorded if c not in NUMERIC_COLUMNS],
+        nonnormal=[c for c in recorded if c in NUMERIC_COLUMNS],
+        labels={c: TABLE_ONE_COLUMNS[c] for c in recorded})
+    note = ("n (%) for categories; median [Q1,Q3] for numbers; 'Missing' counts empty cells. ")
+    note += (f"Not recorded for any patient, so left out: {', '.join(empty)}. " if empty else "")
+    note += ("P values: chi-square (Fisher's exact for small 2×2 tables) and Kruskal–Wallis; SMD: "
+             "standardized mean difference." if len(order) > 1 else "")
+    show(tables.show_table(table, caption=f"Table 1 — study {study}"
+                           + (" by cohort" if len(order) > 1 else f" ({order[0]})"), note=note))
+    if len(order) < 2:
+        show(_one_cohort_note(book, study, patients, "Comparison of baseline characteristics"))
+    status = baseline.counts_by(patients, "disease_status",
+                                order=[s for s in resp.SHORT_STATUS_LABELS if s in set(patients["disease_status"])])
+    figure = figures.composition_bars(status, group="cohort", category="disease_status",
+                                      group_order=order, labels=resp.SHORT_STATUS_LABELS,
+                                      title=f"Study {study}: disease status before CAR-T")
+    show(figures.show(stamp(figure, patients)))
+    months = book.infusion_months(study)
+    if months is not None:
+        show(*infusion_calendar(study, months, patients))
+
+
+def infusion_calendar(study: str, months: pd.DataFrame, patients: pd.DataFrame) -> list:
+    """Infusions per calendar quarter and cohort (calendar dates switched on): months only,
+    aggregated -- never a patient's date."""
+    frame = months.merge(patients[["patient_id", "cohort"]], on="patient_id", how="right")
+    unknown = int(frame["infusion_month"].isna().sum())
+    frame = frame.dropna(subset=["infusion_month"])
+    period = pd.PeriodIndex(frame["infusion_month"], freq="M").asfreq("Q")
+    frame = frame.assign(quarter=period.astype(str))
+    counts = frame.groupby(["quarter", "cohort"]).size().rename("n").reset_index()
+    figure = go.Figure()
+    for index, (name, part) in enumerate(counts.groupby("cohort", sort=True)):
+        figure.add_trace(go.Bar(x=part["quarter"], y=part["n"], name=str(name),
+                                marker_color=figures.OKABE_ITO[index % len(figures.OKABE_ITO)],
+                                hovertemplate=f"{html.escape(str(name))}<br>%{{x}}: %{{y}} infusions<extra></extra>"))
+    figure.update_layout(barmode="stack", xaxis={"title": "Quarter of infusion"},
+                         yaxis={"title": "Patients infused"})
+    figures.style(figure, f"Study {study}: CAR-T infusions per quarter (calendar dates switched on)")
+    per_year = (frame.assign(year=frame["infusion_month"].str[:4]).groupby(["year", "cohort"]).size()
+                .unstack(fill_value=0).reset_index())
+    note = ("Calendar dates were switched on by the data owner; the book shows months of infusion only, "
+            "aggregated. " + (f"{unknown} patient(s) without an infusion date are not counted." if unknown else ""))
+    return [figures.show(stamp(figure, patients)),
+            tables.show_table(per_year, caption=f"Study {study}: infusions per year", note=note)]
+
+
+# --------------------------------------------------------------------------
+# Response
+# --------------------------------------------------------------------------
+
+def response(book: ChapterContext, study: str) -> Optional[pd.DataFrame]:
+    """Flow to the evaluable patients, remission and MRD-negative CR by cohort with exact CIs,
+    best response, and a test between cohorts when there are two or more."""
+    if not book.require(study, ["responses"], analysis=f"Response, study {study}"):
+        return None
+    cohort = book.cohort(study)
+    patients = cohort["patients"]
+    order = cohort_order(patients)
+    classified = resp.classify(patients, cohort["responses"])
+    reasons = classified.loc[~classified["evaluable"], "not_evaluable_reason"].map(
+        lambda r: "assessment not evaluable" if r.startswith("assessment not evaluable") else r)
+    flow = PatientFlow(f"Patients in {cohort.files.get('patients', 'patients.csv')}", len(patients),
+                       title=f"Study {study}: patients in the response analysis")
+    flow.exclude(reasons.value_counts().to_dict(), "Evaluable for response")
+    flow.check(int(classified["evaluable"].sum()))
+    show(flow)
+
+    rates = pd.concat([
+        resp.rates(classified, "remission", ["cohort"], label="Remission (CR/CRi)"),
+        resp.rates(classified.assign(cohort="all cohorts"), "remission", ["cohort"], label="Remission (CR/CRi)"),
+        resp.rates(classified, "mrd_negative_cr", ["cohort"], label="MRD-negative CR"),
+        resp.rates(classified.assign(cohort="all cohorts"), "mrd_negative_cr", ["cohort"], label="MRD-negative CR"),
+    ], ignore_index=True)
+    if len(order) < 2:
+        rates = rates[rates["cohort"] != "all cohorts"]
+    display_rates = response_chapter.rate_display(rates, ["cohort"]).drop(columns="Published").rename(
+        columns={"cohort": "Cohort", "Book (synthetic)": "This data" + (" (synthetic)" if is_synthetic(patients)
+                                                                        else "")})
+    show(tables.show_table(display_rates, caption=f"Study {study}: remission and MRD-negative CR, "
+                                                  "with exact and Wilson 95% CIs",
+                           note="Among evaluable patients; 'Not evaluable' are the patients of the group "
+                                "left out of n (see the flow)."))
+    plotted = rates[rates["cohort"] != "all cohorts"]
+    plotted = plotted.assign(_o=plotted["cohort"].map({c: i for i, c in enumerate(order)})).sort_values(
+        ["_o"], kind="mergesort").drop(columns="_o")
+    figure = plots_response.rate_figure(plotted, x="outcome", color="cohort",
+                              title=f"Study {study}: remission and MRD-negative CR by cohort (exact 95% CI)")
+    show(figures.show(stamp(figure, patients)))
+    best = classified.groupby(["cohort", "best_response"]).size().rename("n").reset_index()
+    figure = figures.composition_bars(best, group="cohort", category="best_response",
+                                      category_order=list(resp.BEST_RESPONSE_ORDER), group_order=order,
+                                      title=f"Study {study}: best response by cohort")
+    figure.update_layout(margin={"t": 150}, height=figure.layout.height + 60)  # six categories: room for the legend
+    show(figures.show(stamp(figure, patients)))
+    if len(order) < 2:
+        show(_one_cohort_note(book, study, patients, "Comparison of response between cohorts"))
+    else:
+        tests = []
+        for flag, label in (("remission", "Remission (CR/CRi)"), ("mrd_negative_cr", "MRD-negative CR")):
+            counts = rates[(rates["outcome"] == label) & (rates["cohort"] != "all cohorts")]
+            tests.append(between_cohorts_test(counts, label))
+        show(tables.show_table(pd.concat(tests, ignore_index=True),
+                               caption=f"Study {study}: is the rate the same in every cohort?",
+                               note="Evaluable patients only. The chi-square test compares all cohorts at once; "
+                                    "with two cohorts Fisher's exact test is given as well."))
+    return classified
+
+
+# --------------------------------------------------------------------------
+# Toxicity
+# --------------------------------------------------------------------------
+
+def toxicity_section(book: ChapterContext, study: str) -> None:
+    """Flow to the graded patients; worst CRS and ICANS grade by cohort; rates of any and
+    grade ≥3 events with exact CIs; the adverse-event table of the two largest cohorts;
+    onset and duration as distributions (never one line per patient)."""
+    if not book.require(study, ["adverse_events"], analysis=f"Toxicity, study {study}"):
+        return
+    cohort = book.cohort(study)
+    patients, ae = cohort["patients"], cohort["adverse_events"]
+    order = cohort_order(patients)
+    graded, excluded = toxicity.graded_population(ae, patients)
+    flow = PatientFlow(f"Patients in {cohort.files.get('patients', 'patients.csv')}", len(patients),
+                       title=f"Study {study}: patients in the toxicity analysis")
+    flow.exclude(excluded["reason"].value_counts().to_dict(), "Graded for adverse events")
+    flow.check(len(graded))
+    show(flow)
+    rows = []
+    for syndrome in ("CRS", "ICANS"):
+        if syndrome not in set(ae["category"]):
+            show(book.notice(f"No {syndrome} rows in the adverse_events table of study {study}: its grade "
+                             "distribution is not shown.", title=f"No {syndrome} data"))
+            continue
+        grades = toxicity.worst_grades(ae, graded, category=syndrome)
+        distribution = toxicity.grade_distribution(grades, order=[c for c in order if c in set(grades["cohort"])])
+        figure = plots_toxicity.grade_bars(distribution, syndrome=syndrome,
+                                     title=f"Study {study}: worst {syndrome} grade per patient")
+        show(figures.show(stamp(figure, patients)))
+        for name in [c for c in order if c in set(grades["cohort"])] + (["all cohorts"] if len(order) > 1 else []):
+            part = grades if name == "all cohorts" else grades[grades["cohort"] == name]
+            any_text, any_ci = _ci_text(int((part["grade"] >= 1).sum()), len(part))
+            severe_text, severe_ci = _ci_text(int((part["grade"] >= 3).sum()), len(part))
+            rows.append({"Syndrome": syndrome, "Cohort": name, "Any grade": any_text, "95% CI": any_ci,
+                         "Grade ≥3": severe_text, "95% CI (grade ≥3)": severe_ci})
+    if rows:
+        show(tables.show_table(pd.DataFrame(rows), caption=f"Study {study}: CRS and ICANS among graded patients",
+                               note="Exact (Clopper–Pearson) 95% confidence intervals."))
+    if len(order) < 2:
+        show(_one_cohort_note(book, study, patients, "Adverse-event comparison between cohorts"))
+    else:
+        pair = [c for c in order if c in set(graded["cohort"])][:2]
+        table = toxicity.adverse_event_table(ae, patients, groups=pair)
+        note = (f"n (%) of graded patients by worst grade; difference {pair[0]} minus {pair[1]} in percentage "
+                "points with Newcombe's hybrid score 95% CI; Fisher's exact P, not adjusted for multiple "
+                "comparisons.")
+        if len(order) > 2:
+            note += f" The table compares the two largest cohorts; {', '.join(order[2:])} are in the bars above."
+        show(tables.show_table(plots_toxicity.format_event_table(table),
+                               caption=f"Study {study}: adverse events, {pair[0]} vs {pair[1]}", note=note))
+    if "CRS" in set(ae["category"]):
+        episodes = toxicity.onset_duration(ae, patients, category="CRS")
+        if len(episodes):
+            show(tables.show_table(toxicity.onset_summary(episodes, order=[c for c in order
+                                                                          if c in set(episodes["cohort"])]),
+                                   caption=f"Study {study}: onset and duration of CRS"))
+            show(figures.show(stamp(distribution_figure(
+                episodes, ["onset_day", "duration_days"], ["Day of onset", "Duration, days"],
+                order=[c for c in order if c in set(episodes["cohort"])],
+                title=f"Study {study}: CRS onset and duration (distribution per cohort)"), patients)))
+
+
+def distribution_figure(frame: pd.DataFrame, columns: Sequence[str], labels: Sequence[str], *,
+                        order: Sequence[str], group: str = "cohort", title: str = "") -> go.Figure:
+    """Box plots (median, quartiles, whiskers to 1.5 IQR) per group, one panel per column:
+    an aggregate view that stays readable for any number of patients. Hover gives n."""
+    from plotly.subplots import make_subplots
+
+    figure = make_subplots(rows=1, cols=len(columns), subplot_titles=list(labels), horizontal_spacing=0.12)
+    for c, column in enumerate(columns, start=1):
+        for i, name in enumerate(order):
+            values = frame.loc[frame[group] == name, column].dropna()
+            figure.add_trace(go.Box(
+                y=values, name=str(name), marker_color=figures.OKABE_ITO[i % len(figures.OKABE_ITO)],
+                boxpoints=False, showlegend=c == 1, legendgroup=str(name),
+                hovertemplate=f"{html.escape(str(name))} (n={len(values)})<br>%{{y}}<extra></extra>"),
+                row=1, col=c)
+    figures.style(figure, title)
+    return figure
+
+
+# --------------------------------------------------------------------------
+# Cytokines
+# --------------------------------------------------------------------------
+
+def cytokine_section(book: ChapterContext, study: str) -> None:
+    """Flow to the monitored patients; median (IQR) courses by cohort; peaks by cohort with
+    rank-sum comparisons against the largest cohort; IL-6 peak by worst CRS grade."""
+    if not book.require(study, ["labs"], analysis=f"Cytokines and inflammatory markers, study {study}"):
+        return
+    cohort = book.cohort(study)
+    patients, labs = cohort["patients"], cohort["labs"]
+    present = [a for a in cytokines.CYTOKINES if a in set(labs["analyte"])]
+    if not present:
+        show(no_data_note(f"Cytokines and inflammatory markers, study {study}",
+                          [f"a cytokine or inflammatory marker ({', '.join(cytokines.CYTOKINES)}) in the labs "
+                           f"table of study {study}; it holds {', '.join(sorted(set(labs['analyte'])))}"]))
+        return
+    order = cohort_order(patients)
+    series = cytokines.cytokine_series(labs, patients, analytes=present)
+    monitored = set(series["patient_id"])
+    flow = PatientFlow(f"Patients in {cohort.files.get('patients', 'patients.csv')}", len(patients),
+                       title=f"Study {study}: patients in the cytokine analysis")
+    flow.exclude({"no cytokine sample": int((~patients["patient_id"].isin(monitored)).sum())},
+                 "With at least one cytokine sample")
+    flow.check(len(monitored))
+    show(flow)
+    groups = [c for c in order if c in set(series["cohort"])]
+    trajectory = cytokines.trajectories(series)
+    figure = plots_cytokines.trajectory_figure(trajectory, order=groups, analytes=present,
+                                         title=f"Study {study}: median (IQR) after infusion, log scale")
+    show(figures.show(stamp(figure, patients)))
+    peak_table = cytokines.peaks(series)
+    if peak_table.empty:
+        show(book.notice("No sample between day 0 and day 28: peaks are not computable.", title="No peaks"))
+        return
+    summary = (peak_table.groupby(["analyte", "cohort"], sort=False)
+               .agg(patients=("peak", "size"), peak=("peak", cytokines.median_iqr),
+                    peak_day=("peak_day", cytokines.median_iqr)).reset_index()
+               .rename(columns={"peak": "peak, median [IQR]", "peak_day": "day of peak, median [IQR]"}))
+    summary["analyte"] = summary["analyte"].map(cytokines.LABELS)
+    show(tables.show_table(summary, caption=f"Study {study}: peak value and day of peak, days 0–28"))
+    if len(groups) < 2:
+        show(_one_cohort_note(book, study, patients, "Comparison of cytokine peaks between cohorts"))
+    else:
+        reference = groups[0]
+        parts = []
+        for other in groups[1:]:
+            analytes = [a for a in present
+                        if {other, reference} <= set(peak_table.loc[peak_table["analyte"] == a, "cohort"])]
+            sub = peak_table[peak_table["analyte"].isin(analytes)]
+            parts.append(cytokines.format_comparison(cytokines.compare_groups(
+                sub, value="peak", group="cohort", groups=[other, reference], by="analyte"))
+                .rename(columns={f"n {other}": "n (cohort)", f"n {reference}": "n (reference)"})
+                .assign(comparison=f"{other} / {reference}"))
+        show(tables.show_table(pd.concat(parts, ignore_index=True),
+                               caption=f"Study {study}: peaks compared with the largest cohort ({reference})",
+                               note="Wilcoxon rank-sum test on log10 peaks; ratio = Hodges–Lehmann shift "
+                                    "back-transformed, with its 95% CI."))
+    if "IL-6" in present and "adverse_events" in cohort and "CRS" in set(cohort["adverse_events"]["category"]):
+        graded, _ = toxicity.graded_population(cohort["adverse_events"], patients)
+        grades = toxicity.worst_grades(cohort["adverse_events"], graded, category="CRS")
+        il6 = peak_table[peak_table["analyte"] == "IL-6"]
+        with_grade = il6[il6["patient_id"].isin(set(grades["patient_id"]))]
+        flow = PatientFlow("Patients with an IL-6 peak (days 0–28)", len(il6),
+                           title=f"Study {study}: IL-6 peak by CRS grade")
+        flow.exclude({"not graded for adverse events": len(il6) - len(with_grade)}, "With a worst CRS grade")
+        joined = cytokines.peak_by_grade(with_grade, grades[grades["patient_id"].isin(set(with_grade["patient_id"]))])
+        flow.check(len(joined))
+        by_grade = (joined.groupby("grade").agg(patients=("peak", "size"), peak=("peak", cytokines.median_iqr))
+                    .reset_index().rename(columns={"grade": "worst CRS grade",
+                                                   "peak": "peak IL-6, pg/mL, median [IQR]"}))
+        show(flow, tables.show_table(by_grade, caption=f"Study {study}: peak IL-6 by worst CRS grade"))
+
+
+# --------------------------------------------------------------------------
+# Survival (for the survival chapter: not yet called by it)
+# --------------------------------------------------------------------------
+
+def survival_section(book: ChapterContext, study: str) -> Optional[pd.DataFrame]:
+    """Overall survival of everyone and leukaemia-free survival of responders, by cohort:
+    patient flows, reverse-Kaplan–Meier follow-up, Kaplan–Meier curves with risk tables,
+    estimates at 12 and 24 months, and the log-rank test when there are two or more
+    cohorts. Degrades visibly: one cohort -> no log-rank test; no event -> curves flat
+    at 100 % and medians not reached, said in a note. Returns the analysis frame."""
+    from helpers.clinical import outcomes as clinical_outcomes
+    from helpers.plots import survival as sv
+    from helpers.stats import survival as stats_survival
+
+    cohort = book.cohort(study)
+    patients = cohort["patients"]
+    order = cohort_order(patients)
+    frame, checks = clinical_outcomes.outcome_frame(cohort)
+    show(tables.show_table(checks.rename(columns={"rule": "What the data hold", "patients": "Patients"}),
+                           caption=f"Study {study}: patients the survival analyses could otherwise lose"))
+    follow = stats_survival.median_followup(frame["os_time"], frame["os_event"])
+    show(tables.show_table(pd.DataFrame([{
+        "Patients": follow["n"], "Alive at last contact": follow["n_alive"],
+        "Median follow-up, months (reverse Kaplan–Meier, 95% CI)":
+            f"{sv.format_bound(follow['median'])} ({sv.format_bound(follow['lower'])}–{sv.format_bound(follow['upper'])})",
+        "Range, months": f"{follow['min']:.1f}–{follow['max']:.1f}"}]),
+        caption=f"Study {study}: follow-up"))
+    for endpoint, time, event, label, who in (
+            ("Overall survival", "os_time", "os_event", "death from any cause", None),
+            ("Leukaemia-free survival", "lfs_time", "lfs_event", "relapse or death", "responder")):
+        used = frame if who is None else frame[frame[who].astype(bool)]
+        flow = PatientFlow(f"Patients in {cohort.files.get('patients', 'patients.csv')}", len(frame),
+                           title=f"Study {study}: {endpoint.lower()}")
+        if who is not None:
+            no_assessment = int(frame["first_response"].isna().sum())
+            flow.exclude({"no response assessment": no_assessment,
+                          "no CR/CRi at the first assessment": len(frame) - no_assessment - len(used)},
+                         "Responders (CR/CRi at the first assessment)")
+        flow.check(len(used))
+        show(flow)
+        if used.empty:
+            show(no_data_note(f"{endpoint}, study {study}", ["a patient who reached remission"]))
+            continue
+        groups = [c for c in order if c in set(used["cohort"])]
+        curves = stats_survival.km_by_group(used.assign(**{event: used[event].astype(bool)}), time, event, "cohort",
+                                order=groups)
+        events = int(used[event].astype(bool).sum())
+        test_text = None
+        if events == 0:
+            show(book.notice(f"{endpoint}, study {study}: every patient is censored (no {label}). The curves "
+                             "stay at 100 %, medians are not reached and no test is computable.",
+                             title="No event"))
+        elif len(groups) < 2:
+            show(_one_cohort_note(book, study, patients, f"The log-rank test of {endpoint.lower()}"))
+        else:
+            test = stats_survival.logrank_test(used[time], used[event].astype(bool), used["cohort"])
+            test_text = test.describe()
+        show(tables.show_table(sv.rate_table(curves, [12, 24], what=endpoint.split()[-1].capitalize()),
+                               caption=f"Study {study}: {endpoint.lower()} by cohort (Kaplan–Meier)",
+                               note=(test_text + ". " if test_text else "") + "Log-log 95% confidence intervals."))
+        horizon = float(np.ceil(used[time].max() / 6) * 6)
+        if len(used) > LARGE_CURVE:  # every step and censor mark of 10,000 patients would weigh megabytes
+            figure = km_figure_aggregate(curves, title=f"Study {study}: {endpoint.lower()}", y_title=endpoint,
+                                         test_text=test_text)
+        else:
+            figure = sv.survival_figure(curves, title=f"Study {study}: {endpoint.lower()}", y_title=endpoint,
+                                        risk_times=list(np.arange(0, horizon + 1, 6 if horizon <= 36 else 12)),
+                                        test_text=test_text)
+        show(figures.show(stamp(figure, patients)))
+    return frame
+
+
+LARGE_CURVE = 1000  # patients; above this a survival figure is drawn on a time grid
+GRID_POINTS = 240
+
+
+def km_figure_aggregate(curves, *, title: str, y_title: str, test_text: Optional[str] = None,
+                        points: int = GRID_POINTS) -> go.Figure:
+    """Kaplan–Meier curves for a large cohort, drawn on a grid of ``points`` times (steps between
+    grid times merge; estimates in the tables are exact) with 95% bands; hover gives the estimate,
+    its interval and the number at risk n/N. No censor marks: with thousands of patients they
+    would cover the curve."""
+    horizon = max(c.time_max for c in curves)
+    grid = np.linspace(0, horizon, points)
+    figure = go.Figure()
+    for i, c in enumerate(curves):
+        colour = figures.OKABE_ITO[i % len(figures.OKABE_ITO)]
+        at = c.at(grid[grid <= c.time_max])
+        rgba = "rgba({},{},{},0.18)".format(*[int(colour[j:j + 2], 16) for j in (1, 3, 5)])
+        figure.add_trace(go.Scatter(x=at["t"], y=100 * at["upper"], mode="lines", line={"width": 0, "shape": "hv"},
+                                    showlegend=False, hoverinfo="skip", legendgroup=c.label))
+        figure.add_trace(go.Scatter(x=at["t"], y=100 * at["lower"], mode="lines", line={"width": 0, "shape": "hv"},
+                                    fill="tonexty", fillcolor=rgba, showlegend=False, hoverinfo="skip",
+                                    legendgroup=c.label))
+        figure.add_trace(go.Scatter(
+            x=at["t"], y=100 * at["surv"], mode="lines", line={"color": colour, "width": 2, "shape": "hv"},
+            name=f"{c.label} (n={c.n}, events={c.events})", legendgroup=c.label,
+            customdata=np.column_stack([100 * at["lower"], 100 * at["upper"], at["n_risk"], np.full(len(at), c.n)]),
+            hovertemplate=f"{html.escape(c.label)}<br>month %{{x:.1f}}: %{{y:.1f}}% (95% CI %{{customdata[0]:.1f}}–"
+                          "%{customdata[1]:.1f}%)<br>at risk %{customdata[2]}/%{customdata[3]}<extra></extra>"))
+    figure.update_layout(xaxis={"title": "Months since CAR-T infusion"},
+                         yaxis={"title": f"{y_title} (%)", "range": [0, 102]})
+    if test_text:
+        figure.add_annotation(text=html.escape(test_text), xref="paper", yref="paper", x=1, y=1, xanchor="right",
+                              yanchor="top", showarrow=False, font={"size": 12})
+    return figures.style(figure, title)
+
+
+# --------------------------------------------------------------------------
+# CAR-T expansion (for the expansion chapter: not yet called by it)
+# --------------------------------------------------------------------------
+
+def expansion_section(book: ChapterContext, study: str) -> Optional[pd.DataFrame]:
+    """Non-compartmental parameters by cohort and the median (IQR) course per scheduled day --
+    never one line per patient -- with rank-sum comparisons of Cmax and AUC0–28 against the
+    largest cohort. Returns the NCA table."""
+    from helpers.clinical import kinetics as clinical_kinetics
+    from helpers.plots import kinetics as kin
+    from helpers.stats import nca as stats_nca
+
+    if not book.require(study, ["kinetics"], analysis=f"CAR-T expansion, study {study}"):
+        return None
+    cohort = book.cohort(study)
+    patients, samples = cohort["patients"], cohort["kinetics"]
+    order = cohort_order(patients)
+    nca = stats_nca.nca_table(samples).merge(patients[["patient_id", "cohort"]], on="patient_id", how="left")
+    flow = PatientFlow(f"Patients in {cohort.files.get('patients', 'patients.csv')}", len(patients),
+                       title=f"Study {study}: patients in the expansion analysis")
+    flow.exclude({"no kinetic sample": int((~patients["patient_id"].isin(set(nca["patient_id"]))).sum())},
+                 "With at least one kinetic sample")
+    flow.check(len(nca))
+    show(flow)
+    columns = {"cmax": "Cmax, copies/µg", "tmax": "Tmax, days", "auc_0_28": "AUC0–28", "tlast": "Tlast, days"}
+    groups = [c for c in order if c in set(nca["cohort"])]
+    rank = {c: i for i, c in enumerate(order)}
+    summary = kin.summarise(nca.sort_values("cohort", key=lambda c: c.map(rank), kind="mergesort"), "cohort", columns)
+    show(tables.show_table(summary, caption=f"Study {study}: non-compartmental parameters by cohort",
+                           note="Median [Q1, Q3]; (n=…) when a value is not available for every patient."))
+    cohort_of = patients.set_index("patient_id")["cohort"]
+    quartiles = clinical_kinetics.schedule_quantiles(samples, samples["patient_id"].map(cohort_of))
+    figure = kin.median_band_figure(quartiles, title=f"Study {study}: median and IQR of CAR-T copies by cohort")
+    show(figures.show(stamp(figure, patients)))
+    if len(groups) < 2:
+        show(_one_cohort_note(book, study, patients, "Comparison of expansion between cohorts"))
+    else:
+        rows = [clinical_kinetics.compare_kinetics(nca[column], nca["cohort"], other, groups[0], label=f"{label}: {other}")
+                for other in groups[1:] for column, label in (("cmax", "Cmax"), ("auc_0_28", "AUC0–28"))]
+        frame = pd.DataFrame(rows)
+        show(tables.show_table(kin.comparison_display(frame, first="cohort", second=groups[0]),
+                               caption=f"Study {study}: expansion compared with the largest cohort ({groups[0]})",
+                               note=clinical_kinetics.tests_used(frame)))
+    return nca
+
+
+# --------------------------------------------------------------------------
+# Courses (for the case-reports chapter: an aggregate in place of swimmer lanes)
+# --------------------------------------------------------------------------
+
+SWIMMER_LIMIT = 60
+STATE_ORDER = ("Alive, no relapse", "Alive after relapse", "Died", "Follow-up ended")
+STATE_COLOURS = {"Alive, no relapse": figures.OKABE_ITO[2], "Alive after relapse": figures.OKABE_ITO[1],
+                 "Died": "#444444", "Follow-up ended": "#cccccc"}
+
+
+def course_states(outcomes: pd.DataFrame, patients: pd.DataFrame, months: Sequence[float],
+                  month_days: float = 30.4375) -> pd.DataFrame:
+    """For each cohort and time (months after infusion): how many patients are alive without
+    relapse, alive after relapse, dead, or no longer followed. Every patient is in exactly one
+    state at every time, so the counts add up to the cohort size."""
+    frame = outcomes.merge(patients[["patient_id", "cohort"]], on="patient_id", how="left")
+    fu = frame["followup_days"].to_numpy(float) / month_days
+    relapse = frame["relapse_day"].to_numpy(float) / month_days
+    died = frame["died"].to_numpy(bool)
+    rows = []
+    for m in months:
+        state = np.where(fu >= m, np.where(np.nan_to_num(relapse, nan=np.inf) <= m, STATE_ORDER[1], STATE_ORDER[0]),
+                         np.where(died, STATE_ORDER[2], STATE_ORDER[3]))
+        counts = pd.crosstab(frame["cohort"], state).reindex(columns=list(STATE_ORDER), fill_value=0)
+        for name, row in counts.iterrows():
+            rows.append({"cohort": name, "month": m, **row.to_dict(), "N": int(row.sum())})
+    return pd.DataFrame(rows)
+
+
+def course_figure(states: pd.DataFrame, order: Sequence[str], title: str) -> go.Figure:
+    """Stacked areas per cohort: the share of patients in each state month by month (hover n/N)."""
+    from plotly.subplots import make_subplots
+
+    figure = make_subplots(rows=1, cols=len(order), subplot_titles=list(order), shared_yaxes=True,
+                           horizontal_spacing=0.04)
+    for c, name in enumerate(order, start=1):
+        part = states[states["cohort"] == name].sort_values("month")
+        for state in STATE_ORDER:
+            figure.add_trace(go.Scatter(
+                x=part["month"], y=100 * part[state] / part["N"], mode="lines", stackgroup=f"s{c}",
+                name=state, legendgroup=state, showlegend=c == 1,
+                line={"width": 0.5, "color": STATE_COLOURS[state]}, fillcolor=STATE_COLOURS[state],
+                customdata=np.column_stack([part[state], part["N"]]),
+                hovertemplate=f"{html.escape(str(name))}, month %{{x}}<br>{state}: %{{customdata[0]}}/"
+                              "%{customdata[1]} (%{y:.0f}%)<extra></extra>"), row=1, col=c)
+    figure.update_yaxes(title_text="Patients (%)", range=[0, 100], row=1, col=1)
+    figure.update_xaxes(title_text="Months since infusion")
+    figures.style(figure, title, height=460)
+    figure.update_layout(margin={"t": 130})  # the legend sits above the panel titles
+    return figure
+
+
+def courses_section(book: ChapterContext, study: str, months: Optional[Sequence[float]] = None) -> pd.DataFrame:
+    """Where every patient is, month by month after infusion, by cohort: the aggregate view a
+    registry needs in place of one swimmer lane per patient (which stops being readable beyond a
+    few dozen patients; :data:`SWIMMER_LIMIT`). Returns the state counts."""
+    cohort = book.cohort(study)
+    patients, outcomes = cohort["patients"], cohort["outcomes"]
+    order = cohort_order(patients)
+    if months is None:
+        last = float(np.ceil(outcomes["followup_days"].max() / 30.4375))
+        months = list(np.arange(0, last + 1, 1 if last <= 36 else 3))
+    states = course_states(outcomes, patients, months)
+    if len(patients) > SWIMMER_LIMIT:
+        show(book.notice(f"Study {study} has {len(patients):,} patients: one swimmer lane each would be "
+                         "unreadable, so the courses are summarised as the share of patients in each state "
+                         "month by month.", title="Aggregated courses"))
+    figure = course_figure(states, order, f"Study {study}: patients by state after CAR-T")
+    show(figures.show(stamp(figure, patients)))
+    return states

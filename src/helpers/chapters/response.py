@@ -1,0 +1,217 @@
+"""Code specific to the response chapter: the seed studies' rate tables, comparisons and published CIs."""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+from helpers.clinical.response import (
+    CHARACTERISTICS_004,
+    PUBLISHED_P_000,
+    _check_columns,
+    classify,
+    rates,
+)
+from helpers.paths import REGISTER_CSV
+from helpers.reproduction import register as reg
+from helpers.reproduction.ledger import Ledger
+from helpers.reproduction.recompute import compare_proportions
+from helpers.stats.proportions import proportion_table
+
+
+def published_text(register_id: str, register_csv=REGISTER_CSV) -> str:
+    """'k/n (x%)' as the register prints it."""
+    row = reg.entry(register_id, register_csv)
+    if pd.isna(row["numerator"]) or pd.isna(row["denominator"]):
+        return str(row["value_text"])
+    return f"{int(row['numerator'])}/{int(row['denominator'])} ({row['value_text']})"
+
+
+def record_rates(ledger: Ledger, table: pd.DataFrame, ids: dict, by: Sequence[str], note: str) -> None:
+    """Record each rate whose (by values..., outcome) key has a register_id (basis: synthetic)."""
+    for _, r in table.iterrows():
+        key = tuple(r[b] for b in by) + (r["outcome"],)
+        if key in ids:
+            ledger.record_proportion(ids[key], int(r["k"]), int(r["n"]), basis="synthetic", note=note)
+
+
+# --------------------------------------------------------------------------- #
+# two-group comparisons
+# --------------------------------------------------------------------------- #
+def group_comparison(frame: pd.DataFrame, flag: str, group: str, order: Sequence[str],
+                     published_p: Optional[str] = None, label: str = "",
+                     evaluable: str = "evaluable", generic_columns: bool = False) -> pd.DataFrame:
+    """Fisher's exact and Yates' chi-square P on the cohort's own counts, and which
+    one prints as the published P (when given, e.g. "0.009" or "< 0.001").
+
+    The two count columns are named after the groups, or "Group 1" / "Group 2"
+    (holding "name: k/n") with ``generic_columns=True`` so that comparisons of
+    different groupings stack into one table."""
+    if len(order) != 2:
+        raise ValueError(f"group_comparison compares two groups, got {list(order)}")
+    used = frame[frame[evaluable].astype(bool)]
+    counts = []
+    for g in order:
+        part = used[used[group] == g]
+        if part.empty:
+            raise ValueError(f"group {g!r} has no evaluable patient in column {group!r}")
+        counts.append((int(part[flag].astype(bool).sum()), len(part)))
+    (k1, n1), (k2, n2) = counts
+    result = compare_proportions(k1, n1, k2, n2, published_p=published_p).iloc[0]
+    mark = {"Fisher exact": ("✓", ""), "Yates chi-square": ("", "✓"), "both": ("✓", "✓"),
+            "neither": ("", ""), None: ("", "")}[result["matches"]]
+    return pd.DataFrame([{
+        "Comparison": label or flag,
+        **({"Group 1": f"{order[0]}: {k1}/{n1}", "Group 2": f"{order[1]}: {k2}/{n2}"} if generic_columns
+           else {order[0]: f"{k1}/{n1}", order[1]: f"{k2}/{n2}"}),
+        "Fisher exact P": _p4(result["fisher_p"]), "matches (Fisher)": mark[0],
+        "Yates chi-square P": _p4(result["yates_p"]), "matches (Yates)": mark[1],
+        "Published P": published_p or "not published",
+        "Smallest expected count": f"{result['min_expected']:.1f}",
+    }])
+
+
+def _p4(p: float) -> str:
+    return f"{p:.4f}" if p >= 1e-4 else f"{p:.1e}"
+
+
+def analysis_frame_000(patients: pd.DataFrame, classified: pd.DataFrame, blast_cutoff: float) -> pd.DataFrame:
+    """One row per evaluable patient of study 000 with 0/1 factors and outcomes.
+
+    Factors, as the paper names them: overt disease (R/R) vs MRD-positive;
+    marrow blasts >= ``blast_cutoff`` (%; the paper's 10%, from the register);
+    ABL1 kinase-domain mutation; CML-LBC vs Ph+ ALL. A missing blast count or
+    mutation status stays missing (NaN) so the model fit can list the patient
+    as excluded instead of dropping them unseen. Not-evaluable patients are
+    left out here; :func:`not_evaluable` lists them.
+    """
+    _check_columns(patients, "patients", ["patient_id", "cohort", "marrow_blasts_pct", "abl_kd_mutation"])
+    merged = classified[classified["evaluable"]].merge(
+        patients[["patient_id", "marrow_blasts_pct", "abl_kd_mutation"]], on="patient_id", how="left",
+        validate="one_to_one")
+    blasts = merged["marrow_blasts_pct"].astype(float)
+    mutation = merged["abl_kd_mutation"].astype("float")
+    return pd.DataFrame({
+        "patient_id": merged["patient_id"],
+        "cohort": merged["cohort"],
+        "overt": merged["overt"].astype(int),
+        "blasts_ge_cutoff": np.where(blasts.isna(), np.nan, (blasts >= blast_cutoff).astype(float)),
+        "abl_kd": mutation,
+        "cml_lbc": (merged["cohort"] == "CML-LBC").astype(int),
+        "response": merged["response"].astype(int),
+        "mrd_negative_cr": merged["mrd_negative_cr"].astype(int),
+    })
+
+
+def rates_000(classified: pd.DataFrame) -> pd.DataFrame:
+    """Response and MRD-negative CR by cohort, overall and within the R/R and MRD+ subgroups."""
+    frame = classified.assign(subgroup=np.where(classified["overt"], "Overt disease (R/R)", "MRD-positive"))
+    parts = []
+    for flag, label in (("response", "Response"), ("mrd_negative_cr", "MRD-negative CR")):
+        overall = rates(frame, flag, ["cohort"], label=label).assign(subgroup="All patients")
+        within = rates(frame, flag, ["subgroup", "cohort"], label=label)
+        parts += [overall, within]
+    table = pd.concat(parts, ignore_index=True)
+    order = {"All patients": 0, "Overt disease (R/R)": 1, "MRD-positive": 2}
+    table = table.assign(_o=table["subgroup"].map(order)).sort_values(["outcome", "_o", "cohort"],
+                                                                       ascending=[False, True, True])
+    return table.drop(columns="_o").reset_index(drop=True)[
+        ["outcome", "subgroup", "cohort", "k", "n", "not_evaluable", "pct", "cp_lower", "cp_upper",
+         "wilson_lower", "wilson_upper"]]
+
+
+def comparisons_000(classified: pd.DataFrame, register_csv=REGISTER_CSV) -> pd.DataFrame:
+    """Fisher and Yates for every (subgroup, outcome) of study 000, marked against the published P."""
+    frame = classified.assign(subgroup=np.where(classified["overt"], "Overt disease (R/R)", "MRD-positive"))
+    rows = []
+    for subgroup in ("All patients", "Overt disease (R/R)", "MRD-positive"):
+        part = frame if subgroup == "All patients" else frame[frame["subgroup"] == subgroup]
+        for flag, label in (("response", "Response"), ("mrd_negative_cr", "MRD-negative CR")):
+            rid = PUBLISHED_P_000.get((subgroup, label))
+            published = str(reg.entry(rid, register_csv)["value_text"]) if rid else None
+            rows.append(group_comparison(part, flag, "cohort", ("CML-LBC", "Ph+ ALL"), published_p=published,
+                                         label=f"{label}, {subgroup.lower()}"))
+    return pd.concat(rows, ignore_index=True)
+
+
+def classify_004(cohort: dict) -> pd.DataFrame:
+    """Study 004 classified, with one readable column per characteristic of
+    :data:`CHARACTERISTICS_004` ("not recorded" where the value is missing)."""
+    classified = classify(cohort["patients"], cohort["responses"])
+    patients = cohort["patients"].set_index("patient_id")
+    for column, (_, mapping) in CHARACTERISTICS_004.items():
+        values = classified["patient_id"].map(patients[column]) if column in patients else pd.Series(np.nan, index=classified.index)
+        classified[column] = values.map(mapping).fillna("not recorded")
+    return classified
+
+
+def subgroup_rates_004(classified: pd.DataFrame, flag: str = "remission", label: str = "Remission") -> pd.DataFrame:
+    """Remission by each characteristic of study 004 (columns: characteristic, group, k, n, ...)."""
+    parts = []
+    for column, (name, _) in CHARACTERISTICS_004.items():
+        parts.append(rates(classified, flag, [column], label=label).rename(columns={column: "group"})
+                     .assign(characteristic=name))
+    return pd.concat(parts, ignore_index=True)
+
+
+def salvage_rates_003(salvage: pd.DataFrame) -> pd.DataFrame:
+    """The study-003 salvage rates, each with its own denominator:
+    salvage given (all patients), CR among the treated, CR among all patients, CR after antibody salvage."""
+    treated = salvage[salvage["salvage"]]
+    antibody = salvage[salvage["antibody_salvage"]]
+    return pd.concat([
+        rates(salvage.assign(evaluable=True), "salvage", label="Salvage after progression"),
+        rates(treated.assign(evaluable=treated["evaluable_after_progression"]), "remission",
+              label="CR after salvage (of the treated)"),
+        rates(salvage.assign(evaluable=True), "salvage_cr", label="CR after salvage (of all patients)"),
+        rates(antibody.assign(evaluable=antibody["evaluable_after_progression"]), "remission",
+              label="CR after blinatumomab and/or inotuzumab"),
+    ], ignore_index=True)
+
+
+def published_ci_table(register_ids: Sequence[str], register_csv=REGISTER_CSV) -> pd.DataFrame:
+    """Exact and Wilson 95% CIs computed from the published counts alone (recomputed numbers)."""
+    rows = []
+    for rid in register_ids:
+        entry = reg.entry(rid, register_csv)
+        if pd.isna(entry["numerator"]) or pd.isna(entry["denominator"]):
+            raise ValueError(f"{rid}: the register gives no numerator/denominator to compute a CI from")
+        ci = proportion_table(int(entry["numerator"]), int(entry["denominator"])).iloc[0]
+        rows.append({"register_id": rid, "quantity": entry["quantity"], "group": entry["group"],
+                     "published": published_text(rid, register_csv),
+                     "exact 95% CI": f"{100 * ci['cp_lower']:.1f}–{100 * ci['cp_upper']:.1f}%",
+                     "Wilson 95% CI": f"{100 * ci['wilson_lower']:.1f}–{100 * ci['wilson_upper']:.1f}%",
+                     "where": entry["location"]})
+    return pd.DataFrame(rows)
+
+
+def rate_display(table: pd.DataFrame, by: Sequence[str], published: Optional[dict] = None,
+                 register_csv=REGISTER_CSV) -> pd.DataFrame:
+    """A rates table for reading: k/n (%), both CIs in percent, and the published value.
+
+    ``published`` maps a tuple of the ``by`` values (and the outcome label as
+    last element) to a register_id.
+    """
+    published = published or {}
+    rows = []
+    for _, r in table.iterrows():
+        key = tuple(r[b] for b in by) + (r["outcome"],)
+        rid = published.get(key)
+        rows.append({
+            **{b: r[b] for b in by}, "Outcome": r["outcome"],
+            "Book (synthetic)": f"{r['k']}/{r['n']} ({r['pct']:.1f}%)" if r["n"] else "no evaluable patient",
+            "95% CI exact (Clopper–Pearson)": _ci(r, "cp"),
+            "95% CI Wilson": _ci(r, "wilson"),
+            "Not evaluable": int(r["not_evaluable"]),
+            "Published": published_text(rid, register_csv) if rid else "not published",
+        })
+    return pd.DataFrame(rows)
+
+
+def _ci(row, prefix: str) -> str:
+    lo, hi = row[f"{prefix}_lower"], row[f"{prefix}_upper"]
+    if pd.isna(lo):
+        return ""
+    return f"{100 * lo:.1f}–{100 * hi:.1f}%"

@@ -1,0 +1,121 @@
+"""Outcome frames on contract tables: OS, LFS and relapse/death times per patient, and the endpoint table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from helpers.stats.units import DAYS_PER_MONTH
+
+# --------------------------------------------------------------------------
+# analysis frame from the data contract
+# --------------------------------------------------------------------------
+
+RESPONSE_CODES = ("CR", "CRi")
+
+
+def outcome_frame(tables: dict, *, days_per_unit: float = DAYS_PER_MONTH) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One analysis row per patient from a cohort's contract tables.
+
+    Columns (times in months unless ``days_per_unit`` says otherwise):
+    ``os_time, os_event`` (death from any cause, from infusion, everyone);
+    ``responder`` (CR or CRi at the *first* response assessment after CAR-T);
+    ``lfs_time, lfs_event`` (relapse/progression or death, from infusion, responders only;
+    NaN for others); ``cr_status`` (responders: 1 relapse, 2 death in remission,
+    0 censored); ``relapse_time`` and ``pps_time``/``pps_event`` (survival after
+    relapse/progression, relapsed patients only); ``hsct_time`` (first allo-HSCT *after*
+    infusion, NaN if none; a transplant before CAR-T is history, not exposure), and the
+    patients-table covariates.
+
+    Returns (frame, checks): ``checks`` counts, per rule, the patients who would otherwise
+    vanish silently (no response assessment, transplant before infusion, ...). Data that
+    contradict themselves (a relapse after the last follow-up; a relapse day without a
+    relapse) raise :class:`ValueError` naming the patients.
+    """
+    for name in ("patients", "outcomes"):
+        if name not in tables:
+            raise KeyError(f"outcome_frame needs the {name!r} table; got {sorted(tables)}")
+    patients, outcomes = tables["patients"], tables["outcomes"]
+    missing_out = sorted(set(patients["patient_id"]) - set(outcomes["patient_id"]))
+    if missing_out:
+        raise ValueError(f"{len(missing_out)} patient(s) have no outcomes row: {missing_out[:5]}")
+    df = patients.merge(outcomes.drop(columns=["origin"], errors="ignore"), on=["study_id", "patient_id"],
+                        how="left", validate="one_to_one")
+    rel = df["relapsed"].astype(bool)
+    rday = df["relapse_day"].astype(float)
+    bad = rel & rday.isna()
+    if bad.any():
+        raise ValueError(f"relapsed without a relapse_day: {df.loc[bad, 'patient_id'].tolist()[:5]}")
+    bad = ~rel & rday.notna()
+    if bad.any():
+        raise ValueError(f"relapse_day given but relapsed is False: {df.loc[bad, 'patient_id'].tolist()[:5]}")
+    bad = rel & (rday > df["followup_days"] + 1e-9)
+    if bad.any():
+        raise ValueError(f"relapse after the end of follow-up: {df.loc[bad, 'patient_id'].tolist()[:5]}")
+    u = float(days_per_unit)
+    out = df.copy()
+    out["os_time"] = df["followup_days"].astype(float) / u
+    out["os_event"] = df["died"].astype(bool)
+    checks = []
+    if "responses" in tables and len(tables["responses"]):
+        first = (tables["responses"].sort_values(["patient_id", "day"], kind="stable")
+                 .groupby("patient_id", as_index=False).first())
+        out = out.merge(first[["patient_id", "day", "morphologic"]].rename(
+            columns={"day": "response_day", "morphologic": "first_response"}), on="patient_id", how="left")
+        no_resp = out["first_response"].isna()
+        checks.append(dict(rule="no response assessment (counted as non-responder)", patients=int(no_resp.sum())))
+        out["responder"] = out["first_response"].isin(RESPONSE_CODES)
+        checks.append(dict(rule="not evaluable for response (non-responder for LFS)",
+                           patients=int((out["first_response"] == "not_evaluable").sum())))
+    else:
+        out["first_response"] = np.nan
+        out["responder"] = False
+        checks.append(dict(rule="no responses table: LFS cannot be defined", patients=len(out)))
+    resp = out["responder"].to_numpy()
+    rel = out["relapsed"].astype(bool).to_numpy()
+    died = out["died"].astype(bool).to_numpy()
+    fu = out["followup_days"].to_numpy(float)
+    rd = out["relapse_day"].to_numpy(float)
+    out["relapse_time"] = np.where(rel, rd / u, np.nan)
+    lfs_days = np.where(rel, rd, fu)
+    out["lfs_time"] = np.where(resp, lfs_days / u, np.nan)
+    out["lfs_event"] = np.where(resp, (rel | died).astype(float), np.nan)
+    out["cr_status"] = np.where(resp, np.where(rel, 1, np.where(died, 2, 0)), -1)
+    out["pps_time"] = np.where(rel, (fu - rd) / u, np.nan)
+    out["pps_event"] = np.where(rel, died.astype(float), np.nan)
+    out["hsct_time"] = np.nan
+    if "treatments" in tables and len(tables["treatments"]):
+        tx = tables["treatments"]
+        hs = tx[tx["category"] == "allo-HSCT"]
+        before = hs[hs["start_day"] <= 0]
+        after = hs[hs["start_day"] > 0].groupby("patient_id")["start_day"].min()
+        out["hsct_time"] = out["patient_id"].map(after).astype(float) / u
+        checks.append(dict(rule="allo-HSCT before CAR-T (history, not exposure)",
+                           patients=int(before["patient_id"].nunique())))
+        checks.append(dict(rule="allo-HSCT after CAR-T infusion", patients=int(after.size)))
+        if "bridged_to_hsct" in out.columns:
+            flag = out["bridged_to_hsct"].fillna(False).astype(bool)
+            mismatch = flag != out["hsct_time"].notna()
+            checks.append(dict(rule="bridged_to_hsct flag disagrees with the treatments table",
+                               patients=int(mismatch.sum())))
+    return out, pd.DataFrame(checks)
+
+
+def endpoint_definitions() -> pd.DataFrame:
+    """How each endpoint of the chapter is defined (population, origin, event, censoring)."""
+    return pd.DataFrame([
+        dict(Endpoint="Overall survival (OS)", Population="all treated patients", Origin="CAR-T infusion",
+             Event="death from any cause", Censored="alive at last contact"),
+        dict(Endpoint="Leukaemia-free survival (LFS) / relapse-free survival (RFS)",
+             Population="responders (CR/CRi at the first assessment)", Origin="CAR-T infusion",
+             Event="relapse/progression or death, whichever first", Censored="alive in remission at last contact"),
+        dict(Endpoint="Cumulative incidence of relapse (CIR)", Population="responders", Origin="CAR-T infusion",
+             Event="relapse (cause 1); death in remission competes (cause 2)",
+             Censored="alive in remission at last contact"),
+        dict(Endpoint="Time to progression (study 003)", Population="all 38 patients (all progressed)",
+             Origin="CAR-T infusion", Event="progression or relapse", Censored="none"),
+        dict(Endpoint="Survival after progression (study 003)", Population="all 38 patients",
+             Origin="date of progression", Event="death from any cause", Censored="alive at last contact"),
+        dict(Endpoint="Follow-up", Population="all treated patients", Origin="CAR-T infusion",
+             Event="(reverse Kaplan–Meier: censoring is the 'event')", Censored="death"),
+    ])

@@ -1,0 +1,200 @@
+"""Response figures: rates with CIs, the status-to-response Sankey, odds-ratio forest plots."""
+
+from __future__ import annotations
+
+import html
+import math
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from helpers.clinical.response import BEST_RESPONSE_ORDER, SHORT_STATUS_LABELS
+
+pass
+from helpers.plots.figures import OKABE_ITO, style
+
+
+# --------------------------------------------------------------------------- #
+# figures
+# --------------------------------------------------------------------------- #
+def wrap_label(text: str, width: int = 16) -> str:
+    """Break a tick label into lines of about ``width`` characters (plotly's <br>)."""
+    if "<br>" in str(text):
+        return str(text)
+    lines, line = [], ""
+    for word in str(text).split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    lines.append(line)
+    return "<br>".join(lines)
+
+
+def rate_figure(table: pd.DataFrame, x: str, color: Optional[str] = None, title: str = "",
+                y_title: str = "Patients (%)", height: int = 440) -> go.Figure:
+    """Bars of rates with exact 95% CI error bars; hover: k/n, %, both CIs.
+    Long category names are wrapped, never rotated."""
+    figure = go.Figure()
+    table = table.assign(**{x: table[x].map(wrap_label)})
+    series = table.groupby(color, sort=False) if color else [(None, table)]
+    for index, (name, part) in enumerate(series):
+        pct = part["pct"].to_numpy()
+        figure.add_trace(go.Bar(
+            x=part[x], y=pct, name=str(name) if name is not None else "",
+            marker_color=OKABE_ITO[index % len(OKABE_ITO)],
+            error_y={"type": "data", "symmetric": False, "array": 100 * part["cp_upper"].to_numpy() - pct,
+                     "arrayminus": pct - 100 * part["cp_lower"].to_numpy(), "color": "#333"},
+            customdata=np.column_stack([part["k"], part["n"], 100 * part["cp_lower"], 100 * part["cp_upper"],
+                                        100 * part["wilson_lower"], 100 * part["wilson_upper"]]),
+            hovertemplate=(f"{html.escape(str(name)) + '<br>' if name is not None else ''}%{{x}}: "
+                           "%{customdata[0]}/%{customdata[1]} (%{y:.1f}%)<br>"
+                           "exact 95% CI %{customdata[2]:.1f}–%{customdata[3]:.1f}%<br>"
+                           "Wilson 95% CI %{customdata[4]:.1f}–%{customdata[5]:.1f}%<extra></extra>"),
+        ))
+    figure.update_layout(barmode="group", yaxis={"title": y_title, "range": [0, 105]},
+                         xaxis={"tickangle": 0}, showlegend=color is not None)
+    return style(figure, title, height=height)
+
+
+def sankey_figure(counts: pd.DataFrame, title: str = "", labels: Optional[dict] = None,
+                  height: int = 520) -> go.Figure:
+    """Sankey diagram cohort -> disease status before CAR-T -> best response.
+
+    Links are coloured by best response (Okabe-Ito); hover gives n/N of the
+    source node and the percentage.
+    """
+    labels = labels or SHORT_STATUS_LABELS
+    cohorts = list(dict.fromkeys(counts["cohort"]))
+    statuses = [(c, s) for c in cohorts for s in dict.fromkeys(counts.loc[counts["cohort"] == c, "disease_status"])]
+    outcomes = [b for b in BEST_RESPONSE_ORDER if b in set(counts["best_response"])]
+    nodes = ([f"{c} (n={int(counts.loc[counts['cohort'] == c, 'cohort_total'].iloc[0])})" for c in cohorts]
+             + [f"{c}: {labels.get(s, s)}" for c, s in statuses] + list(outcomes))
+    index = {("cohort", c): i for i, c in enumerate(cohorts)}
+    index.update({("status", c, s): len(cohorts) + i for i, (c, s) in enumerate(statuses)})
+    index.update({("best", b): len(cohorts) + len(statuses) + i for i, b in enumerate(outcomes)})
+    colour = {b: OKABE_ITO[i] for i, b in enumerate(
+        ["MRD-negative CR/CRi", "MRD-positive CR/CRi", "CMR without CR", "PR", "No response", "Not evaluable"])}
+    colour["Not evaluable"] = "#999999"
+    source, target, value, link_colour, custom = [], [], [], [], []
+    status_totals = counts.groupby(["cohort", "disease_status"])["n"].sum()
+    for (c, s), total in status_totals.items():
+        source.append(index[("cohort", c)])
+        target.append(index[("status", c, s)])
+        value.append(int(total))
+        link_colour.append("rgba(120,120,120,0.25)")
+        cohort_total = int(counts.loc[counts["cohort"] == c, "cohort_total"].iloc[0])
+        custom.append([f"{c} → {labels.get(s, s)}", int(total), cohort_total, 100 * total / cohort_total])
+    for _, r in counts.iterrows():
+        source.append(index[("status", r["cohort"], r["disease_status"])])
+        target.append(index[("best", r["best_response"])])
+        value.append(int(r["n"]))
+        rgb = colour[r["best_response"]].lstrip("#")
+        link_colour.append("rgba({},{},{},0.55)".format(*(int(rgb[i:i + 2], 16) for i in (0, 2, 4))))
+        custom.append([f"{r['cohort']}, {labels.get(r['disease_status'], r['disease_status'])} → "
+                       f"{r['best_response']}", int(r["n"]), int(r["status_total"]),
+                       100 * r["n"] / r["status_total"]])
+    node_colour = (["#555555"] * len(cohorts) + ["#B0B0B0"] * len(statuses) + [colour[b] for b in outcomes])
+    # fixed positions, so the order of cohorts, statuses and responses is the reading order
+    sizes = ([int(counts.loc[counts["cohort"] == c, "n"].sum()) for c in cohorts]
+             + [int(status_totals[(c, s)]) for c, s in statuses]
+             + [int(counts.loc[counts["best_response"] == b, "n"].sum()) for b in outcomes])
+    columns = [0] * len(cohorts) + [1] * len(statuses) + [2] * len(outcomes)
+    xs, ys = [], []
+    for col, x_pos in ((0, 0.001), (1, 0.45), (2, 0.999)):
+        members = [i for i, c in enumerate(columns) if c == col]
+        total = sum(sizes[i] for i in members)
+        gap = 0.04 if len(members) > 1 else 0.0
+        scale = (1.0 - gap * (len(members) - 1)) / total
+        top = 0.0
+        for i in members:
+            extent = sizes[i] * scale
+            xs.append((i, x_pos))
+            ys.append((i, min(max(top + extent / 2, 0.001), 0.999)))
+            top += extent + gap
+    node_x = [x for _, x in sorted(xs)]
+    node_y = [y for _, y in sorted(ys)]
+    figure = go.Figure(go.Sankey(
+        arrangement="fixed",
+        node={"label": nodes, "color": node_colour, "pad": 14, "thickness": 16, "x": node_x, "y": node_y,
+              "hovertemplate": "%{label}: %{value} patients<extra></extra>"},
+        link={"source": source, "target": target, "value": value, "color": link_colour,
+              "customdata": custom,
+              "hovertemplate": "%{customdata[0]}<br>%{customdata[1]}/%{customdata[2]} "
+                               "(%{customdata[3]:.1f}%)<extra></extra>"},
+    ))
+    return style(figure, title, height=height)
+
+
+def forest_figure(table: pd.DataFrame, title: str = "", group: str = "method",
+                  row: str = "factor", panel: Optional[str] = None, height: Optional[int] = None) -> go.Figure:
+    """Forest plot of odds ratios (log scale) with CIs, one marker series per ``group``.
+
+    ``table`` is :func:`helpers.stats.regression.odds_ratio_table` output. Estimates
+    that are not finite (ML under separation) are drawn as a hollow marker at
+    the edge of the axis with an arrow-like label, never as a number.
+    """
+    table = table.copy()
+    rows = list(dict.fromkeys(table[row] if panel is None else
+                              [f"{m} · {f}" for m, f in zip(table[panel], table[row])]))
+    if panel is not None:
+        table["_row"] = [f"{m} · {f}" for m, f in zip(table[panel], table[row])]
+    else:
+        table["_row"] = table[row]
+    finite = table["or_value"].replace([np.inf, -np.inf], np.nan).dropna()
+    bounds = pd.concat([finite, table["or_lower_value"], table["or_upper_value"]]).replace(
+        [np.inf, -np.inf], np.nan).dropna()
+    bounds = bounds[bounds > 0]
+    lo = max(min(bounds.min(), 0.5) / 2, 1e-3) if len(bounds) else 0.01
+    hi = min(max(bounds.max(), 2.0) * 2, 1e4) if len(bounds) else 100
+    figure = go.Figure()
+    markers = {"ML": "circle", "Firth": "diamond"}
+    legend = {"ML": "ML (Wald CI)", "Firth": "Firth (profile CI)"}
+    groups = list(dict.fromkeys(table[group]))
+    offsets = np.linspace(-0.18, 0.18, len(groups)) if len(groups) > 1 else [0.0]
+    ypos = {r: i for i, r in enumerate(rows)}
+    for gi, name in enumerate(groups):
+        part = table[table[group] == name]
+        ok = part[~part["separated"]]
+        y = [ypos[r] + offsets[gi] for r in ok["_row"]]
+        upper = np.minimum(ok["or_upper_value"].to_numpy(dtype=float), hi)
+        lower = np.maximum(ok["or_lower_value"].to_numpy(dtype=float), lo)
+        est = ok["or_value"].to_numpy(dtype=float)
+        figure.add_trace(go.Scatter(
+            x=est, y=y, mode="markers", name=legend.get(str(name), str(name)),
+            marker={"symbol": markers.get(str(name), "circle"), "size": 10, "color": OKABE_ITO[gi]},
+            error_x={"type": "data", "symmetric": False, "array": upper - est, "arrayminus": est - lower,
+                     "color": OKABE_ITO[gi], "thickness": 2},
+            customdata=np.column_stack([ok["_row"], ok["OR"], ok["95% CI"], ok["CI type"], ok["P (LR)"],
+                                        ok["events"], ok["n"]]),
+            hovertemplate=("%{customdata[0]}<br>" + html.escape(str(name)) +
+                           ": OR %{customdata[1]} (95% CI %{customdata[2]}, %{customdata[3]})<br>"
+                           "P (likelihood ratio) %{customdata[4]}<br>events %{customdata[5]}/%{customdata[6]}"
+                           "<extra></extra>"),
+        ))
+        bad = part[part["separated"]]
+        if len(bad):
+            xs = [hi if v == np.inf else lo for v in bad["or_value"].fillna(np.inf)]
+            figure.add_trace(go.Scatter(
+                x=xs, y=[ypos[r] + offsets[gi] for r in bad["_row"]], mode="markers+text",
+                name=f"{name}: no finite estimate",
+                marker={"symbol": ["triangle-right" if x == hi else "triangle-left" for x in xs], "size": 12,
+                        "color": "white", "line": {"color": OKABE_ITO[gi], "width": 2}},
+                text=["→ ∞" if x == hi else "← 0" for x in xs], cliponaxis=False,
+                textposition=["middle left" if x == hi else "middle right" for x in xs],
+                customdata=np.column_stack([bad["_row"], bad["OR"]]),
+                hovertemplate=("%{customdata[0]}<br>" + html.escape(str(name)) +
+                               ": %{customdata[1]} — no finite maximum-likelihood estimate<extra></extra>"),
+            ))
+    figure.add_vline(x=1, line={"color": "#777", "dash": "dash"})
+    decades = [10.0 ** e for e in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)]
+    figure.update_xaxes(type="log", range=[math.log10(lo), math.log10(hi)], tickvals=decades,
+                        ticktext=[f"{d:g}" for d in decades],
+                        title="Odds ratio (log scale)")
+    figure.update_yaxes(tickvals=list(range(len(rows))), ticktext=rows, autorange="reversed")
+    style(figure, title, height=height or 180 + 42 * len(rows))
+    figure.update_layout(margin={"t": 120}, legend={"y": 1.0, "yanchor": "bottom"})
+    return figure

@@ -1,0 +1,747 @@
+"""Build runner: execute every chapter with papermill, then build the site.
+
+``python -m helpers.site.build`` (what ``make book`` calls) does, in order:
+
+1. check that every chapter's text twin (``book/X.md``) and notebook twin
+   (``notebooks/X.ipynb``) say the same thing (while the first chapters start;
+   the build stops when they do not);
+2. execute the chapters with papermill, in parallel up to the number of
+   cores (longest first), into ``_build/executed/`` (never back into the
+   twins), skipping a chapter whose inputs (notebook, helpers source, data,
+   parameters, lock file) have not changed since its last successful run;
+3. meanwhile, regenerate what is generated (synthetic cohorts, data
+   dictionary CSV): files are rewritten only when their bytes change (the
+   generators are deterministic), and the step is skipped when the generators
+   and the files match the fingerprint committed in ``data/generated.sha256``;
+   if a file did change, the chapters run again on the new data;
+4. merge the chapters' ledger rows into ``_build/reproduction-ledger.csv``
+   and execute the ledger page last;
+5. stage the site sources in ``_build/site/`` and run Jupyter Book 1 with a
+   strict build (``-W -n --keep-going``) into ``_build/html/``;
+6. add the static SVG/PNG copies of every figure, drawn from the chapters' figure
+   specs by a background process that ran alongside steps 3–5
+   (:mod:`helpers.site.export_figures`);
+7. run the privacy guard over the built site (:mod:`helpers.site.privacy`): anything
+   that looks like a direct identifier or a date of birth fails the build and
+   the site is removed.
+
+A failing cell stops the build: the chapter and traceback are printed, the
+stale executed copy and the old site are removed, and the exit code is 1.
+With ``--allow-absent`` (what ``python -m helpers.site.intake`` uses for a reader's
+own data) one failure is not fatal: a chapter stopped because the data lack a
+study or table it needs (:class:`helpers.contract.MissingData`, or a missing
+study id) becomes a page saying so, and the rest of the book is built.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as futures
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from helpers.paths import (
+    ABSOLUTE_DATES_ENV,
+    BOOK_DIR,
+    BUILD_DIR,
+    DATA_DIR,
+    EXECUTED_DIR,
+    FIGURE_COPIES_ENV,
+    FIGURE_SPECS_DIR,
+    FIGURES_DRAWN_DIR,
+    GENERATED_STAMP,
+    HELPERS_DIR,
+    HTML_DIR,
+    LEDGER_PARTS_DIR,
+    NOTEBOOKS_DIR,
+    REGISTER_CSV,
+    REPO_ROOT,
+    SITE_SOURCE_DIR,
+    SYNTHETIC_DIR,
+)
+from helpers.site import layers
+
+# Chapters executed after all others because they read what the others wrote.
+LAST_CHAPTERS = ("ledger",)
+DEFAULT_SEED = 20240101
+
+
+def for_notebook(path: Path | str) -> str:
+    """A path as a chapter sees it: relative to ``notebooks/`` when inside the repository
+    (portable, and no machine path is printed on the site), absolute otherwise."""
+    path = Path(path).resolve()
+    return os.path.relpath(path, NOTEBOOKS_DIR) if path.is_relative_to(REPO_ROOT) else str(path)
+
+
+def from_notebook(path: str) -> Path:
+    """The inverse of :func:`for_notebook`: chapters run with ``notebooks/`` as working folder."""
+    return (NOTEBOOKS_DIR / path).resolve()
+
+
+@dataclass
+class Parameters:
+    """The papermill parameters every chapter accepts (paths as the chapter sees them)."""
+
+    data_dir: str = field(default_factory=lambda: for_notebook(SYNTHETIC_DIR))
+    seed: int = DEFAULT_SEED
+    ledger_dir: str = field(default_factory=lambda: for_notebook(LEDGER_PARTS_DIR))
+    register_csv: str = field(default_factory=lambda: for_notebook(REGISTER_CSV))
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class ChapterResult:
+    chapter: str
+    status: str  # "executed", "skipped", "failed" or "absent" (no data for it; --allow-absent)
+    seconds: float = 0.0
+    error: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def log(message: str) -> None:
+    print(f"[build] {message}", flush=True)
+
+
+# ---------------------------------------------------------------- chapters --
+
+def toc_files(toc_path: Path = REPO_ROOT / "_toc.yml") -> list[str]:
+    """Every document named in ``_toc.yml`` (root first), e.g. ``book/intro``."""
+    toc = yaml.safe_load(toc_path.read_text())
+    names = [toc["root"]]
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                names.append(node["file"])
+            for key in ("parts", "chapters", "sections"):
+                for child in node.get(key, []) or []:
+                    walk(child)
+        elif isinstance(node, list):
+            for child in node:
+                walk(child)
+
+    walk(toc)
+    return names
+
+
+def is_notebook_text(md_path: Path) -> bool:
+    """A MyST markdown page is a chapter notebook when jupytext pairs it."""
+    head = md_path.read_text(encoding="utf-8").split("\n---", 1)[0]
+    return "jupytext:" in head and "kernelspec:" in head
+
+
+def chapters() -> list[str]:
+    """Chapter names (``book/<name>.md`` paired with ``notebooks/<name>.ipynb``)."""
+    found = []
+    for doc in toc_files():
+        md = REPO_ROOT / f"{doc}.md"
+        if md.exists() and is_notebook_text(md):
+            found.append(md.stem)
+    return found
+
+
+def pairing_problems(names: list[str]) -> list[str]:
+    """Chapters whose two twins disagree (or where one twin is missing)."""
+    import jupytext
+    from jupytext.compare import NotebookDifference, compare_notebooks
+
+    problems = []
+    for name in names:
+        md, ipynb = BOOK_DIR / f"{name}.md", NOTEBOOKS_DIR / f"{name}.ipynb"
+        if not ipynb.exists():
+            problems.append(f"{name}: notebooks/{name}.ipynb is missing (run: jupytext --sync book/{name}.md)")
+            continue
+        try:
+            compare_notebooks(jupytext.read(ipynb), jupytext.read(md), fmt="md:myst",
+                              allow_expected_differences=False)
+        except NotebookDifference as difference:
+            first = str(difference).strip().splitlines()[:6]
+            problems.append(f"{name}: book/{name}.md and notebooks/{name}.ipynb differ "
+                            f"(run: jupytext --sync book/{name}.md):\n    " + "\n    ".join(first))
+    return problems
+
+
+def _hash_files(digest, paths) -> None:
+    for path in sorted(paths):
+        digest.update(str(path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path).encode())
+        digest.update(path.read_bytes())
+
+
+def chapter_inputs_digest(name: str, params: Parameters) -> str:
+    """Fingerprint of everything a chapter's output depends on."""
+    digest = hashlib.sha256()
+    _hash_files(digest, [NOTEBOOKS_DIR / f"{name}.ipynb", REPO_ROOT / "requirements.lock"])
+    _hash_files(digest, layers.dependencies(["helpers.chapters"]))  # what a kernel can import (not site/)
+    data_dir = from_notebook(params.data_dir)
+    if data_dir.exists():
+        _hash_files(digest, [p for p in data_dir.rglob("*") if p.is_file()])
+    _hash_files(digest, [from_notebook(params.register_csv)])
+    if name in LAST_CHAPTERS:
+        _hash_files(digest, [p for p in from_notebook(params.ledger_dir).glob("*.csv")])
+    digest.update(json.dumps(params.as_dict(), sort_keys=True).encode())
+    for variable in (ABSOLUTE_DATES_ENV, FIGURE_COPIES_ENV):  # both change what a page shows
+        digest.update(f"{variable}={os.environ.get(variable, '')}".encode())
+    return digest.hexdigest()
+
+
+def execute_chapter(name: str, params: dict, force: bool = False, allow_absent: bool = False) -> ChapterResult:
+    """Run one chapter with papermill into ``_build/executed/<name>.ipynb``.
+
+    With ``allow_absent``, a chapter stopped by absent data (see :func:`absent_reason`)
+    is replaced by a page that says what is missing (status ``absent``)."""
+    import papermill
+
+    source = NOTEBOOKS_DIR / f"{name}.ipynb"
+    target = EXECUTED_DIR / f"{name}.ipynb"
+    stamp = EXECUTED_DIR / f"{name}.inputs.sha256"
+    digest = chapter_inputs_digest(name, Parameters(**params))
+    if not force and target.exists() and stamp.exists() and stamp.read_text() == digest:
+        return ChapterResult(name, "skipped")
+    start = time.perf_counter()
+    EXECUTED_DIR.mkdir(parents=True, exist_ok=True)
+    stamp.unlink(missing_ok=True)
+    partial = EXECUTED_DIR / f".{name}.partial.ipynb"
+    try:
+        with kernel_noise_filtered():
+            papermill.execute_notebook(
+                str(source), str(partial), parameters=params, cwd=str(NOTEBOOKS_DIR),
+                kernel_name="python3", progress_bar=False, log_output=False, report_mode=False,
+                request_save_on_cell_execute=False,  # a save per cell re-serialises the whole notebook
+            )
+    except Exception as error:  # papermill's PapermillExecutionError carries the traceback
+        target.unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)
+        text = getattr(error, "traceback", None)
+        detail = "\n".join(text) if isinstance(text, list) else str(error)
+        reason = absent_reason(error, from_notebook(params["data_dir"])) if allow_absent else None
+        if reason:
+            write_absent_page(name, source, target, reason, from_notebook(params["data_dir"]))
+            stamp.write_text(digest)
+            return ChapterResult(name, "absent", time.perf_counter() - start, reason)
+        return ChapterResult(name, "failed", time.perf_counter() - start, _strip_ansi(detail))
+    partial.replace(target)
+    stamp.write_text(digest)
+    return ChapterResult(name, "executed", time.perf_counter() - start)
+
+
+# What every kernel prints on its way in and out, whatever the chapter does: jupyter_client
+# interrupts a kernel as it shuts it down, and ipykernel warns that its local TCP sockets are
+# unencrypted. Everything else a kernel writes to stderr is passed on.
+KERNEL_NOISE = ("KeyboardInterrupt caught in kernel", "running over TCP without encryption",
+                "Message signing is enabled", "Use IPC transport or launch with kernel manager")
+
+
+@contextmanager
+def kernel_noise_filtered():
+    """Route this process's stderr (which the chapter's kernel inherits) through a file while
+    the chapter runs, then pass on every line but :data:`KERNEL_NOISE`."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile("w+b") as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = [line for line in captured.read().decode("utf-8", "replace").splitlines()
+                    if line.strip() and not any(noise in line for noise in KERNEL_NOISE)]
+            if kept:
+                print("\n".join(kept), file=sys.stderr, flush=True)
+
+
+def absent_reason(error: BaseException, data_dir: Path) -> str | None:
+    """Why a chapter stopped for lack of data, or None when it failed for another reason.
+
+    Two kinds of stop count as absent data: :class:`helpers.contract.MissingData`
+    (raised by ``book.cohort(study)`` for a study the folder does not hold and by
+    ``cohort[table]`` for an absent table), and a bare ``KeyError`` naming a study
+    of the published register that the data folder does not hold (a chapter that
+    keeps its cohorts in a dict). Anything else is a real failure.
+    """
+    ename, evalue = getattr(error, "ename", ""), str(getattr(error, "evalue", "") or "")
+    if ename == "MissingData":
+        return evalue.strip()
+    if ename == "KeyError":
+        key = evalue.strip().strip("'\"")
+        from helpers.chapters.context import cohort_folders, register_studies
+
+        held = cohort_folders(data_dir) if Path(data_dir).is_dir() else {}
+        if key in register_studies(REGISTER_CSV) and key not in held:
+            return (f"no data for study {key!r}: the data folder {Path(data_dir).name!r} holds "
+                    f"{', '.join(sorted(held)) or 'no study'}")
+    return None
+
+
+def write_absent_page(name: str, source: Path, target: Path, reason: str, data_dir: Path) -> None:
+    """The page a chapter becomes when the data lack what it needs: its title and a note."""
+    import nbformat
+
+    notebook = nbformat.read(str(source), as_version=4)
+    title = next((line[2:].strip() for cell in notebook.cells if cell.cell_type == "markdown"
+                  for line in cell.source.splitlines() if line.startswith("# ")), name)
+    text = (f"# {title}\n\n"
+            "```{admonition} No data for this chapter\n:class: note\n\n"
+            f"This chapter could not be computed from the data the book was run on "
+            f"(`{data_dir.name}`): {reason}.\n\n"
+            "The chapter stops at the first analysis that needs the missing data and has no section "
+            "that runs without it yet, so it is shown as this note rather than as a partial or blank "
+            "chapter. Every other chapter of the book was built; the data folder's studies are "
+            "listed in the banner of the chapters that ran.\n"
+            "```\n")
+    page = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text)],
+                                    metadata=notebook.metadata)
+    nbformat.write(page, str(target))
+    (LEDGER_PARTS_DIR / f"{name}.csv").unlink(missing_ok=True)  # rows of a page that is not shown
+    shutil.rmtree(BUILD_DIR / "downloads" / name, ignore_errors=True)
+    shutil.rmtree(FIGURE_SPECS_DIR / name, ignore_errors=True)
+
+
+def _strip_ansi(text: str) -> str:
+    import re
+
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+def set_environment(values: dict[str, str]) -> None:
+    """Set environment variables in a worker process (its chapters' kernels inherit them)."""
+    os.environ.update(values)
+
+
+def start_chapters(pool: futures.Executor, names: list[str], params: Parameters, force: bool,
+                   allow_absent: bool = False) -> dict:
+    """Submit chapters to the pool, longest first; returns the pending futures."""
+    return {pool.submit(execute_chapter, n, params.as_dict(), force, allow_absent): n
+            for n in longest_first(names)}
+
+
+def finish_chapters(pending: dict, workers: int, on_idle_worker=None) -> list[ChapterResult]:
+    """Wait for submitted chapters, logging each; ``on_idle_worker()`` is called once, when a
+    worker has finished and no chapter is left to start (the build starts other work there)."""
+    results = []
+    for done in futures.as_completed(pending):
+        result = done.result()
+        log(f"{result.chapter:<24} {result.status:<9} {result.seconds:6.1f} s")
+        results.append(result)
+        if on_idle_worker and len(results) == max(1, len(pending) - workers + 1):
+            on_idle_worker()
+    record_durations(results)
+    return results
+
+
+DURATIONS = EXECUTED_DIR / "durations.json"
+
+
+def longest_first(names: list[str]) -> list[str]:
+    """Chapters in the order to start them: longest first, so that no long chapter starts
+    last and keeps one core busy alone. Length is the last run's duration, else (a clean
+    build) the notebook's size, which follows it closely."""
+    known = known_durations()
+    size = {n: (NOTEBOOKS_DIR / f"{n}.ipynb").stat().st_size for n in names}
+    return sorted(names, key=lambda n: (n not in known, -known.get(n, 0.0), -size[n]))
+
+
+def record_durations(results: list[ChapterResult]) -> None:
+    executed = {r.chapter: round(r.seconds, 2) for r in results if r.status == "executed"}
+    if executed:
+        DURATIONS.parent.mkdir(parents=True, exist_ok=True)
+        DURATIONS.write_text(json.dumps({**known_durations(), **executed}, indent=1, sort_keys=True))
+
+
+def known_durations() -> dict[str, float]:
+    """Seconds each chapter took when it last ran."""
+    return json.loads(DURATIONS.read_text()) if DURATIONS.exists() else {}
+
+
+# ------------------------------------------------------------- generation --
+
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Write only when the bytes differ, so unchanged files keep their mtimes."""
+    if path.exists() and path.read_bytes() == data:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return True
+
+
+def sync_tree(source: Path, target: Path) -> int:
+    """Mirror ``source`` into ``target`` file by file, writing only changes."""
+    changed = 0
+    for path in source.rglob("*"):
+        if path.is_file():
+            changed += write_if_changed(target / path.relative_to(source), path.read_bytes())
+    return changed
+
+
+GENERATED = (SYNTHETIC_DIR, DATA_DIR / "data_dictionary.csv", DATA_DIR / "template", DATA_DIR / "examples")
+# The modules whose code decides the generated bytes: the generators and everything they
+# import, read from the source (tests/test_generated.py and tests/test_intake.py compare the
+# committed files with a fresh generation, so a stale fingerprint cannot go unnoticed).
+GENERATORS = ["helpers.synthetic", "helpers.contract"]
+# Committed with the data: a fresh clone whose generators and files match it skips regeneration.
+
+
+def generated_digest(seed: int) -> str:
+    """Fingerprint of the generators' inputs (their source, the lock file, the register, the
+    seed) and of the generated files as they are now."""
+    digest = hashlib.sha256(f"seed={seed}".encode())
+    _hash_files(digest, [*layers.dependencies(GENERATORS), REPO_ROOT / "requirements.lock", REGISTER_CSV])
+    _hash_files(digest, [p for root in GENERATED for p in ([root] if root.is_file() else root.rglob("*"))
+                         if p.is_file()])
+    return digest.hexdigest()
+
+
+def regenerate(seed: int) -> int:
+    """Regenerate the synthetic cohorts and the data-dictionary CSV, unless neither the
+    generators' inputs nor the generated files changed since the last regeneration (the
+    generators are deterministic, so the output would be the same bytes). Returns how many
+    files changed."""
+    if GENERATED_STAMP.exists() and GENERATED_STAMP.read_text().strip() == generated_digest(seed):
+        log("generated data: generators and files unchanged since the last regeneration")
+        return 0
+    changed = _regenerate(seed)
+    GENERATED_STAMP.write_text(generated_digest(seed) + "\n")
+    return changed
+
+
+def _regenerate(seed: int) -> int:
+    from helpers import contract
+    from helpers.synthetic import cohorts as synthetic
+
+    with tempfile.TemporaryDirectory() as tmp:
+        synthetic.write_all(Path(tmp), seed=seed)
+        changed = sync_tree(Path(tmp), SYNTHETIC_DIR)
+    csv = contract.dictionary().to_csv(index=False, lineterminator="\n").encode()
+    changed += write_if_changed(DATA_DIR / "data_dictionary.csv", csv)
+    changed += regenerate_intake_files()
+    log(f"generated data: {changed} file(s) changed")
+    return changed
+
+
+def regenerate_intake_files() -> int:
+    """The template folder and the worked intake example (data/template, data/examples); the
+    example uses its own fixed seed, so the build's --seed never changes its committed bytes."""
+    from helpers.contract import template as intake
+    from helpers.synthetic import registry
+
+    changed = sum(write_if_changed(DATA_DIR / "template" / name, text.encode())
+                  for name, text in intake.template_files().items())
+    with tempfile.TemporaryDirectory() as tmp:
+        registry.single_centre(Path(tmp), seed=registry.DEFAULT_SEED)
+        changed += sync_tree(Path(tmp), DATA_DIR / "examples")
+    return changed
+
+
+# ------------------------------------------------------------------- site --
+
+def stage_site(names: list[str]) -> None:
+    """Assemble the Jupyter Book source: text pages + executed chapters."""
+    import plotly
+
+    SITE_SOURCE_DIR.mkdir(parents=True, exist_ok=True)
+    wanted = set()
+    for name in ("_config.yml", "_toc.yml"):
+        write_if_changed(SITE_SOURCE_DIR / name, (REPO_ROOT / name).read_bytes())
+        wanted.add(SITE_SOURCE_DIR / name)
+    for path in BOOK_DIR.rglob("*"):
+        if not path.is_file():
+            continue
+        relative = path.relative_to(REPO_ROOT)
+        if path.suffix == ".md" and path.stem in names:
+            continue  # a chapter: its executed notebook takes the text twin's place
+        if relative.parts[:2] == ("book", "_static"):
+            relative = Path(*relative.parts[1:])  # site-wide static files live at the site root
+        write_if_changed(SITE_SOURCE_DIR / relative, path.read_bytes())
+        wanted.add(SITE_SOURCE_DIR / relative)
+    for name in names:
+        executed = EXECUTED_DIR / f"{name}.ipynb"
+        target = SITE_SOURCE_DIR / "book" / f"{name}.ipynb"
+        write_if_changed(target, executed.read_bytes())
+        wanted.add(target)
+    # One shared copy of plotly.js for the whole site (figures do not inline it).
+    plotly_js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    static = SITE_SOURCE_DIR / "_static" / "plotly.min.js"
+    write_if_changed(static, plotly_js.read_bytes())
+    wanted.add(static)
+    downloads = BUILD_DIR / "downloads"
+    for name in names:  # each chapter's result tables as CSV
+        for path in sorted((downloads / name).glob("*.csv")):
+            target = SITE_SOURCE_DIR / "_static" / "downloads" / name / path.name
+            write_if_changed(target, path.read_bytes())
+            wanted.add(target)
+    ledger = BUILD_DIR / "reproduction-ledger.csv"
+    if ledger.exists():
+        target = SITE_SOURCE_DIR / "_static" / "downloads" / "reproduction-ledger.csv"
+        write_if_changed(target, ledger.read_bytes())
+        wanted.add(target)
+    for path in list(SITE_SOURCE_DIR.rglob("*")):
+        if path.is_file() and path not in wanted:
+            path.unlink()  # a page removed from book/ must not linger on the site
+
+
+def site_sources_digest() -> str:
+    """Fingerprint of everything Sphinx reads from the staged site (plus the Sphinx extension)."""
+    digest = hashlib.sha256()
+    _hash_files(digest, [p for p in SITE_SOURCE_DIR.rglob("*") if p.is_file()])
+    _hash_files(digest, [HELPERS_DIR / "site" / "sphinx_site.py"])
+    return digest.hexdigest()
+
+
+def build_site(strict: bool = True, meanwhile=None) -> int:
+    """Run the strict Jupyter Book build, unless the staged sources are exactly those of the
+    site already in ``_build/html`` (then Sphinx would only confirm that nothing changed).
+    ``meanwhile()`` runs in this process while Sphinx runs in its own."""
+    stamp = BUILD_DIR / "site-sources.sha256"
+    digest = site_sources_digest()
+    if (HTML_DIR / "index.html").exists() and stamp.exists() and stamp.read_text() == digest:
+        log("site sources unchanged: the HTML in place is current")
+        return 0
+    stamp.unlink(missing_ok=True)
+    code = _run_jupyter_book(strict, meanwhile)
+    if code == 0:
+        stamp.write_text(digest)
+    return code
+
+
+def _run_jupyter_book(strict: bool, meanwhile=None) -> int:
+    command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(SITE_SOURCE_DIR),
+               "--path-output", str(BUILD_DIR.parent), "--builder", "html"]
+    if strict:
+        command += ["-W", "-n", "--keep-going"]
+    log("jupyter-book build" + (" (strict: -W -n --keep-going)" if strict else ""))
+    with tempfile.TemporaryFile("w+") as output_file:  # a file: Sphinx never waits on a full pipe
+        process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=output_file, stderr=subprocess.STDOUT,
+                                   text=True)
+        if meanwhile:
+            meanwhile()
+        process.wait()
+        output_file.seek(0)
+        output = output_file.read()
+    warnings = [line for line in output.splitlines() if "WARNING" in line or "ERROR" in line]
+    if process.returncode != 0 or warnings:
+        print(output[-6000:], file=sys.stderr)
+        log(f"site build FAILED ({len(warnings)} warning/error line(s))")
+        return 1
+    return 0
+
+
+def privacy_cache() -> Path:
+    """Which files passed the privacy check (by bytes and kind), kept between builds."""
+    return BUILD_DIR / "privacy-passed.json"
+
+
+def privacy_check(figures: bool) -> int:
+    """The privacy guard (:mod:`helpers.site.privacy`) over the built site's pages and downloads, or
+    over its static figure copies (``figures``): 0 when clean. Files whose bytes passed before
+    (here or ahead of the check, see :class:`PrivacyPrescan`) are not read again."""
+    from helpers.site import privacy
+
+    start = time.perf_counter()
+    copies = HTML_DIR / "_static" / "figures"
+    files = [p for p in privacy.site_files(HTML_DIR) if p.is_relative_to(copies) == figures]
+    findings = privacy.check_site(HTML_DIR, files=files, passed_cache=privacy_cache())
+    log(privacy.report(findings) + f" in the {'figure copies' if figures else 'pages'} "
+        f"({len(files)} files, {time.perf_counter() - start:.1f} s)")
+    return 1 if findings else 0
+
+
+class PrivacyPrescan:
+    """Scans, ahead of the check of the built site, files of which the site will carry
+    byte-identical copies, so that the check then skips them: the staged sources (notebooks,
+    text pages, CSVs) while Sphinx runs, and the figure copies as they are drawn. Findings
+    here are not reported: a file with a finding is never remembered as passed, so the check
+    of the built site reports it."""
+
+    def __init__(self) -> None:
+        self.copies_scanned: set[str] = set()  # a copy's name is a hash of its content
+
+    def sources_and_copies(self) -> None:
+        from helpers.site import privacy
+
+        privacy.check_site(SITE_SOURCE_DIR, files=privacy.site_files(SITE_SOURCE_DIR),
+                           passed_cache=privacy_cache())
+        self.new_copies()
+
+    def new_copies(self) -> None:
+        from helpers.site import privacy
+
+        new = [p for p in sorted(FIGURES_DRAWN_DIR.glob("fig-*.svg")) if p.name not in self.copies_scanned]
+        if new:
+            privacy.check_site(FIGURES_DRAWN_DIR, files=new, passed_cache=privacy_cache())
+            self.copies_scanned.update(p.name for p in new)
+
+
+class FigureExport:
+    """Static SVG/PNG copies of the figures (:mod:`helpers.site.export_figures`), drawn by a
+    background process while the chapters execute and Sphinx renders; without Debian's
+    Chromium they are skipped with a note."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled and self.available()
+        self.wanted = enabled  # asked for (it may still lack Chromium)
+        self.process: subprocess.Popen | None = None
+        self.done_flag = FIGURE_SPECS_DIR.parent / ".chapters-done"
+        self.log_path = FIGURE_SPECS_DIR.parent / "export.log"
+
+    def available(self) -> bool:
+        from helpers.site import export_figures
+
+        return Path(export_figures.CHROMIUM).exists()
+
+    def start(self) -> None:
+        """Start drawing in the background when there is something to draw already."""
+        from helpers.site import export_figures
+
+        self.done_flag.unlink(missing_ok=True)
+        if not self.enabled or not export_figures.pending(FIGURE_SPECS_DIR, FIGURES_DRAWN_DIR):
+            return
+        FIGURE_SPECS_DIR.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("w") as log_file:  # a file, not a pipe: nothing can block the drawing
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "helpers.site.export_figures", "--specs", str(FIGURE_SPECS_DIR),
+                 "--drawn", str(FIGURES_DRAWN_DIR), "--until", str(self.done_flag)],
+                cwd=REPO_ROOT, stdout=log_file, stderr=subprocess.STDOUT)
+
+    def finish(self, names: list[str], meanwhile=None) -> int:
+        """Wait for the drawing (every chapter has run) and put the copies into the site;
+        ``meanwhile()`` is called repeatedly while the drawing goes on."""
+        from helpers.site import export_figures
+
+        if not self.enabled:
+            export_figures.publish(FIGURE_SPECS_DIR, FIGURES_DRAWN_DIR, HTML_DIR, [])  # none linked, none kept
+            if self.wanted:
+                log("static figure copies skipped: /usr/bin/chromium is not installed (make browser)")
+            return 0
+        start = time.perf_counter()
+        if self.process is not None:
+            self.done_flag.touch()
+            deadline = time.perf_counter() + 900
+            while self.process.poll() is None and time.perf_counter() < deadline:
+                if meanwhile:
+                    meanwhile()
+                time.sleep(0.1)
+            self.process.wait(timeout=max(1.0, deadline - time.perf_counter()))
+            output = self.log_path.read_text()
+            if self.process.returncode != 0:
+                print(output[-4000:], file=sys.stderr)
+                log("static figure export FAILED")
+                return 1
+            report = json.loads(output.strip().splitlines()[-1])
+            log(f"static figures: {report['drawn']} drawn in {report['seconds']} s in the background "
+                f"(waited {time.perf_counter() - start:.1f} s for it)")
+        elif export_figures.pending(FIGURE_SPECS_DIR, FIGURES_DRAWN_DIR):  # figures new since start()
+            drawn = export_figures.draw(FIGURE_SPECS_DIR, FIGURES_DRAWN_DIR)
+            log(f"static figures: {drawn} drawn in {time.perf_counter() - start:.1f} s")
+        missing = export_figures.publish(FIGURE_SPECS_DIR, FIGURES_DRAWN_DIR, HTML_DIR, names)
+        if missing:
+            log(f"static figure export FAILED: no copy of {', '.join(missing)}")
+            return 1
+        return 0
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+# -------------------------------------------------------------------- main --
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.site.build", description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", default=str(SYNTHETIC_DIR),
+                        help="folder of cohort CSVs in the data contract (default: the synthetic cohorts)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed passed to every chapter")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="chapters executed at once")
+    parser.add_argument("--force", action="store_true", help="re-execute every chapter")
+    parser.add_argument("--no-site", action="store_true", help="execute chapters but do not build HTML")
+    parser.add_argument("--no-figure-copies", action="store_true",
+                        help="do not draw static SVG/PNG copies of the figures (pages then link none)")
+    parser.add_argument("--no-regenerate", action="store_true", help="do not regenerate synthetic data")
+    parser.add_argument("--allow-absent", action="store_true",
+                        help="a chapter stopped by absent data becomes a 'no data for this chapter' page "
+                             "instead of failing the build (used by python -m helpers.site.intake)")
+    args = parser.parse_args(argv)
+
+    start = time.perf_counter()
+    names = chapters()
+    params = Parameters(data_dir=for_notebook(args.data_dir), seed=args.seed)
+    first = [n for n in names if n not in LAST_CHAPTERS]
+    last = [n for n in names if n in LAST_CHAPTERS]
+    workers = max(1, min(args.jobs, len(first)))
+    export = FigureExport(enabled=not (args.no_site or args.no_figure_copies))
+    chapter_environment = {FIGURE_COPIES_ENV: "1" if export.enabled else "0"}  # read by the kernels
+    # The figure copies are drawn on the first core the chapters leave idle, alongside the
+    # last chapters, the ledger and Sphinx (they need only the figures' specs).
+    on_idle = export.start if export.enabled else None
+    try:
+        with futures.ProcessPoolExecutor(max_workers=workers, initializer=set_environment,
+                                         initargs=(chapter_environment,)) as pool:
+            pending = start_chapters(pool, first, params, args.force, args.allow_absent)
+            problems = pairing_problems(names)  # checked while the first chapters start
+            if problems:
+                pool.shutdown(wait=True, cancel_futures=True)
+                log("text/notebook twins out of sync:\n  " + "\n  ".join(problems))
+                return 1
+            # The generated data are checked while the chapters run: the generators are
+            # deterministic, so this rewrites nothing unless they changed. When it did, the
+            # chapters that ran on the old files run again (their input digests changed).
+            changed = 0 if args.no_regenerate else regenerate(args.seed)
+            results = finish_chapters(pending, workers, None if changed else on_idle)
+            if changed:
+                log("generated data changed while the chapters ran: running them on the new data")
+                results = finish_chapters(start_chapters(pool, first, params, args.force, args.allow_absent),
+                                          workers, on_idle)
+            failed = [r for r in results if r.status == "failed"]
+            if not failed:
+                from helpers.reproduction.ledger import merge_ledger
+
+                merge_ledger(LEDGER_PARTS_DIR, BUILD_DIR / "reproduction-ledger.csv", chapters=first)
+                results += finish_chapters(start_chapters(pool, last, params, args.force, args.allow_absent),
+                                           workers)
+                failed = [r for r in results if r.status == "failed"]
+        if failed:
+            for result in failed:
+                print(f"\n=== chapter '{result.chapter}' failed ===\n{result.error}\n", file=sys.stderr)
+            shutil.rmtree(HTML_DIR, ignore_errors=True)  # never leave a stale site to publish
+            log(f"FAILED: {', '.join(r.chapter for r in failed)}; the site was not built")
+            return 1
+        code = 0
+        if not args.no_site:
+            stage_site(names)
+            prescan = PrivacyPrescan()
+            code = build_site(strict=True, meanwhile=prescan.sources_and_copies)
+            if not code:
+                code = privacy_check(figures=False)  # while the figure copies are still drawn
+            if not code:
+                code = export.finish(names, meanwhile=prescan.new_copies)
+            if not code and export.enabled:
+                code = privacy_check(figures=True)
+            if code:
+                shutil.rmtree(HTML_DIR, ignore_errors=True)
+    finally:
+        export.stop()
+    executed = sum(r.status == "executed" for r in results)
+    absent = [r.chapter for r in results if r.status == "absent"]
+    log(f"{'done' if code == 0 else 'FAILED'} in {time.perf_counter() - start:.1f} s "
+        f"({executed} executed, {len(results) - executed - len(absent)} unchanged"
+        + (f", {len(absent)} without data: {', '.join(absent)}" if absent else "") + f") -> {HTML_DIR}")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""The helper package's layers, and its import graph read from the source (AST, nothing imported).
+
+Imports flow one way, from the top of this list to the bottom::
+
+    stats         numerics only (numpy, scipy, pandas, lifelines, statsmodels)
+    contract      the data contract                       may import: stats
+    clinical      disease rules on contract tables        may import: stats, contract
+    plots         figure and table renderers              may import: stats, contract, clinical
+    reproduction  register, ledger, tolerances            may import: stats, contract
+    synthetic     cohort and registry generators          may import: stats, contract, clinical, reproduction
+    chapters      chapter context, per-chapter code       may import: all of the above
+    site          build, export, privacy, intake          may import: everything; nothing imports it
+
+``paths`` (where files live) sits below everything except ``stats``, which imports nothing
+of the book. ``tests/test_layers.py`` fails on any import against these directions; the build
+uses the same graph to decide which source files a chapter's or a generator's output depends on.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from typing import Mapping
+
+from helpers.paths import HELPERS_DIR
+
+ALLOWED: Mapping[str, frozenset] = {
+    "paths": frozenset(),
+    "stats": frozenset(),
+    "contract": frozenset({"paths", "stats"}),
+    "clinical": frozenset({"paths", "stats", "contract"}),
+    "plots": frozenset({"paths", "stats", "contract", "clinical"}),
+    "reproduction": frozenset({"paths", "stats", "contract"}),
+    "synthetic": frozenset({"paths", "stats", "contract", "clinical", "reproduction"}),
+    "chapters": frozenset({"paths", "stats", "contract", "clinical", "plots", "reproduction", "synthetic"}),
+    "site": frozenset({"paths", "stats", "contract", "clinical", "plots", "reproduction", "synthetic",
+                       "chapters"}),
+}
+
+
+def module_name(path: Path, root: Path = HELPERS_DIR) -> str:
+    """``helpers.stats.survival`` for ``<root>/stats/survival.py`` (a package is its ``__init__``)."""
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(["helpers", *parts])
+
+
+def _resolve(node: ast.ImportFrom, current: str, is_package: bool) -> str:
+    if not node.level:
+        return node.module or ""
+    base = current.split(".") if is_package else current.split(".")[:-1]
+    base = base[: len(base) - (node.level - 1)]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
+def imports_of(path: Path, root: Path = HELPERS_DIR) -> list[tuple[str, int]]:
+    """Every ``helpers`` module a source file imports, anywhere in it, with the line number."""
+    current = module_name(path, root)
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found += [(a.name, node.lineno) for a in node.names if a.name.split(".")[0] == "helpers"]
+        elif isinstance(node, ast.ImportFrom):
+            target = _resolve(node, current, path.name == "__init__.py")
+            if target.split(".")[0] != "helpers":
+                continue
+            for alias in node.names:  # "from helpers.stats import survival" imports a module
+                sub = f"{target}.{alias.name}"
+                found.append((sub if _is_module(sub, root) else target, node.lineno))
+    return found
+
+
+def _is_module(name: str, root: Path) -> bool:
+    rel = Path(*name.split(".")[1:])
+    return (root / rel).with_suffix(".py").is_file() or (root / rel / "__init__.py").is_file()
+
+
+def layer_of(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def violations(root: Path = HELPERS_DIR) -> list[str]:
+    """Imports against the allowed directions, as ``file:line: a imports b`` lines."""
+    problems = []
+    for path in sorted(root.rglob("*.py")):
+        source = module_name(path, root)
+        layer = layer_of(source)
+        if layer not in ALLOWED:
+            if source != "helpers":
+                problems.append(f"{path.relative_to(root)}: module outside every layer ({source})")
+            continue
+        for target, line in imports_of(path, root):
+            other = layer_of(target)
+            if other and other != layer and other not in ALLOWED[layer]:
+                problems.append(f"{path.relative_to(root)}:{line}: {layer} may not import {other} ({target})")
+    return problems
+
+
+def dependencies(modules: list[str], root: Path = HELPERS_DIR) -> list[Path]:
+    """The source files of ``modules`` and of every helpers module they import, transitively
+    (a package named in ``modules`` counts whole; an imported one with its ``__init__``)."""
+    seen: set[Path] = set()
+    todo = list(modules)
+    for name in modules:  # a package asked for by name counts whole, every module in it
+        package = root.joinpath(*name.split(".")[1:])
+        if package.is_dir():
+            todo += [module_name(p, root) for p in sorted(package.rglob("*.py"))]
+    while todo:
+        name = todo.pop()
+        rel = Path(*name.split(".")[1:])
+        files = [p for p in ((root / rel).with_suffix(".py"), root / rel / "__init__.py") if p.is_file()]
+        parents = name.split(".")
+        for i in range(2, len(parents)):  # importing helpers.a.b runs helpers.a's __init__ first
+            init = root.joinpath(*parents[1:i], "__init__.py")
+            if init.is_file() and init not in seen:
+                files.append(init)
+        for path in files:
+            if path in seen:
+                continue
+            seen.add(path)
+            todo += [t for t, _ in imports_of(path, root)]
+    return sorted(seen)

@@ -1,0 +1,80 @@
+"""The helper package's layers: imports flow one way (helpers.site.layers states the directions)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from helpers.paths import HELPERS_DIR
+from helpers.site import layers
+
+
+def test_no_import_runs_against_the_layers():
+    assert layers.violations() == []
+
+
+def _copy_of_the_package(tmp_path: Path) -> Path:
+    root = tmp_path / "helpers"
+    shutil.copytree(HELPERS_DIR, root, ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+def test_a_numeric_module_importing_a_figure_module_is_caught(tmp_path):
+    root = _copy_of_the_package(tmp_path)
+    survival = root / "stats" / "survival.py"
+    survival.write_text(survival.read_text() + "\n\ndef _drawn():\n    from helpers.plots import figures\n")
+    problems = layers.violations(root)
+    assert len(problems) == 1
+    assert problems[0].startswith("stats/survival.py:") and "stats may not import plots" in problems[0]
+
+
+def test_a_relative_import_into_site_is_caught(tmp_path):
+    root = _copy_of_the_package(tmp_path)
+    context = root / "chapters" / "context.py"
+    context.write_text(context.read_text() + "\nfrom ..site import build  # noqa\n")
+    assert [p.split(": ", 1)[1] for p in layers.violations(root)] == [
+        "chapters may not import site (helpers.site.build)"]
+
+
+def test_a_module_outside_every_layer_is_caught(tmp_path):
+    root = _copy_of_the_package(tmp_path)
+    (root / "loose.py").write_text("x = 1\n")
+    assert layers.violations(root) == ["loose.py: module outside every layer (helpers.loose)"]
+
+
+def test_stats_imports_nothing_of_the_book():
+    for path in (HELPERS_DIR / "stats").glob("*.py"):
+        targets = {t for t, _ in layers.imports_of(path)}
+        assert all(t.startswith("helpers.stats") for t in targets), (path.name, targets)
+
+
+def test_a_chapters_dependencies_leave_out_the_site_and_follow_imports():
+    files = {p.relative_to(HELPERS_DIR).as_posix() for p in layers.dependencies(["helpers.chapters"])}
+    assert not any(f.startswith("site/") for f in files)
+    # reached only through imports: chapters -> chapters.context -> contract.validate -> contract.spec
+    assert {"chapters/context.py", "contract/spec.py", "stats/survival.py", "paths.py"} <= files
+
+
+def test_the_generator_fingerprint_covers_what_the_generators_import():
+    files = {p.relative_to(HELPERS_DIR).as_posix() for p in layers.dependencies(["helpers.synthetic"])}
+    assert {"synthetic/cohorts.py", "synthetic/calibration.py", "reproduction/register.py",
+            "contract/spec.py"} <= files
+    assert not any(f.startswith(("site/", "plots/", "chapters/")) for f in files)
+
+
+def test_the_complexity_ceiling_is_tight_so_it_only_goes_down():
+    """ruff enforces the ceiling in pyproject.toml; this fails once no function reaches it,
+    so the ceiling must then be lowered to the new maximum (it can never creep up)."""
+    import subprocess
+    import sys
+    import tomllib
+
+    from helpers.paths import REPO_ROOT
+
+    ceiling = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["ruff"]["lint"]["mccabe"][
+        "max-complexity"]
+    ruff = Path(sys.executable).with_name("ruff")
+    lower = subprocess.run([str(ruff), "check", "--select", "C901", "--no-cache", "--output-format", "concise",
+                            "--config", f"lint.mccabe.max-complexity = {ceiling - 1}", "src", "tests"],
+                           cwd=REPO_ROOT, capture_output=True, text=True)
+    assert f"({ceiling} > {ceiling - 1})" in lower.stdout, f"no function has complexity {ceiling}: lower the ceiling"
