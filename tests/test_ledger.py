@@ -106,3 +106,41 @@ def test_text_facts_compare_as_printed(register_csv, tmp_path):
     book = make(register_csv, tmp_path)
     assert book.record_text("T-p", " 0.036 ")["status"] == "exact"
     assert book.record_text("T-p", "0.0360")["status"] == "differs"
+
+
+def _provenance(folder, study, rows):
+    (folder / study).mkdir(parents=True)
+    pd.DataFrame(rows, columns=["table", "column", "provenance", "register_ids", "note"]).to_csv(
+        folder / study / "provenance.csv", index=False)
+
+
+def test_evidence_is_decided_by_the_generators_provenance_not_by_the_chapter(register_csv, tmp_path):
+    data = tmp_path / "data"
+    _provenance(data, "999", [("outcomes", "followup_days", "calibrated", "T-surv;T-hr", "calibrated"),
+                              ("patients", "age_years", "synthetic", "", "invented")])
+    book = make(register_csv, tmp_path)
+    book.record("T-p", 0.036, basis="recomputed")
+    book.record_text("T-one", "1.000")
+    book.record("T-surv", 49.5, basis="synthetic")
+    book.record("T-plt", 0.0004, basis="synthetic")
+    # A chapter part that tries to set its own evidence (here: "emergent" for a calibration target).
+    part = tmp_path / "parts" / "test-chapter.csv"
+    pd.read_csv(part, dtype=str, keep_default_na=False).assign(evidence="emergent").to_csv(part, index=False)
+    merged = reproduction.merge_ledger(tmp_path / "parts", tmp_path / "ledger.csv", chapters=["test-chapter"],
+                                       register_csv=register_csv, data_dir=data).set_index("register_id")
+    assert merged.loc["T-p", "evidence"] == "recomputed"
+    assert merged.loc["T-one", "evidence"] == "transcribed"
+    assert merged.loc["T-surv", "evidence"] == "constructed"   # the generator was calibrated to it
+    assert merged.loc["T-plt", "evidence"] == "emergent"       # computed, not a target
+    assert merged.loc["T-hr", "evidence"] == ""                # named as a target, but not computed
+    without = reproduction.merge_ledger(tmp_path / "parts", tmp_path / "ledger2.csv", chapters=["test-chapter"],
+                                        register_csv=register_csv).set_index("register_id")
+    assert without.loc["T-surv", "evidence"] == "emergent"      # no provenance: nothing is by design
+
+
+def test_a_number_recorded_by_two_chapters_is_refused(register_csv, tmp_path):
+    make(register_csv, tmp_path).record("T-p", 0.036, basis="recomputed")
+    reproduction.Ledger("other-chapter", tmp_path / "parts", register_csv).record("T-p", 0.036, basis="recomputed")
+    with pytest.raises(ValueError, match=r"T-p \(other-chapter, test-chapter\)"):
+        reproduction.merge_ledger(tmp_path / "parts", tmp_path / "ledger.csv",
+                                  chapters=["test-chapter", "other-chapter"], register_csv=register_csv)

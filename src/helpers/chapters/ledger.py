@@ -9,8 +9,8 @@ from helpers.reproduction.ledger import STATUSES
 
 
 def status_figure(frame: pd.DataFrame):
-    """Stacked bars of ledger statuses per study."""
-    counts = frame.groupby(["study", "status"]).size().rename("n").reset_index()
-    counts["study"] = "Study " + counts["study"]
-    return composition_bars(counts, group="study", category="status", category_order=STATUSES,
-                            title="Reproduction status of the published numbers")
+    """Stacked bars of ledger statuses per evidence class (an exact transcription is not an emergent result)."""
+    counts = frame.assign(evidence=frame["evidence"].replace("", "not computed")).groupby(
+        ["evidence", "status"]).size().rename("n").reset_index()
+    return composition_bars(counts, group="evidence", category="status", category_order=STATUSES,
+                            title="Reproduction status of the published numbers, by evidence class")

@@ -21,6 +21,15 @@ Basis (provenance of the book's value)
 ``recomputed``  from published counts alone (exact arithmetic, same for any cohort);
 ``synthetic``   from the synthetic cohort (agreement is by construction or calibration);
 ``transcribed`` the fact itself, as shown in the book's own tables.
+
+Evidence (what an agreement means; decided by the merge, never by a chapter)
+----------------------------------------------------------------------------
+``transcribed``  a fact shown as published: nothing was computed;
+``recomputed``   computed from the published counts alone;
+``constructed``  computed from the synthetic cohort, but the generator was calibrated to this
+                 very number (its ``provenance.csv`` names the register id), so agreement is by design;
+``emergent``     computed from the synthetic cohort and not a calibration target: the only kind
+                 of agreement that says something about the synthetic data.
 """
 
 from __future__ import annotations
@@ -39,10 +48,12 @@ from helpers.reproduction.published import rounds_to
 
 STATUSES = ("exact", "within-tolerance", "differs", "not-reproducible")
 BASES = ("recomputed", "synthetic", "transcribed")
-LEDGER_COLUMNS = (
+EVIDENCE = ("transcribed", "recomputed", "constructed", "emergent")
+CHAPTER_COLUMNS = (
     "study", "chapter", "register_id", "quantity", "group", "location", "published",
     "reproduced", "status", "basis", "tolerance", "note",
 )
+LEDGER_COLUMNS = (*CHAPTER_COLUMNS[:10], "evidence", *CHAPTER_COLUMNS[10:])
 
 
 @dataclass(frozen=True)
@@ -171,7 +182,7 @@ class Ledger:
 
     def table(self) -> pd.DataFrame:
         """This chapter's source-trace table: published value, where it stands, the book's value."""
-        return pd.DataFrame(self.rows, columns=list(LEDGER_COLUMNS))
+        return pd.DataFrame(self.rows, columns=list(CHAPTER_COLUMNS))
 
     def save(self) -> None:
         if self.ledger_dir is None:
@@ -180,19 +191,46 @@ class Ledger:
         self.table().to_csv(self.ledger_dir / f"{self.chapter}.csv", index=False, lineterminator="\n")
 
 
+def calibration_targets(data_dir: Optional[str | Path]) -> set[str]:
+    """Register ids the generator calibrated the cohorts to, from each study's ``provenance.csv``
+    (rows whose provenance is ``calibrated``); none when the data carry no provenance."""
+    targets: set[str] = set()
+    for path in sorted(Path(data_dir).glob("*/provenance.csv")) if data_dir else []:
+        provenance = pd.read_csv(path, dtype=str, keep_default_na=False)
+        for ids in provenance.loc[provenance["provenance"] == "calibrated", "register_ids"]:
+            targets.update(i.strip() for i in ids.split(";") if i.strip())
+    return targets
+
+
+def evidence_of(basis: pd.Series, register_id: pd.Series, calibrated: set[str]) -> pd.Series:
+    """The evidence class of each row, from its basis and the generator's calibration targets."""
+    synthetic = basis == "synthetic"
+    evidence = basis.where(basis.isin(["transcribed", "recomputed"]), "")
+    evidence[synthetic & register_id.isin(calibrated)] = "constructed"
+    evidence[synthetic & ~register_id.isin(calibrated)] = "emergent"
+    return evidence
+
+
 def merge_ledger(parts_dir: Path, out_csv: Path, chapters: Optional[list[str]] = None,
-                 register_csv: str | Path = REGISTER_CSV) -> pd.DataFrame:
+                 register_csv: str | Path = REGISTER_CSV, data_dir: Optional[str | Path] = None) -> pd.DataFrame:
     """Merge chapter ledgers, and list every register row no chapter computed.
 
     Only the parts of the given ``chapters`` are read, so a chapter removed
-    from the book cannot leave stale rows behind.
+    from the book cannot leave stale rows behind. Each row's ``evidence`` is decided here
+    from its basis and the calibration targets the data folder's provenance names; a
+    chapter part cannot set it, and a register id recorded by two chapters is refused.
     """
     parts_dir = Path(parts_dir)
     files = sorted(parts_dir.glob("*.csv")) if parts_dir.exists() else []
     if chapters is not None:
         files = [f for f in files if f.stem in chapters]
     frames = [pd.read_csv(f, dtype=str, keep_default_na=False) for f in files]
-    recorded = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=LEDGER_COLUMNS)
+    recorded = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=CHAPTER_COLUMNS)
+    recorded = recorded[list(CHAPTER_COLUMNS)]  # anything else a part carries (an "evidence") is not taken
+    twice = recorded.loc[recorded["register_id"].duplicated(keep=False)]
+    if not twice.empty:
+        raise ValueError("register ids recorded by more than one chapter: " + "; ".join(
+            f"{rid} ({', '.join(part['chapter'])})" for rid, part in twice.groupby("register_id")))
     register = reg.load_register(register_csv)
     missing = register.loc[~register["register_id"].isin(recorded["register_id"])]
     pending = pd.DataFrame({
@@ -202,7 +240,9 @@ def merge_ledger(parts_dir: Path, out_csv: Path, chapters: Optional[list[str]] =
         "basis": "", "tolerance": "",
         "note": "not computed by any chapter of this edition yet",
     })
-    merged = pd.concat([recorded, pending], ignore_index=True)[list(LEDGER_COLUMNS)]
+    merged = pd.concat([recorded, pending], ignore_index=True)
+    merged["evidence"] = evidence_of(merged["basis"], merged["register_id"], calibration_targets(data_dir))
+    merged = merged[list(LEDGER_COLUMNS)]
     order = {rid: i for i, rid in enumerate(register["register_id"])}
     merged = merged.assign(_order=merged["register_id"].map(order)).sort_values(
         ["study", "_order"], kind="stable").drop(columns="_order")
@@ -230,10 +270,10 @@ def load_merged(ledger_dir: Optional[str | Path] = None,
     return merge_ledger(parts, path, register_csv=register_csv)
 
 
-def status_summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """Counts of published numbers by study and status (all four statuses shown)."""
-    table = pd.crosstab(frame["study"], pd.Categorical(frame["status"], categories=STATUSES),
-                        dropna=False)
+def status_summary(frame: pd.DataFrame, by: str = "study") -> pd.DataFrame:
+    """Counts of published numbers by ``by`` (study, or evidence) and status (all four statuses shown)."""
+    rows = frame[by].replace("", "(none: not computed)")
+    table = pd.crosstab(rows, pd.Categorical(frame["status"], categories=STATUSES), dropna=False)
     table.columns = [str(c) for c in table.columns]
     table["total"] = table.sum(axis=1)
     return table.reset_index()

@@ -710,7 +710,8 @@ def main(argv: list[str] | None = None) -> int:
             if not failed:
                 from helpers.reproduction.ledger import merge_ledger
 
-                merge_ledger(LEDGER_PARTS_DIR, BUILD_DIR / "reproduction-ledger.csv", chapters=first)
+                merge_ledger(LEDGER_PARTS_DIR, BUILD_DIR / "reproduction-ledger.csv", chapters=first,
+                             data_dir=from_notebook(params.data_dir))
                 results += finish_chapters(start_chapters(pool, last, params, args.force, args.allow_absent),
                                            workers)
                 failed = [r for r in results if r.status == "failed"]
