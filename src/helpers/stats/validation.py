@@ -188,9 +188,6 @@ def as_sample(values, name: str, nan_policy: str) -> tuple[np.ndarray, int]:
     return arr, dropped
 
 
-# --------------------------------------------------------------------------- #
-# group comparisons, as R computes them
-# --------------------------------------------------------------------------- #
 def as_finite_sample(values, name: str) -> np.ndarray:
     try:
         x = np.asarray(values, dtype=float)

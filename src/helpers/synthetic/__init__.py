@@ -1,4 +1,4 @@
-"""Generators of the synthetic cohorts (one module per study) and of registries of any size."""
+"""Generators of the synthetic cohorts of the seed studies and of registries of any size."""
 
 from .cohorts import (  # noqa: F401
     DEFAULT_SEED,
