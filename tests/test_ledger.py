@@ -144,3 +144,12 @@ def test_a_number_recorded_by_two_chapters_is_refused(register_csv, tmp_path):
     with pytest.raises(ValueError, match=r"T-p \(other-chapter, test-chapter\)"):
         reproduction.merge_ledger(tmp_path / "parts", tmp_path / "ledger.csv",
                                   chapters=["test-chapter", "other-chapter"], register_csv=register_csv)
+
+
+def test_the_evidence_summary_lists_every_class_in_order_of_worth():
+    frame = pd.DataFrame({"evidence": ["emergent", "transcribed", "", "transcribed"],
+                          "status": ["differs", "exact", "not-reproducible", "exact"]})
+    table = reproduction.status_summary(frame, by="evidence").set_index("evidence")
+    assert list(table.index) == ["transcribed", "recomputed", "constructed", "emergent", "(none: not computed)"]
+    assert table.loc["transcribed", "exact"] == 2 and table.loc["emergent", "differs"] == 1
+    assert table.loc["(none: not computed)", "not-reproducible"] == 1 and table["total"].sum() == 4

@@ -273,7 +273,10 @@ def load_merged(ledger_dir: Optional[str | Path] = None,
 def status_summary(frame: pd.DataFrame, by: str = "study") -> pd.DataFrame:
     """Counts of published numbers by ``by`` (study, or evidence) and status (all four statuses shown)."""
     rows = frame[by].replace("", "(none: not computed)")
+    if by == "evidence":  # in the order of what an agreement is worth, not alphabetical
+        rows = pd.Categorical(rows, categories=[*EVIDENCE, "(none: not computed)"])
     table = pd.crosstab(rows, pd.Categorical(frame["status"], categories=STATUSES), dropna=False)
+    table.index.name = by
     table.columns = [str(c) for c in table.columns]
     table["total"] = table.sum(axis=1)
     return table.reset_index()
