@@ -32,3 +32,10 @@ def require_chromium() -> str:
             raise RuntimeError(f"{chromium} is missing: CI requires the browser tests")
         pytest.skip(f"{chromium} not installed (make test installs it)", allow_module_level=True)
     return chromium
+
+
+@pytest.fixture(scope="module")
+def live_r(request):
+    """R's live output for the requesting test module's ``ORACLE`` (an ``r_oracle.Oracle``),
+    read exactly as its committed fixtures are; the test is skipped without Rscript."""
+    return request.module.ORACLE.live()

@@ -25,6 +25,15 @@ A minimal oracle script::
 
 Set the environment variable ``HELPERS_RSCRIPT`` to use an Rscript that is
 not the first one on ``PATH``.
+
+The set-up every ``tests/test_*_vs_r.py`` file shares lives here too: an :class:`Oracle`
+names one R script with its committed inputs and outputs under ``tests/fixtures/r/``,
+loads them (the outputs once per session), re-runs R live and reads R's live output
+exactly as the committed output is read, compares the two, and regenerates the fixtures
+(``python tests/test_<chapter>.py --regenerate``). A test module that sets
+``ORACLE = r_oracle.Oracle(...)`` gets R's live output from the ``live_r`` fixture of
+``tests/conftest.py`` (skipped without Rscript). :func:`close` and
+:func:`assert_same_frames` are the comparisons those files share.
 """
 
 from __future__ import annotations
@@ -33,13 +42,21 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Optional
 
 import numpy as np
 import pandas as pd
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+TESTS_DIR = Path(__file__).resolve().parent
+FIXTURES = TESTS_DIR / "fixtures" / "r"   # committed inputs and R output
+SCRIPTS = TESTS_DIR / "r"                 # the oracle scripts
+LIVE_TIMEOUT = 300.0                      # seconds for one live run of an oracle script
 
 
 class ROracleError(RuntimeError):
@@ -188,3 +205,113 @@ def fixture_mismatches(committed: pd.DataFrame, live: pd.DataFrame, *, tol: floa
             problems.append(f"{column}: rows {rows} differ from live R "
                             f"(committed {a[~same].tolist()} vs live {b[~same].tolist()}) -- regenerate the fixtures?")
     return problems
+
+
+# --------------------------------------------------------------------------- #
+# one oracle script and its committed fixtures (shared by the *_vs_r test files)
+# --------------------------------------------------------------------------- #
+@dataclass
+class Oracle:
+    """One R oracle script with its committed inputs and outputs in :data:`FIXTURES`.
+
+    ``inputs`` and ``outputs`` are CSV stems; ``session`` the stem of the CSV that records R's
+    version. Inputs are read with ``read_inputs`` (default: every column as text, nothing read
+    as missing), outputs -- committed and live alike -- with ``read_outputs`` and
+    ``float_precision="round_trip"``, so both sides of a comparison are parsed the same way.
+    """
+
+    script: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    session: str
+    read_inputs: dict = field(default_factory=lambda: dict(dtype=str, keep_default_na=False))
+    read_outputs: dict = field(default_factory=dict)
+    _expected: Optional[dict] = field(default=None, init=False, repr=False)
+
+    @property
+    def script_path(self) -> Path:
+        return SCRIPTS / self.script
+
+    def load_inputs(self) -> dict[str, pd.DataFrame]:
+        """The committed inputs (what R reads)."""
+        return {name: pd.read_csv(FIXTURES / f"{name}.csv", **self.read_inputs) for name in self.inputs}
+
+    def inputs_or(self, make_inputs: Callable[[], dict]) -> dict[str, pd.DataFrame]:
+        """The committed inputs, or ``make_inputs()`` before the first ``--regenerate``."""
+        try:
+            return self.load_inputs()
+        except FileNotFoundError:
+            return make_inputs()
+
+    def _read_output(self, path: Path) -> pd.DataFrame:
+        return pd.read_csv(path, float_precision="round_trip", **self.read_outputs)
+
+    def expected(self) -> dict[str, pd.DataFrame]:
+        """The committed R output, read once (lazily, so that ``--regenerate`` works without it)."""
+        if self._expected is None:
+            self._expected = {name: self._read_output(FIXTURES / f"{name}.csv") for name in self.outputs}
+        return self._expected
+
+    def committed_r_version(self) -> str:
+        """``R.version.string`` recorded when the committed output was written."""
+        return str(pd.read_csv(FIXTURES / f"{self.session}.csv").at[0, "r_version"])
+
+    def live(self) -> dict[str, pd.DataFrame]:
+        """R's output now, read as the committed output is; skips the calling test without Rscript."""
+        if not rscript_available():
+            import pytest
+
+            pytest.skip("Rscript not available")
+        with tempfile.TemporaryDirectory(prefix="r_oracle_live_") as tmp:
+            run_rscript(self.script_path, self.load_inputs(), timeout=LIVE_TIMEOUT, output_dir=tmp)
+            return {path.stem: self._read_output(path) for path in sorted(Path(tmp).glob("*.csv"))}
+
+    def live_mismatches(self, live: dict[str, pd.DataFrame], name: str, *, tol: float,
+                        relative: bool = False) -> list[str]:
+        """:func:`fixture_mismatches` of committed output ``name`` against R's live output."""
+        return fixture_mismatches(self.expected()[name], live[name], tol=tol, relative=relative)
+
+    def regenerate(self, make_inputs: Optional[Callable[[], dict]] = None) -> None:
+        """Rewrite the inputs (when ``make_inputs`` builds them) and re-run R into the fixtures."""
+        FIXTURES.mkdir(parents=True, exist_ok=True)
+        for name, frame in (make_inputs() if make_inputs else {}).items():
+            frame.to_csv(FIXTURES / f"{name}.csv", index=False, lineterminator="\n")
+        out = run_rscript(self.script_path, self.load_inputs(), timeout=LIVE_TIMEOUT, output_dir=FIXTURES)
+        print(f"wrote {', '.join(sorted(out))} to {FIXTURES} with {r_version()}")
+
+    def main(self, argv: list[str], *, make_inputs: Optional[Callable[[], dict]] = None,
+             commands: Optional[dict[str, Callable[[], None]]] = None) -> None:
+        """Command line of a test file: ``--regenerate`` and any extra ``commands``."""
+        known = {"--regenerate": lambda: self.regenerate(make_inputs), **(commands or {})}
+        if len(argv) == 1 and argv[0] in known:
+            known[argv[0]]()
+        else:
+            sys.exit(f"usage: python tests/{Path(sys.argv[0]).name} {' | '.join(known)}")
+
+
+def close(ours, theirs, what: str, *, tol: float) -> None:
+    """Assert ``ours`` equals R's ``theirs`` within ``tol`` (absolute), value by value; NaN
+    matches NaN and an infinity the same infinity. The message names ``what`` and the rows."""
+    ours = np.asarray(ours, float)
+    theirs = np.asarray(theirs, float)
+    assert theirs.size > 0, f"{what}: nothing to compare (no fixture rows matched)"
+    assert ours.shape == theirs.shape, f"{what}: {ours.shape} values vs R's {theirs.shape}"
+    both_nan = np.isnan(ours) & np.isnan(theirs)
+    both_inf = np.isinf(ours) & np.isinf(theirs) & (np.sign(ours) == np.sign(theirs))
+    with np.errstate(invalid="ignore"):
+        ok = both_nan | both_inf | (np.abs(ours - theirs) <= tol)
+    bad = np.flatnonzero(~ok)
+    assert ok.all(), f"{what}: rows {bad.tolist()[:5]}: ours {ours[bad][:5]} vs R {theirs[bad][:5]}"
+
+
+def assert_same_frames(built: dict[str, pd.DataFrame], committed: dict[str, pd.DataFrame], names) -> None:
+    """The committed inputs are exactly what the test file's ``make_inputs`` builds: same
+    columns, numbers equal to the last bit (NaN matching NaN), text equal as text."""
+    for name in names:
+        a, b = built[name].reset_index(drop=True), committed[name].reset_index(drop=True)
+        assert list(a.columns) == list(b.columns), name
+        for col in a.columns:
+            if pd.api.types.is_numeric_dtype(a[col]):
+                np.testing.assert_array_equal(a[col].to_numpy(float), b[col].to_numpy(float), err_msg=f"{name}.{col}")
+            else:
+                assert a[col].astype(str).tolist() == b[col].astype(str).tolist(), f"{name}.{col}"

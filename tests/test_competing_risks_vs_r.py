@@ -17,9 +17,8 @@ Regenerate the inputs and fixtures::
 
 from __future__ import annotations
 
+import functools
 import sys
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -28,14 +27,19 @@ import pytest
 import r_oracle
 from helpers import stats
 
-HERE = Path(__file__).resolve().parent
-FIXTURES = HERE / "fixtures" / "r"
-R_SCRIPT = HERE / "r" / "cmprsk.R"
-INPUT_NAMES = ("cmprsk_cases", "cmprsk_times", "cmprsk_models")
-OUTPUT_NAMES = ("cmprsk_cuminc_expected", "cmprsk_timepoints_expected", "cmprsk_gray_expected",
-                "cmprsk_crr_expected", "cmprsk_crrfit_expected")
+ORACLE = r_oracle.Oracle(
+    "cmprsk.R",
+    inputs=("cmprsk_cases", "cmprsk_times", "cmprsk_models"),
+    outputs=("cmprsk_cuminc_expected", "cmprsk_timepoints_expected", "cmprsk_gray_expected",
+             "cmprsk_crr_expected", "cmprsk_crrfit_expected"),
+    session="cmprsk_session",
+    read_inputs=dict(dtype={"case_id": str, "id": str, "group": str, "strata": str, "cg": str, "terms": str,
+                            "cengroup": str}, keep_default_na=False),
+    read_outputs=dict(dtype={"case_id": str, "curve": str, "cause": str, "model_id": str}))
+INPUT_NAMES, OUTPUT_NAMES = ORACLE.inputs, ORACLE.outputs
 TOL = 1e-6
 FIXTURE_TOL = 1e-12
+close = functools.partial(r_oracle.close, tol=TOL)
 
 
 def make_inputs() -> dict[str, pd.DataFrame]:
@@ -112,28 +116,8 @@ def make_inputs() -> dict[str, pd.DataFrame]:
     return {"cmprsk_cases": cases, "cmprsk_times": times, "cmprsk_models": models}
 
 
-def load_inputs() -> dict[str, pd.DataFrame]:
-    return {name: pd.read_csv(FIXTURES / f"{name}.csv", dtype={"case_id": str, "id": str, "group": str,
-                                                                  "strata": str, "cg": str, "terms": str,
-                                                                  "cengroup": str}, keep_default_na=False)
-            for name in INPUT_NAMES}
-
-
-def _inputs_or_built() -> dict[str, pd.DataFrame]:
-    try:
-        return load_inputs()
-    except FileNotFoundError:
-        return make_inputs()
-
-
-@lru_cache(maxsize=1)
-def load_expected() -> dict[str, pd.DataFrame]:
-    return {name: pd.read_csv(FIXTURES / f"{name}.csv", float_precision="round_trip",
-                              dtype={"case_id": str, "curve": str, "cause": str, "model_id": str})
-            for name in OUTPUT_NAMES}
-
-
-CASES = _inputs_or_built()
+load_expected = ORACLE.expected
+CASES = ORACLE.inputs_or(make_inputs)   # make_inputs() before the first --regenerate
 CASE_IDS = sorted(CASES["cmprsk_cases"]["case_id"].unique())
 MODELS = CASES["cmprsk_models"]
 MODEL_IDS = [f"{r.case_id}/{r.failcode}/{r.cengroup}" for r in MODELS.itertuples()]
@@ -147,17 +131,6 @@ def case_frame(case_id: str) -> pd.DataFrame:
 def rho_of(case_id: str) -> float:
     m = MODELS[MODELS["case_id"] == case_id]
     return float(m["rho"].iloc[0]) if len(m) else 0.0
-
-
-def close(ours, theirs, what: str, tol: float = TOL) -> None:
-    ours = np.asarray(ours, float)
-    theirs = np.asarray(theirs, float)
-    assert theirs.size > 0, f"{what}: nothing to compare (no fixture rows matched)"
-    assert ours.shape == theirs.shape, f"{what}: {ours.shape} values vs R's {theirs.shape}"
-    with np.errstate(invalid="ignore"):
-        ok = (np.isnan(ours) & np.isnan(theirs)) | (np.abs(ours - theirs) <= tol)
-    bad = np.flatnonzero(~ok)
-    assert ok.all(), f"{what}: rows {bad.tolist()[:5]}: ours {ours[bad][:5]} vs R {theirs[bad][:5]}"
 
 
 # --------------------------------------------------------------------------- #
@@ -225,20 +198,12 @@ def check_crr(model_id: str, exp: dict) -> None:
 # (a) committed fixtures
 # --------------------------------------------------------------------------- #
 def test_inputs_are_what_make_inputs_builds():
-    built = make_inputs()
-    for name in INPUT_NAMES:
-        a, b = built[name].reset_index(drop=True), CASES[name].reset_index(drop=True)
-        assert list(a.columns) == list(b.columns), name
-        for col in a.columns:
-            if pd.api.types.is_numeric_dtype(a[col]):
-                np.testing.assert_array_equal(a[col].to_numpy(float), b[col].to_numpy(float))
-            else:
-                assert a[col].astype(str).tolist() == b[col].astype(str).tolist(), f"{name}.{col}"
+    r_oracle.assert_same_frames(make_inputs(), CASES, INPUT_NAMES)
     c = CASES["cmprsk_cases"]
     kinds = c.groupby(["case_id", "time"])["status"].nunique()
     assert (kinds == 3).sum() >= 3, "fixtures must tie a relapse, a competing death and a censoring"
     assert (c[c["status"] == 1].groupby(["case_id", "time"]).size() > 1).sum() >= 10
-    assert pd.read_csv(FIXTURES / "cmprsk_session.csv").at[0, "r_version"].startswith("R version")
+    assert ORACLE.committed_r_version().startswith("R version")
 
 
 @pytest.mark.parametrize("case_id", CASE_IDS)
@@ -321,24 +286,11 @@ def test_bad_model_input_is_refused():
 # --------------------------------------------------------------------------- #
 # (b) live R
 # --------------------------------------------------------------------------- #
-@pytest.fixture(scope="module")
-def live_r() -> dict[str, pd.DataFrame]:
-    if not r_oracle.rscript_available():
-        pytest.skip("Rscript not available")
-    out = r_oracle.run_rscript(R_SCRIPT, load_inputs(), timeout=300)
-    fixed = {}
-    for k, v in out.items():
-        for col in ("case_id", "curve", "cause", "model_id"):
-            if col in v:
-                v[col] = v[col].astype(str)
-        fixed[k] = v
-    return fixed
-
-
+# live_r: tests/conftest.py runs ORACLE (skipped without Rscript)
 @pytest.mark.r_live
 @pytest.mark.parametrize("name", OUTPUT_NAMES)
 def test_committed_fixtures_equal_live_r(live_r, name):
-    assert r_oracle.fixture_mismatches(load_expected()[name], live_r[name], tol=FIXTURE_TOL) == []
+    assert ORACLE.live_mismatches(live_r, name, tol=FIXTURE_TOL) == []
 
 
 @pytest.mark.r_live
@@ -350,17 +302,5 @@ def test_everything_vs_live_r(live_r):
         check_crr(mid, live_r)
 
 
-def regenerate() -> None:
-    inputs = make_inputs()
-    FIXTURES.mkdir(parents=True, exist_ok=True)
-    for name, frame in inputs.items():
-        frame.to_csv(FIXTURES / f"{name}.csv", index=False, lineterminator="\n")
-    out = r_oracle.run_rscript(R_SCRIPT, load_inputs(), timeout=300, output_dir=FIXTURES)
-    print(f"wrote {', '.join(sorted(out))} to {FIXTURES} with {r_oracle.r_version()}")
-
-
-if __name__ == "__main__":
-    if sys.argv[1:] == ["--regenerate"]:
-        regenerate()
-    else:
-        sys.exit("usage: python tests/test_competing_risks_vs_r.py --regenerate")
+if __name__ == "__main__":   # --regenerate: rewrite the case inputs and re-run tests/r/cmprsk.R
+    ORACLE.main(sys.argv[1:], make_inputs=make_inputs)

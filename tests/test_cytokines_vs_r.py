@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import math
 import sys
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -35,25 +33,20 @@ import r_oracle
 from helpers import clinical, plots, stats
 from helpers.stats import rank as stats_rank
 
-HERE = Path(__file__).resolve().parent
-FIXTURES = HERE / "fixtures" / "r"
-R_SCRIPT = HERE / "r" / "wilcox.R"
-CASES_CSV = FIXTURES / "wilcox_cases.csv"
-EXPECTED_CSV = FIXTURES / "wilcox_expected.csv"
+ORACLE = r_oracle.Oracle("wilcox.R", inputs=("wilcox_cases",), outputs=("wilcox_expected",),
+                         session="wilcox_session", read_outputs=dict(keep_default_na=False, na_values=["NA"]))
 
 TOL_P = 1e-12
 TOL_EXACT_CI = 1e-12
 TOL_NORMAL_CI = 1e-9
 FIXTURE_TOL = 1e-12
 
-CASES = pd.read_csv(CASES_CSV, dtype=str, keep_default_na=False)
+CASES = ORACLE.load_inputs()["wilcox_cases"]
 CASE_IDS = CASES["case_id"].tolist()
 
 
-@lru_cache(maxsize=1)
 def expected() -> pd.DataFrame:
-    return pd.read_csv(EXPECTED_CSV, float_precision="round_trip", keep_default_na=False,
-                       na_values=["NA"])
+    return ORACLE.expected()["wilcox_expected"]
 
 
 def values(text: str) -> np.ndarray:
@@ -113,8 +106,7 @@ def test_fixture_covers_every_case_and_both_paths():
     assert "Wilcoxon rank sum test" in methods
     assert frame["warnings"].str.contains("not achievable").any()
     assert frame["warnings"].str.contains("cannot compute exact p-value with ties").any()
-    session = pd.read_csv(FIXTURES / "wilcox_session.csv")
-    assert session.at[0, "r_version"].startswith("R version")
+    assert ORACLE.committed_r_version().startswith("R version")
 
 
 @pytest.mark.parametrize("case_id", CASE_IDS)
@@ -329,18 +321,10 @@ def test_mixed_model_substitutes_half_the_limit_and_counts_it():
 # --------------------------------------------------------------------------- #
 # (b) live R
 # --------------------------------------------------------------------------- #
-@pytest.fixture(scope="module")
-def live_r() -> dict[str, pd.DataFrame]:
-    if not r_oracle.rscript_available():
-        pytest.skip("Rscript not available")
-    out = r_oracle.run_rscript(R_SCRIPT, {"wilcox_cases": CASES}, timeout=300)
-    out["wilcox_expected"] = out["wilcox_expected"].fillna({"warnings": ""})
-    return out
-
-
+# live_r: tests/conftest.py runs ORACLE (skipped without Rscript)
 @pytest.mark.r_live
 def test_committed_fixture_equals_live_r(live_r):
-    assert r_oracle.fixture_mismatches(expected(), live_r["wilcox_expected"], tol=FIXTURE_TOL) == []
+    assert ORACLE.live_mismatches(live_r, "wilcox_expected", tol=FIXTURE_TOL) == []
 
 
 @pytest.mark.r_live
@@ -350,15 +334,5 @@ def test_mann_whitney_vs_live_r(live_r, case_id):
 
 
 # --------------------------------------------------------------------------- #
-def regenerate() -> None:
-    out = r_oracle.run_rscript(R_SCRIPT, {"wilcox_cases": CASES}, timeout=300, output_dir=FIXTURES)
-    print(f"wrote {', '.join(sorted(out))} to {FIXTURES} with {r_oracle.r_version()}")
-
-
-if __name__ == "__main__":
-    if sys.argv[1:] == ["--regenerate"]:
-        regenerate()
-    elif sys.argv[1:] == ["--max-diff"]:
-        print(max_abs_differences(expected()).to_string())
-    else:
-        sys.exit("usage: python tests/test_cytokines_vs_r.py --regenerate | --max-diff")
+if __name__ == "__main__":   # --regenerate: re-run tests/r/wilcox.R; --max-diff: largest |ours - R|
+    ORACLE.main(sys.argv[1:], commands={"--max-diff": lambda: print(max_abs_differences(expected()).to_string())})

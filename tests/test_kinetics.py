@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import math
 import sys
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -30,19 +28,13 @@ import r_oracle
 from helpers import clinical, plots, stats
 from helpers.stats import kinetic_model as stats_kinetic_model
 
-HERE = Path(__file__).resolve().parent
-FIXTURES = HERE / "fixtures" / "r"
-R_SCRIPT = HERE / "r" / "kinetics.R"
-INPUT_NAMES = ("kinetics_rank_cases", "kinetics_nca_cases")
-OUTPUT_NAMES = ("kinetics_rank_expected", "kinetics_nca_expected")
+ORACLE = r_oracle.Oracle("kinetics.R", inputs=("kinetics_rank_cases", "kinetics_nca_cases"),
+                         outputs=("kinetics_rank_expected", "kinetics_nca_expected"), session="kinetics_r_session")
+OUTPUT_NAMES = ORACLE.outputs
 
 EXACT_TOL = 1e-10      # P values, statistics, exact-case estimates and CIs, AUCs vs R
 UNIROOT_TOL = 2e-4     # R finds asymptotic Hodges-Lehmann estimates with uniroot(tol = 1e-4)
 FIXTURE_TOL = 1e-12    # committed fixtures vs live R
-
-
-def close(a: float, b: float, rel: float = 1e-12) -> bool:
-    return math.isclose(a, b, rel_tol=rel, abs_tol=1e-9)
 
 
 # =========================================================================== #
@@ -349,17 +341,8 @@ def test_fit_table_keeps_unfitted_patients():
 # =========================================================================== #
 # (c) group comparisons against R
 # =========================================================================== #
-def load_inputs() -> dict[str, pd.DataFrame]:
-    return {name: pd.read_csv(FIXTURES / f"{name}.csv", dtype=str, keep_default_na=False)
-            for name in INPUT_NAMES}
-
-
-@lru_cache(maxsize=1)
-def load_expected() -> dict[str, pd.DataFrame]:
-    return {name: pd.read_csv(FIXTURES / f"{name}.csv", float_precision="round_trip") for name in OUTPUT_NAMES}
-
-
-CASES = load_inputs()
+load_expected = ORACLE.expected
+CASES = ORACLE.load_inputs()
 RANK_IDS = CASES["kinetics_rank_cases"]["case_id"].tolist()
 NCA_IDS = CASES["kinetics_nca_cases"]["case_id"].tolist()
 
@@ -426,8 +409,7 @@ def test_trapezoid_table_total_equals_nca():
 def test_fixtures_cover_every_case():
     assert load_expected()["kinetics_rank_expected"]["case_id"].tolist() == RANK_IDS
     assert load_expected()["kinetics_nca_expected"]["case_id"].tolist() == NCA_IDS
-    session = pd.read_csv(FIXTURES / "kinetics_r_session.csv")
-    assert session.at[0, "r_version"].startswith("R version")
+    assert ORACLE.committed_r_version().startswith("R version")
 
 
 @pytest.mark.parametrize("case_id", RANK_IDS)
@@ -513,18 +495,11 @@ def test_schedule_quantiles_treat_blq_as_lowest():
 # =========================================================================== #
 # live R
 # =========================================================================== #
-@pytest.fixture(scope="module")
-def live_r() -> dict[str, pd.DataFrame]:
-    if not r_oracle.rscript_available():
-        pytest.skip("Rscript not available")
-    return r_oracle.run_rscript(R_SCRIPT, load_inputs(), timeout=300)
-
-
+# live_r: tests/conftest.py runs ORACLE (skipped without Rscript)
 @pytest.mark.r_live
 @pytest.mark.parametrize("name", OUTPUT_NAMES)
 def test_committed_fixtures_equal_live_r(live_r, name):
-    assert r_oracle.fixture_mismatches(load_expected()[name], live_r[name], tol=FIXTURE_TOL,
-                                       relative=True) == []
+    assert ORACLE.live_mismatches(live_r, name, tol=FIXTURE_TOL, relative=True) == []
 
 
 @pytest.mark.r_live
@@ -540,17 +515,8 @@ def test_auc_vs_live_r(live_r, case_id):
 
 
 # --------------------------------------------------------------------------- #
-def regenerate() -> None:
-    """Re-run tests/r/kinetics.R and overwrite the committed kinetics fixtures."""
-    out = r_oracle.run_rscript(R_SCRIPT, load_inputs(), timeout=300, output_dir=FIXTURES)
-    print(f"wrote {', '.join(sorted(out))} to {FIXTURES} with {r_oracle.r_version()}")
-
-
-if __name__ == "__main__":
-    if sys.argv[1:] == ["--regenerate"]:
-        regenerate()
-    else:
-        sys.exit("usage: python tests/test_kinetics.py --regenerate")
+if __name__ == "__main__":   # --regenerate: re-run tests/r/kinetics.R into the committed kinetics fixtures
+    ORACLE.main(sys.argv[1:])
 
 
 def test_spaghetti_draws_each_patient_once_in_one_trace_per_group():

@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from helpers import reproduction
+from helpers.reproduction.claims import CLAIM_COLUMNS, decide
 
 
 @pytest.fixture()
@@ -30,39 +31,66 @@ def make(register_csv, tmp_path):
     return reproduction.Ledger("test-chapter", tmp_path / "parts", register_csv)
 
 
+def record(register_csv, tmp_path, *args, **kwargs) -> dict:
+    """One row on a fresh ledger (a ledger refuses a second row for the same number)."""
+    return make(register_csv, tmp_path).record(*args, **kwargs)
+
+
 def test_exact_means_rounds_to_the_printed_value(register_csv, tmp_path):
-    book = make(register_csv, tmp_path)
     # 0.03608 prints as 0.036; 0.0365 prints as 0.037 with half-up rounding (not 0.036).
-    assert book.record("T-p", 0.03608, basis="recomputed")["status"] == "exact"
-    assert book.record("T-p", 0.0365, basis="recomputed")["status"] == "differs"
-    assert book.record("T-p", 0.03549, basis="recomputed")["status"] == "differs"
+    assert record(register_csv, tmp_path, "T-p", 0.03608, basis="recomputed")["status"] == "exact"
+    assert record(register_csv, tmp_path, "T-p", 0.0365, basis="recomputed")["status"] == "differs"
+    assert record(register_csv, tmp_path, "T-p", 0.03549, basis="recomputed")["status"] == "differs"
 
 
 def test_less_than_published_values(register_csv, tmp_path):
-    book = make(register_csv, tmp_path)
-    assert book.record("T-plt", 0.00036, basis="recomputed")["status"] == "exact"
-    assert book.record("T-plt", 0.0011, basis="recomputed")["status"] == "differs"
+    assert record(register_csv, tmp_path, "T-plt", 0.00036, basis="recomputed")["status"] == "exact"
+    assert record(register_csv, tmp_path, "T-plt", 0.0011, basis="recomputed")["status"] == "differs"
 
 
-def test_tolerances(register_csv, tmp_path):
+def test_tolerances_come_from_the_one_table_by_kind(register_csv, tmp_path):
+    # survival rates ±2 points, hazard ratios ±15 %, P values ×/÷ 1.5: for synthetic values only
+    assert record(register_csv, tmp_path, "T-surv", 51.4, basis="synthetic")["status"] == "within-tolerance"
+    assert record(register_csv, tmp_path, "T-surv", 51.6, basis="synthetic")["status"] == "differs"
+    assert record(register_csv, tmp_path, "T-hr", 3.411 * 1.149, basis="synthetic")["status"] == "within-tolerance"
+    assert record(register_csv, tmp_path, "T-hr", 3.411 * 1.151, basis="synthetic")["status"] == "differs"
+    assert record(register_csv, tmp_path, "T-p", 0.036 / 1.49, basis="synthetic")["status"] == "within-tolerance"
+    assert record(register_csv, tmp_path, "T-p", 0.036 * 1.51, basis="synthetic")["status"] == "differs"
+    # recomputed from published counts: exact or it differs
+    assert record(register_csv, tmp_path, "T-p", 0.036 / 1.49, basis="recomputed")["status"] == "differs"
+    assert record(register_csv, tmp_path, "T-surv", 51.4, basis="synthetic")["tolerance"] == "±2"
+
+
+def test_a_number_is_recorded_once_per_chapter(register_csv, tmp_path):
     book = make(register_csv, tmp_path)
-    two_points = reproduction.Tolerance(absolute=2.0)
-    assert book.record("T-surv", 51.4, basis="synthetic", tolerance=two_points)["status"] == "within-tolerance"
-    assert book.record("T-surv", 51.6, basis="synthetic", tolerance=two_points)["status"] == "differs"
-    fifteen = reproduction.Tolerance(relative=0.15)
-    assert book.record("T-hr", 3.411 * 1.149, basis="synthetic", tolerance=fifteen)["status"] == "within-tolerance"
-    assert book.record("T-hr", 3.411 * 1.151, basis="synthetic", tolerance=fifteen)["status"] == "differs"
-    factor = reproduction.Tolerance(factor=1.5)
-    assert book.record("T-p", 0.036 / 1.49, basis="synthetic", tolerance=factor)["status"] == "within-tolerance"
-    assert book.record("T-p", 0.036 * 1.51, basis="synthetic", tolerance=factor)["status"] == "differs"
+    book.record("T-p", 0.036, basis="recomputed")
+    with pytest.raises(ValueError, match="T-p is recorded twice"):
+        book.record("T-p", 0.036, basis="recomputed")
+    with pytest.raises(TypeError):
+        book.record("T-hr", 3.0, basis="synthetic", tolerance=reproduction.Tolerance(relative=1.0))
+
+
+def test_the_merge_decides_every_status_again_from_the_recorded_value(register_csv, tmp_path):
+    book = make(register_csv, tmp_path)
+    book.record("T-surv", 60.0, basis="synthetic")       # differs: 10.5 points off
+    book.record_proportion("T-prop", 12, 26, basis="synthetic")  # differs: not the published counts
+    book.record_text("T-one", "0.5")                      # differs
+    part = tmp_path / "parts" / "test-chapter.csv"
+    faked = pd.read_csv(part, dtype=str, keep_default_na=False).assign(status="exact", tolerance="±99")
+    faked.to_csv(part, index=False)
+    no_claims = tmp_path / "claims.csv"
+    no_claims.write_text(",".join(CLAIM_COLUMNS) + "\n")
+    merged = reproduction.merge_ledger(tmp_path / "parts", tmp_path / "ledger.csv", chapters=["test-chapter"],
+                                       register_csv=register_csv, claims_csv=no_claims).set_index("register_id")
+    assert merged.loc[["T-surv", "T-prop", "T-one"], "status"].tolist() == ["differs"] * 3
+    assert merged.loc["T-surv", "tolerance"] == "±2"
 
 
 def test_proportions_need_the_published_counts(register_csv, tmp_path):
-    book = make(register_csv, tmp_path)
-    assert book.record_proportion("T-prop", 6, 13, basis="synthetic")["status"] == "exact"
+    assert make(register_csv, tmp_path).record_proportion("T-prop", 6, 13, basis="synthetic")["status"] == "exact"
     # 12/26 is also 46.2 % but is not the published 6/13.
-    assert book.record_proportion("T-prop", 12, 26, basis="synthetic")["status"] == "differs"
-    row = book.record_proportion("T-prop", 6, 13, basis="synthetic")
+    assert make(register_csv, tmp_path).record_proportion("T-prop", 12, 26, basis="synthetic")["status"] == "differs"
+    row = make(register_csv, tmp_path).record_proportion("T-prop", 6, 13, basis="synthetic")
     assert row["published"] == "6/13 (46.2%)" and row["reproduced"] == "6/13 (46.2%)"
 
 
@@ -87,8 +115,10 @@ def test_merge_lists_every_register_row_once(register_csv, tmp_path):
     book = make(register_csv, tmp_path)
     book.record("T-p", 0.03608, basis="recomputed")
     book.record_proportion("T-prop", 6, 13, basis="synthetic")
+    no_claims = tmp_path / "claims.csv"
+    no_claims.write_text(",".join(CLAIM_COLUMNS) + "\n")
     merged = reproduction.merge_ledger(tmp_path / "parts", tmp_path / "ledger.csv", chapters=["test-chapter"],
-                            register_csv=register_csv)
+                            register_csv=register_csv, claims_csv=no_claims)
     assert list(merged.columns) == list(reproduction.LEDGER_COLUMNS)
     assert sorted(merged["register_id"]) == sorted(["T-prop", "T-p", "T-plt", "T-one", "T-surv", "T-hr"])
     pending = merged[merged["chapter"] == ""]
@@ -98,14 +128,13 @@ def test_merge_lists_every_register_row_once(register_csv, tmp_path):
     other = reproduction.Ledger("removed-chapter", tmp_path / "parts", register_csv)
     other.record("T-hr", 3.411, basis="synthetic")
     again = reproduction.merge_ledger(tmp_path / "parts", tmp_path / "ledger.csv", chapters=["test-chapter"],
-                           register_csv=register_csv)
+                           register_csv=register_csv, claims_csv=no_claims)
     assert (again["chapter"] == "removed-chapter").sum() == 0
 
 
 def test_text_facts_compare_as_printed(register_csv, tmp_path):
-    book = make(register_csv, tmp_path)
-    assert book.record_text("T-p", " 0.036 ")["status"] == "exact"
-    assert book.record_text("T-p", "0.0360")["status"] == "differs"
+    assert make(register_csv, tmp_path).record_text("T-p", " 0.036 ")["status"] == "exact"
+    assert make(register_csv, tmp_path).record_text("T-p", "0.0360")["status"] == "differs"
 
 
 def _provenance(folder, study, rows):
@@ -153,3 +182,80 @@ def test_the_evidence_summary_lists_every_class_in_order_of_worth():
     assert list(table.index) == ["transcribed", "recomputed", "constructed", "emergent", "(none: not computed)"]
     assert table.loc["transcribed", "exact"] == 2 and table.loc["emergent", "differs"] == 1
     assert table.loc["(none: not computed)", "not-reproducible"] == 1 and table["total"].sum() == 4
+
+
+def _claims_csv(tmp_path):
+    base = {c: "" for c in CLAIM_COLUMNS} | {"study": "999", "location": "here", "model": "m", "testable": "yes",
+                                              "chapter": "test-chapter"}
+    rows = [
+        base | {"claim_id": "C-worse", "statement": "A does worse", "kind": "difference", "direction": "worse",
+                "measure": "hazard ratio", "expected": "above", "rule": "significant"},
+        base | {"claim_id": "C-same", "statement": "no difference", "kind": "no-difference", "direction": "none",
+                "measure": "risk difference", "expected": "none", "rule": "no-difference"},
+        base | {"claim_id": "C-fewer", "statement": "A responds less (no P printed)", "kind": "difference",
+                "direction": "lower", "measure": "risk difference", "expected": "below", "rule": "direction"},
+        base | {"claim_id": "C-later", "statement": "testable, not yet computed", "kind": "association",
+                "direction": "worse", "measure": "odds ratio", "expected": "below", "rule": "significant"},
+        base | {"claim_id": "C-never", "statement": "n = 2", "kind": "difference", "direction": "better",
+                "testable": "no", "chapter": "", "note": "two patients"},
+    ]
+    path = tmp_path / "claims.csv"
+    pd.DataFrame(rows, columns=list(CLAIM_COLUMNS)).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("claim_id, estimate, p, status", [
+    ("C-worse", 2.0, 0.01, "holds"),          # the expected side and significant
+    ("C-worse", 2.0, 0.2, "contradicted"),    # the right side, but not significant
+    ("C-worse", 0.5, 0.01, "contradicted"),   # significant, the wrong side
+    ("C-worse", 1.0, 0.01, "contradicted"),   # on the null is on neither side
+    ("C-same", 0.3, 0.05, "holds"),           # P = 0.05 is "no significant difference"
+    ("C-same", -0.3, 0.049, "contradicted"),
+    ("C-fewer", -0.1, 0.9, "holds"),          # descriptive: the side is all that is claimed
+    ("C-fewer", 0.1, 0.001, "contradicted"),
+])
+def test_the_claim_rule(tmp_path, claim_id, estimate, p, status):
+    claims = reproduction.load_claims(_claims_csv(tmp_path))
+    assert decide(claims.loc[claim_id], estimate, p)[0] == status
+    assert decide(claims.loc["C-never"], estimate, p)[0] == "not-testable"
+
+
+def test_claims_are_merged_with_a_status_no_chapter_sets(register_csv, tmp_path):
+    claims_csv = _claims_csv(tmp_path)
+    book = make(register_csv, tmp_path)
+    book.claim("C-worse", estimate=2.5, lower=1.2, upper=5.1, p_value=0.004, method="log-rank; Cox HR",
+               claims_csv=claims_csv)
+    book.claim("C-same", estimate=0.02, p_value=0.01, method="Fisher", claims_csv=claims_csv)
+    book.claim("C-fewer", estimate=-0.2, p_value=0.5, method="difference of proportions", claims_csv=claims_csv)
+    with pytest.raises(ValueError, match="recorded twice"):
+        book.claim("C-same", estimate=0.0, p_value=0.9, method="Fisher", claims_csv=claims_csv)
+    other = reproduction.Ledger("other-chapter", tmp_path / "parts", register_csv)
+    with pytest.raises(ValueError, match="belongs to the test-chapter chapter"):
+        other.claim("C-worse", estimate=9.0, p_value=0.0, method="x", claims_csv=claims_csv)
+    # A part that carries its own "status" is not believed.
+    part = tmp_path / "parts" / "claims" / "test-chapter.csv"
+    pd.read_csv(part).assign(status="holds").to_csv(part, index=False)
+    merged = reproduction.merge_ledger(tmp_path / "parts", tmp_path / "ledger.csv", chapters=["test-chapter"],
+                                       register_csv=register_csv, claims_csv=claims_csv).set_index("register_id")
+    assert merged.loc["C-worse", "status"] == "holds"
+    assert merged.loc["C-worse", "reproduced"] == "hazard ratio 2.5 (95% CI 1.2–5.1), P = 0.004"
+    assert merged.loc["C-same", "status"] == "contradicted"
+    assert merged.loc["C-fewer", "status"] == "holds"
+    assert merged.loc["C-later", "status"] == "not-evaluated" and merged.loc["C-later", "reproduced"] == ""
+    assert merged.loc["C-never", "status"] == "not-testable" and merged.loc["C-never", "note"] == "two patients"
+    assert merged.loc["C-worse", "evidence"] == "emergent"
+    assert book.claims_table(claims_csv)["Status"].tolist() == ["holds", "contradicted", "holds"]
+
+
+def test_the_claims_register_is_checked(tmp_path):
+    path = _claims_csv(tmp_path)
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame.loc[1, "expected"] = "above"  # a no-difference claim cannot predict a side
+    frame.to_csv(path, index=False)
+    with pytest.raises(ValueError, match=r"row 3 \(C-same\): only a no-difference rule predicts no side"):
+        reproduction.load_claims(path)
+
+
+def test_the_books_claims_register_is_well_formed():
+    claims = reproduction.load_claims()
+    assert len(claims) == 40 and (claims["testable"] == "yes").sum() == 36

@@ -47,6 +47,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from helpers.reproduction.claims import load_claims
+
 try:  # tests/r_oracle.py (after the package move) or helpers.r_oracle (before it)
     import r_oracle
 except ImportError:  # pragma: no cover - depends on the state of the move
@@ -156,7 +158,10 @@ def ledger_mismatches(ledger: pd.DataFrame, oracle: pd.DataFrame) -> list[dict]:
     ``register_id``, ``reproduced``, ``r_value`` and ``problem``; empty when all agree.
     """
     problems = []
-    synthetic = ledger[ledger["basis"] == "synthetic"]
+    # Rows of published numbers only: the qualitative claims' rows (their status decided by the claim
+    # rule, helpers.reproduction.claims) are not yet re-derived in R; the closing note says so.
+    claim_rows = ledger["register_id"].isin(load_claims().index)
+    synthetic = ledger[(ledger["basis"] == "synthetic") & ~claim_rows]
     dup = oracle["register_id"][oracle["register_id"].duplicated()].tolist()
     for rid in dup:
         problems.append(dict(register_id=rid, reproduced="", r_value=math.nan,

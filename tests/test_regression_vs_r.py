@@ -40,7 +40,6 @@ from scipy import optimize, special
 
 import r_oracle
 from helpers import stats
-from helpers.stats import regression as stats_regression
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures" / "r"
@@ -396,10 +395,19 @@ def test_firth_two_by_two_closed_form():
 def test_firth_intercept_only_closed_form():
     """Intercept-only Firth: p = (k + 1/2) / (n + 1)."""
     for k, n in ((1, 7), (6, 7), (3, 13), (108, 119)):
-        d = stats.design(pd.DataFrame({"y": [1] * k + [0] * (n - k)}), "y", [])
-        beta, _, ok = stats_regression._firth_newton(d.X, d.y)
-        assert ok
-        assert abs(special.expit(beta[0]) - (k + 0.5) / (n + 1)) < 1e-12
+        fit = stats.fit_firth(pd.DataFrame({"y": [1] * k + [0] * (n - k)}), "y", [], profile=False)
+        assert fit.converged
+        assert abs(special.expit(fit.coef["(Intercept)"]) - (k + 0.5) / (n + 1)) < 1e-12
+
+
+def penalized_loglik(X: np.ndarray, y: np.ndarray, beta: np.ndarray) -> float:
+    """Firth's penalized log-likelihood l(beta) + 1/2 log det(X'WX), written out from its definition
+    (independent of firthmodels, which fit_firth calls)."""
+    p = special.expit(X @ beta)
+    sign, logdet = np.linalg.slogdet(X.T @ (X * (p * (1 - p))[:, None]))
+    if sign <= 0:
+        return -math.inf
+    return float(np.sum(y * np.log(p) + (1 - y) * np.log1p(-p))) + 0.5 * logdet
 
 
 def test_firth_endometrial_published_example():
@@ -421,12 +429,28 @@ def test_firth_estimate_maximizes_penalized_likelihood():
     fit = stats.fit_firth(data, "y", predictors, profile=False)
     d = stats.design(data, "y", predictors)
     beta = fit.table["estimate"].to_numpy()
-    grad = optimize.approx_fprime(beta, lambda b: stats_regression._penalized_loglik(d.X, d.y, b), 1e-6)
+    grad = optimize.approx_fprime(beta, lambda b: penalized_loglik(d.X, d.y, b), 1e-6)
     assert np.max(np.abs(grad)) < 1e-4
     # and a generic optimizer from another start lands on the same point
-    res = optimize.minimize(lambda b: -stats_regression._penalized_loglik(d.X, d.y, b), np.full(len(beta), 0.3),
+    res = optimize.minimize(lambda b: -penalized_loglik(d.X, d.y, b), np.full(len(beta), 0.3),
                             method="BFGS", options={"gtol": 1e-9})
     assert np.max(np.abs(res.x - beta)) < 1e-4
+    # the penalized log-likelihood reported is the one at the estimate
+    assert abs(fit.penalized_loglik - penalized_loglik(d.X, d.y, beta)) < 1e-9
+
+
+def test_firth_is_equivariant_to_the_units_of_a_predictor():
+    """Firth's estimate follows a change of units (the penalty only shifts by a constant): a
+    predictor in thousandths and one in thousands give the same model, scaled."""
+    data = pd.read_csv(ENDOMETRIAL_FILE)
+    base = stats.fit_firth(data, "HG", ["NV", "PI", "EH"])
+    scaled = stats.fit_firth(data.assign(PI=data["PI"] * 1000, EH=data["EH"] / 1000), "HG", ["NV", "PI", "EH"])
+    a, b = base.table.set_index("term"), scaled.table.set_index("term")
+    for term, factor in (("(Intercept)", 1.0), ("NV", 1.0), ("PI", 1e-3), ("EH", 1e3)):
+        for col in ("estimate", "pl_lower", "pl_upper"):
+            assert abs(b.loc[term, col] - factor * a.loc[term, col]) <= 1e-6 * max(1.0, abs(factor * a.loc[term, col]))
+        assert abs(b.loc[term, "p_lr"] - a.loc[term, "p_lr"]) <= 1e-9
+    assert abs(scaled.loglik - base.loglik) <= 1e-9
 
 
 def test_firth_shrinks_toward_zero_compared_with_ml():

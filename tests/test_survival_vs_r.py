@@ -16,10 +16,9 @@ Regenerate the inputs and fixtures after changing the cases or the R script::
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -29,16 +28,20 @@ import r_oracle
 from helpers import plots, stats
 from helpers.chapters import survival as chapters_survival
 
-HERE = Path(__file__).resolve().parent
-FIXTURES = HERE / "fixtures" / "r"
-R_SCRIPT = HERE / "r" / "survival.R"
-INPUT_NAMES = ("survival_cases", "survival_times", "survival_models", "survival_tv_cases")
-OUTPUT_NAMES = ("survival_km_expected", "survival_at_expected", "survival_median_expected",
-                "survival_logrank_expected", "survival_logrank_groups_expected", "survival_cox_expected",
-                "survival_coxfit_expected", "survival_zph_expected", "survival_zph_resid_expected",
-                "survival_coxtv_expected")
+ORACLE = r_oracle.Oracle(
+    "survival.R",
+    inputs=("survival_cases", "survival_times", "survival_models", "survival_tv_cases"),
+    outputs=("survival_km_expected", "survival_at_expected", "survival_median_expected",
+             "survival_logrank_expected", "survival_logrank_groups_expected", "survival_cox_expected",
+             "survival_coxfit_expected", "survival_zph_expected", "survival_zph_resid_expected",
+             "survival_coxtv_expected"),
+    session="survival_session",
+    read_inputs=dict(dtype={"case_id": str, "id": str, "group": str, "terms": str}, keep_default_na=False),
+    read_outputs=dict(dtype={"case_id": str, "group": str}))
+INPUT_NAMES, OUTPUT_NAMES = ORACLE.inputs, ORACLE.outputs
 TOL = 1e-6            # agreement required by the book (absolute)
 FIXTURE_TOL = 1e-12   # committed fixtures vs live R
+close = functools.partial(r_oracle.close, tol=TOL)
 
 
 # --------------------------------------------------------------------------- #
@@ -119,27 +122,8 @@ def make_inputs() -> dict[str, pd.DataFrame]:
             "survival_tv_cases": pd.DataFrame(tv_rows)}
 
 
-def load_inputs() -> dict[str, pd.DataFrame]:
-    return {name: pd.read_csv(FIXTURES / f"{name}.csv", dtype={"case_id": str, "id": str, "group": str,
-                                                                  "terms": str}, keep_default_na=False)
-            for name in INPUT_NAMES}
-
-
-@lru_cache(maxsize=1)
-def load_expected() -> dict[str, pd.DataFrame]:
-    return {name: pd.read_csv(FIXTURES / f"{name}.csv", float_precision="round_trip",
-                              dtype={"case_id": str, "group": str})
-            for name in OUTPUT_NAMES}
-
-
-def _inputs_or_built() -> dict[str, pd.DataFrame]:
-    try:
-        return load_inputs()
-    except FileNotFoundError:  # before the first --regenerate
-        return make_inputs()
-
-
-CASES = _inputs_or_built()
+load_expected = ORACLE.expected
+CASES = ORACLE.inputs_or(make_inputs)   # make_inputs() before the first --regenerate
 CASE_IDS = sorted(CASES["survival_cases"]["case_id"].unique())
 MODEL_IDS = sorted(CASES["survival_models"]["case_id"])
 
@@ -147,19 +131,6 @@ MODEL_IDS = sorted(CASES["survival_models"]["case_id"])
 def case_frame(case_id: str) -> pd.DataFrame:
     c = CASES["survival_cases"]
     return c[c["case_id"] == case_id].reset_index(drop=True)
-
-
-def close(ours, theirs, what: str, tol: float = TOL) -> None:
-    ours = np.asarray(ours, float)
-    theirs = np.asarray(theirs, float)
-    assert theirs.size > 0, f"{what}: nothing to compare (no fixture rows matched)"
-    assert ours.shape == theirs.shape, f"{what}: {ours.shape} values vs R's {theirs.shape}"
-    both_nan = np.isnan(ours) & np.isnan(theirs)
-    both_inf = np.isinf(ours) & np.isinf(theirs) & (np.sign(ours) == np.sign(theirs))
-    with np.errstate(invalid="ignore"):
-        ok = both_nan | both_inf | (np.abs(ours - theirs) <= tol)
-    bad = np.flatnonzero(~ok)
-    assert ok.all(), f"{what}: rows {bad.tolist()[:5]}: ours {ours[bad][:5]} vs R {theirs[bad][:5]}"
 
 
 def curves_for(case_id: str) -> dict[str, stats.KaplanMeier]:
@@ -281,23 +252,13 @@ def check_coxtv(exp: dict) -> None:
 # --------------------------------------------------------------------------- #
 def test_inputs_are_what_make_inputs_builds():
     """The committed inputs are the documented cases (and still contain tied times)."""
-    built = make_inputs()
-    for name in INPUT_NAMES:
-        a = built[name].reset_index(drop=True)
-        b = CASES[name].reset_index(drop=True)
-        assert list(a.columns) == list(b.columns), name
-        for col in a.columns:
-            if pd.api.types.is_numeric_dtype(a[col]):
-                np.testing.assert_allclose(a[col].to_numpy(float), b[col].to_numpy(float), rtol=0, atol=0)
-            else:
-                assert a[col].astype(str).tolist() == b[col].astype(str).tolist(), f"{name}.{col}"
+    r_oracle.assert_same_frames(make_inputs(), CASES, INPUT_NAMES)
     c = CASES["survival_cases"]
     ties = c[c["status"] == 1].groupby(["case_id", "time"]).size()
     assert (ties > 1).sum() >= 10, "fixtures must include tied event times"
     mixed = c.groupby(["case_id", "time"])["status"].nunique()
     assert (mixed > 1).sum() >= 5, "fixtures must include events and censorings at the same time"
-    session = pd.read_csv(FIXTURES / "survival_session.csv")
-    assert session.at[0, "r_version"].startswith("R version")
+    assert ORACLE.committed_r_version().startswith("R version")
 
 
 @pytest.mark.parametrize("case_id", CASE_IDS)
@@ -443,18 +404,11 @@ def test_consistency_000_flags_the_impossible_pairs():
 # --------------------------------------------------------------------------- #
 # (b) live R
 # --------------------------------------------------------------------------- #
-@pytest.fixture(scope="module")
-def live_r() -> dict[str, pd.DataFrame]:
-    if not r_oracle.rscript_available():
-        pytest.skip("Rscript not available")
-    out = r_oracle.run_rscript(R_SCRIPT, load_inputs(), timeout=300)
-    return {k: (v.astype({"case_id": str}) if "case_id" in v else v) for k, v in out.items()}
-
-
+# live_r: tests/conftest.py runs ORACLE (skipped without Rscript)
 @pytest.mark.r_live
 @pytest.mark.parametrize("name", OUTPUT_NAMES)
 def test_committed_fixtures_equal_live_r(live_r, name):
-    assert r_oracle.fixture_mismatches(load_expected()[name], live_r[name], tol=FIXTURE_TOL) == []
+    assert ORACLE.live_mismatches(live_r, name, tol=FIXTURE_TOL) == []
 
 
 @pytest.mark.r_live
@@ -470,21 +424,8 @@ def test_everything_vs_live_r(live_r):
 
 
 # --------------------------------------------------------------------------- #
-def regenerate() -> None:
-    """Rewrite the case inputs and re-run tests/r/survival.R into the committed fixtures."""
-    inputs = make_inputs()
-    FIXTURES.mkdir(parents=True, exist_ok=True)
-    for name, frame in inputs.items():
-        frame.to_csv(FIXTURES / f"{name}.csv", index=False, lineterminator="\n")
-    out = r_oracle.run_rscript(R_SCRIPT, load_inputs(), timeout=300, output_dir=FIXTURES)
-    print(f"wrote {', '.join(sorted(out))} to {FIXTURES} with {r_oracle.r_version()}")
-
-
-if __name__ == "__main__":
-    if sys.argv[1:] == ["--regenerate"]:
-        regenerate()
-    else:
-        sys.exit("usage: python tests/test_survival_vs_r.py --regenerate")
+if __name__ == "__main__":   # --regenerate: rewrite the case inputs and re-run tests/r/survival.R
+    ORACLE.main(sys.argv[1:], make_inputs=make_inputs)
 
 
 def test_survival_figure_steps_hover_and_band_follow_the_textbook_curve():

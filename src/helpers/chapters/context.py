@@ -382,7 +382,7 @@ def setup(name: str, data_dir: str | Path = SYNTHETIC_DIR, seed: int = 20240101,
     data_dir = Path(data_dir)
     parameters = {"data_dir": str(data_dir), "seed": seed, "ledger_dir": str(ledger_dir),
                   "register_csv": str(register_csv)}
-    context = ChapterContext(name, data_dir, seed, Ledger(name, ledger_dir, register_csv), parameters)
+    context = ChapterContext(name, data_dir, seed, Ledger(name, ledger_dir, register_csv, data_dir), parameters)
     outputs.configure(name, ledger_dir)
     for study in context.studies:
         context.cohort(study)  # validate everything up front: bad data stop the chapter here

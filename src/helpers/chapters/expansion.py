@@ -16,8 +16,7 @@ from helpers.clinical.kinetics import (
 
 
 def study_000_comparisons(nca: pd.DataFrame, patients: pd.DataFrame, *, ledger=None,
-                          register_csv=None, first: str = "CML-LBC", second: str = "Ph+ ALL",
-                          p_tolerance_factor: float = 1.5) -> pd.DataFrame:
+                          register_csv=None, first: str = "CML-LBC", second: str = "Ph+ ALL") -> pd.DataFrame:
     """The four expansion comparisons of study 000 with the book's tests, next to what was published.
 
     ``same conclusion (...)`` says whether each test reaches the paper's conclusion at the 0.05
@@ -27,10 +26,9 @@ def study_000_comparisons(nca: pd.DataFrame, patients: pd.DataFrame, *, ledger=N
     The primary test is the Wilcoxon rank-sum test (R's rules; see :func:`rank_sum_test`), on
     log10 copies so that the Hodges-Lehmann shift is a fold difference; Welch's t-test on log10
     copies is the sensitivity analysis. The one printed P value (active disease) is recorded in
-    ``ledger`` with a tolerance of x/÷ ``p_tolerance_factor``.
+    ``ledger``; its tolerance is the book's one for P values (:mod:`helpers.reproduction.tolerances`).
     """
     from helpers.reproduction import register as reg
-    from helpers.reproduction.ledger import Tolerance
 
     frame = nca.merge(patients[["patient_id", "cohort", "disease_status"]], on="patient_id", how="right")
     active = frame["disease_status"] != "mrd_positive"
@@ -44,7 +42,6 @@ def study_000_comparisons(nca: pd.DataFrame, patients: pd.DataFrame, *, ledger=N
             published = f"P = {entry['value_text']} (test not named)"
             if ledger is not None:
                 ledger.record(spec["register_id"], out["p_rank_sum"], basis="synthetic",
-                              tolerance=Tolerance(factor=p_tolerance_factor),
                               note=(f"{out['test']} on peak copies, {out['n']} patients; Welch t-test on log10 "
                                     f"copies gives P = {out['welch_p']:.4f}. The synthetic peaks were generated "
                                     "so that a rank-sum test lands near the published P; the paper does not name "

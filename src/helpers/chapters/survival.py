@@ -8,7 +8,6 @@ from typing import Sequence
 import pandas as pd
 from scipy import stats as sps
 
-from helpers.reproduction.tolerances import TOL_RATE_PP
 from helpers.stats.survival import Z95
 
 # --------------------------------------------------------------------------
@@ -119,7 +118,6 @@ def record_rates(ledger, curves: Sequence, at: float, ids: dict, *, note: str = 
     """Record the estimate at time ``at`` (percent) of each curve whose label is in ``ids``
     (label -> register_id), with the book's rate tolerance (±2 percentage points). The
     note carries the 95% CI. Returns the rows recorded."""
-    from helpers.reproduction.ledger import Tolerance
 
     rows = []
     by_label = {c.label: c for c in curves}
@@ -132,7 +130,6 @@ def record_rates(ledger, curves: Sequence, at: float, ids: dict, *, note: str = 
             continue
         ci = f"95% CI {100 * r['lower']:.1f}–{100 * r['upper']:.1f}"
         rows.append(ledger.record(rid, 100 * float(r["surv"]), basis=basis,
-                                  tolerance=Tolerance(absolute=TOL_RATE_PP),
                                   note=f"{ci}; n = {by_label[label].n}. {note}".strip()))
     return pd.DataFrame(rows)
 

@@ -1,13 +1,23 @@
 """The published register, the reproduction ledger, tolerances and recomputation from published counts."""
 
+from .claims import (  # noqa: F401
+    CLAIM_STATUSES,
+    CLAIMS_CSV,
+    load_claims,
+)
 from .ledger import (  # noqa: F401
     BASES,
+    CHAPTER_COLUMNS,
+    EVIDENCE,
     LEDGER_COLUMNS,
     STATUSES,
     Ledger,
-    Tolerance,
+    calibration_targets,
+    claim_rows,
     decimals_of,
     download_link,
+    evidence_of,
+    evidence_text,
     format_like,
     load_merged,
     merge_ledger,
@@ -40,4 +50,7 @@ from .tolerances import (  # noqa: F401
     TOL_MEDIAN_MONTHS,
     TOL_P_FACTOR,
     TOL_RATE_PP,
+    TOLERANCES,
+    Tolerance,
+    tolerance_for,
 )

@@ -35,7 +35,6 @@ Evidence (what an agreement means; decided by the merge, never by a chapter)
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Optional
@@ -43,8 +42,11 @@ from typing import Optional
 import pandas as pd
 
 from helpers.paths import REGISTER_CSV
+from helpers.reproduction import claims as claims_register
 from helpers.reproduction import register as reg
 from helpers.reproduction.published import rounds_to
+from helpers.reproduction.tolerances import tolerance_for
+from helpers.stats.format import format_p
 
 STATUSES = ("exact", "within-tolerance", "differs", "not-reproducible")
 BASES = ("recomputed", "synthetic", "transcribed")
@@ -54,39 +56,9 @@ CHAPTER_COLUMNS = (
     "reproduced", "status", "basis", "tolerance", "note",
 )
 LEDGER_COLUMNS = (*CHAPTER_COLUMNS[:10], "evidence", *CHAPTER_COLUMNS[10:])
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    """How far a non-exact value may be from the published one.
-
-    ``absolute``: in the published unit (e.g. 2.0 percentage points);
-    ``relative``: a fraction of the published value (0.15 = 15 %);
-    ``factor``: a ratio either way (1.5 = within ×/÷ 1.5), for P values.
-    """
-
-    absolute: Optional[float] = None
-    relative: Optional[float] = None
-    factor: Optional[float] = None
-
-    def allows(self, published: float, reproduced: float) -> bool:
-        if self.absolute is not None and abs(reproduced - published) <= self.absolute:
-            return True
-        if self.relative is not None and abs(reproduced - published) <= self.relative * abs(published):
-            return True
-        if self.factor is not None and published > 0 and reproduced > 0:
-            return max(reproduced / published, published / reproduced) <= self.factor
-        return False
-
-    def describe(self) -> str:
-        parts = []
-        if self.absolute is not None:
-            parts.append(f"±{self.absolute:g}")
-        if self.relative is not None:
-            parts.append(f"±{self.relative:.0%}")
-        if self.factor is not None:
-            parts.append(f"×/÷{self.factor:g}")
-        return " or ".join(parts)
+# What a chapter's part holds besides its source-trace columns: the raw evidence the merge decides from.
+EVIDENCE_FIELDS = ("record", "value", "numerator", "denominator")
+PART_COLUMNS = (*CHAPTER_COLUMNS, *EVIDENCE_FIELDS)
 
 
 def decimals_of(text: str) -> int:
@@ -109,32 +81,79 @@ def format_like(published_text: str, kind: str, value: float) -> str:
     return f"{rounded}{suffix}"
 
 
+def number_status(row: pd.Series, value: float, basis: str) -> tuple[str, str]:
+    """(status, tolerance text) of a number: exact when it rounds to the printed value, within
+    tolerance by the central table (:func:`tolerance_for`), else differs."""
+    tolerance = tolerance_for(str(row["kind"]), basis)
+    if rounds_to(str(row["value_text"]), value):
+        status = "exact"
+    elif tolerance is not None and tolerance.allows(float(row["value"]), value):
+        status = "within-tolerance"
+    else:
+        status = "differs"
+    return status, tolerance.describe() if tolerance else ""
+
+
+def proportion_status(row: pd.Series, k: int, n: int) -> str:
+    """A published k/n (%): exact only when k and n are the published counts and the percentage
+    rounds to the printed one."""
+    counts_agree = (not pd.isna(row["numerator"]) and int(row["numerator"]) == k
+                    and not pd.isna(row["denominator"]) and int(row["denominator"]) == n)
+    pct = 100 * k / n if n else float("nan")
+    return "exact" if counts_agree and rounds_to(str(row["value_text"]), pct) else "differs"
+
+
+def text_status(row: pd.Series, shown: str) -> str:
+    """A fact that is not a number: exact when shown as printed, ignoring case and spacing."""
+    same = " ".join(shown.split()).casefold() == " ".join(str(row["value_text"]).split()).casefold()
+    return "exact" if same else "differs"
+
+
+def _decided(recorded: pd.DataFrame, register: pd.DataFrame) -> pd.DataFrame:
+    """Every recorded row's status and tolerance, decided again from its raw evidence: whatever
+    status a chapter part carries is not taken."""
+    statuses, tolerances = [], []
+    for _, rec in recorded.iterrows():
+        row = register.loc[rec["register_id"]]
+        kind, tolerance = rec["record"], ""
+        if kind == "number":
+            status, tolerance = number_status(row, float(rec["value"]), rec["basis"])
+        elif kind == "proportion":
+            status = proportion_status(row, int(rec["numerator"]), int(rec["denominator"]))
+        elif kind == "text":
+            status = text_status(row, rec["reproduced"])
+        elif kind == "not-reproducible":
+            status = "not-reproducible"
+        else:
+            raise ValueError(f"{rec['chapter']}: {rec['register_id']} has no recorded evidence ({kind!r})")
+        statuses.append(status)
+        tolerances.append(tolerance)
+    return recorded.assign(status=statuses, tolerance=tolerances)
+
+
 class Ledger:
     """Collects one chapter's ledger rows and writes them for the build."""
 
     def __init__(self, chapter: str, ledger_dir: Optional[str | Path] = None,
-                 register_csv: str | Path = REGISTER_CSV):
+                 register_csv: str | Path = REGISTER_CSV, data_dir: Optional[str | Path] = None):
         self.chapter = chapter
+        self.data_dir = data_dir
         self.ledger_dir = Path(ledger_dir) if ledger_dir else None
         self.register_csv = register_csv
         self.rows: list[dict] = []
+        self.claim_rows: list[dict] = []
 
     def _published(self, register_id: str) -> pd.Series:
         return reg.entry(register_id, self.register_csv)
 
-    def record(self, register_id: str, reproduced: float, *, basis: str,
-               tolerance: Optional[Tolerance] = None, note: str = "") -> dict:
-        """Compare the book's value with the published number and keep the row."""
+    def record(self, register_id: str, reproduced: float, *, basis: str, note: str = "") -> dict:
+        """Keep the book's value of a published number. The status shown is the merge's rule
+        (:func:`number_status`, tolerances from :mod:`helpers.reproduction.tolerances`); the
+        merge decides it again from the recorded value, so no chapter can set it."""
         row = self._published(register_id)
-        published_text = str(row["value_text"])
-        if rounds_to(published_text, reproduced):
-            status = "exact"
-        elif tolerance is not None and tolerance.allows(float(row["value"]), float(reproduced)):
-            status = "within-tolerance"
-        else:
-            status = "differs"
-        return self._keep(row, format_like(published_text, row["kind"], reproduced), status, basis,
-                          tolerance.describe() if tolerance else "", note)
+        status, tolerance = number_status(row, float(reproduced), basis)
+        return self._keep(row, format_like(str(row["value_text"]), row["kind"], reproduced), status, basis,
+                          tolerance, note, raw={"record": "number", "value": repr(float(reproduced))})
 
     def record_proportion(self, register_id: str, k: int, n: int, *, basis: str, note: str = "") -> dict:
         """A published k/n (%): exact only when k and n are the published counts and the
@@ -142,31 +161,30 @@ class Ledger:
         row = self._published(register_id)
         published_text = str(row["value_text"])
         pct = 100 * k / n if n else float("nan")
-        counts_agree = (not pd.isna(row["numerator"]) and int(row["numerator"]) == k
-                        and not pd.isna(row["denominator"]) and int(row["denominator"]) == n)
-        status = "exact" if counts_agree and rounds_to(published_text, pct) else "differs"
+        status = proportion_status(row, k, n)
         published = published_text
         if not pd.isna(row["numerator"]) and not pd.isna(row["denominator"]):
             published = f"{int(row['numerator'])}/{int(row['denominator'])} ({published_text})"
         return self._keep(row, f"{k}/{n} ({format_like(published_text, row['kind'], pct)})", status,
-                          basis, "", note, published=published)
+                          basis, "", note, published=published,
+                          raw={"record": "proportion", "numerator": str(int(k)), "denominator": str(int(n))})
 
     def record_text(self, register_id: str, shown: str, *, basis: str = "transcribed",
                     note: str = "") -> dict:
         """A published fact that is not a number (a date such as "January 2019", a grade
         such as "II"): exact when the book shows the same text, ignoring case and spacing."""
         row = self._published(register_id)
-        same = " ".join(str(shown).split()).casefold() == " ".join(str(row["value_text"]).split()).casefold()
-        return self._keep(row, str(shown), "exact" if same else "differs", basis, "", note)
+        return self._keep(row, str(shown), text_status(row, str(shown)), basis, "", note, raw={"record": "text"})
 
     def not_reproducible(self, register_id: str, note: str, basis: str = "synthetic") -> dict:
         """A published number the book cannot compute; the note must say why."""
         if not note.strip():
             raise ValueError(f"{register_id}: a not-reproducible row needs a note saying why")
-        return self._keep(self._published(register_id), "", "not-reproducible", basis, "", note)
+        return self._keep(self._published(register_id), "", "not-reproducible", basis, "", note,
+                          raw={"record": "not-reproducible"})
 
     def _keep(self, row, reproduced_text, status, basis, tolerance, note,
-              published: Optional[str] = None) -> dict:
+              published: Optional[str] = None, raw: Optional[dict] = None) -> dict:
         if basis not in BASES:
             raise ValueError(f"basis must be one of {BASES}, got {basis!r}")
         kept = {
@@ -176,26 +194,134 @@ class Ledger:
             "reproduced": reproduced_text, "status": status,
             "basis": basis, "tolerance": tolerance, "note": note,
         }
-        self.rows = [r for r in self.rows if r["register_id"] != kept["register_id"]] + [kept]
+        if any(r["register_id"] == kept["register_id"] for r in self.rows):
+            raise ValueError(f"{self.chapter}: {kept['register_id']} is recorded twice; a published number "
+                             "gets one row per chapter")
+        self.rows.append(kept | {field: "" for field in EVIDENCE_FIELDS} | (raw or {}))
         self.save()
         return kept
 
+    def claim(self, claim_id: str, *, estimate: float, p_value: float, method: str,
+              lower: float = math.nan, upper: float = math.nan, note: str = "",
+              claims_csv: str | Path = claims_register.CLAIMS_CSV) -> dict:
+        """Record the book's evidence on one of the papers' qualitative findings: the estimate
+        (the claim's measure, factor against its reference), its CI and P, and how they were
+        computed. Whether the finding holds is decided at the merge, by the register's rule
+        (:mod:`helpers.reproduction.claims`), never here."""
+        claim = claims_register.load_claims(claims_csv).loc[claim_id]
+        if claim["chapter"] != self.chapter:
+            raise ValueError(f"{claim_id} belongs to the {claim['chapter'] or '(no)'} chapter, not {self.chapter}")
+        if any(r["claim_id"] == claim_id for r in self.claim_rows):
+            raise ValueError(f"{self.chapter}: claim {claim_id} is recorded twice")
+        if not method.strip():
+            raise ValueError(f"{claim_id}: say how the evidence was computed (method)")
+        kept = {"claim_id": claim_id, "chapter": self.chapter, "estimate": float(estimate),
+                "lower": float(lower), "upper": float(upper), "p_value": float(p_value),
+                "null": claims_register.null_of(claim["measure"]), "method": method, "note": note}
+        self.claim_rows.append(kept)
+        self.save()
+        return kept
+
+    def claims_table(self, claims_csv: str | Path = claims_register.CLAIMS_CSV) -> pd.DataFrame:
+        """This chapter's claims beside the book's evidence, with the status the merge will give."""
+        register = claims_register.load_claims(claims_csv)
+        rows = []
+        for ev in self.claim_rows:
+            claim = register.loc[ev["claim_id"]]
+            status, reason = claims_register.decide(claim, ev["estimate"], ev["p_value"])
+            rows.append({"Claim (study)": f"{claim['statement']} ({claim['study']})",
+                         "Book (synthetic cohort)": evidence_text(claim["measure"], ev),
+                         "Status": status, "Why": reason, "Method": ev["method"]})
+        return pd.DataFrame(rows, columns=["Claim (study)", "Book (synthetic cohort)", "Status", "Why", "Method"])
+
     def table(self) -> pd.DataFrame:
-        """This chapter's source-trace table: published value, where it stands, the book's value."""
-        return pd.DataFrame(self.rows, columns=list(CHAPTER_COLUMNS))
+        """This chapter's source-trace table: published value, where it stands, the book's value,
+        and the evidence class the merge will give each row (from the data's provenance)."""
+        table = pd.DataFrame(self.rows, columns=list(CHAPTER_COLUMNS))
+        evidence = evidence_of(table["basis"], table["register_id"], calibration_targets(self.data_dir))
+        table.insert(CHAPTER_COLUMNS.index("basis") + 1, "evidence", evidence)
+        return table
+
+    def part(self) -> pd.DataFrame:
+        """What the build merges: the source-trace columns and the raw evidence behind each row."""
+        return pd.DataFrame(self.rows, columns=list(PART_COLUMNS))
 
     def save(self) -> None:
         if self.ledger_dir is None:
             return
         self.ledger_dir.mkdir(parents=True, exist_ok=True)
-        self.table().to_csv(self.ledger_dir / f"{self.chapter}.csv", index=False, lineterminator="\n")
+        self.part().to_csv(self.ledger_dir / f"{self.chapter}.csv", index=False, lineterminator="\n")
+        if self.claim_rows:
+            (self.ledger_dir / "claims").mkdir(exist_ok=True)
+            pd.DataFrame(self.claim_rows, columns=list(claims_register.EVIDENCE_COLUMNS)).to_csv(
+                self.ledger_dir / "claims" / f"{self.chapter}.csv", index=False, lineterminator="\n")
+
+
+def evidence_text(measure: str, evidence: dict) -> str:
+    """"hazard ratio 2.01 (95% CI 0.91–4.43), P = 0.08": the book's evidence on a claim, printed."""
+    def num(v: float) -> str:
+        return "∞" if v == math.inf else ("0" if v == 0 else f"{v:.3g}")
+
+    text = f"{measure} {num(evidence['estimate'])}"
+    if math.isfinite(evidence["lower"]) and math.isfinite(evidence["upper"]):
+        text += f" (95% CI {num(evidence['lower'])}–{num(evidence['upper'])})"
+    if math.isfinite(evidence["p_value"]):
+        text += f", P = {format_p(evidence['p_value'])}"
+    return text
+
+
+def claim_rows(parts_dir: Path, chapters: Optional[list[str]],
+               claims_csv: str | Path = claims_register.CLAIMS_CSV) -> pd.DataFrame:
+    """One ledger row per claim of the register: the chapters' evidence and the status the
+    register's rule gives it (``not-evaluated`` where no chapter recorded evidence)."""
+    register = claims_register.load_claims(claims_csv)
+    files = sorted((Path(parts_dir) / "claims").glob("*.csv"))
+    if chapters is not None:
+        files = [f for f in files if f.stem in chapters]
+    frames = [pd.read_csv(f, keep_default_na=False, na_values=[""]) for f in files]
+    evidence = (pd.concat(frames, ignore_index=True) if frames
+                else pd.DataFrame(columns=list(claims_register.EVIDENCE_COLUMNS)))
+    evidence = evidence[list(claims_register.EVIDENCE_COLUMNS)]
+    twice = evidence.loc[evidence["claim_id"].duplicated(), "claim_id"].tolist()
+    if twice:
+        raise ValueError(f"claims recorded by more than one chapter: {twice}")
+    unknown = sorted(set(evidence["claim_id"]) - set(register.index))
+    if unknown:
+        raise ValueError(f"claims recorded that the claims register does not hold: {unknown}")
+    by_id = evidence.set_index("claim_id")
+    rows = []
+    for claim_id, claim in register.iterrows():
+        recorded = claim_id in by_id.index
+        if recorded:
+            ev = by_id.loc[claim_id].to_dict()
+            for key in ("estimate", "lower", "upper", "p_value"):
+                ev[key] = float(ev[key])
+            status, reason = claims_register.decide(claim, ev["estimate"], ev["p_value"])
+            reproduced, note = evidence_text(claim["measure"], ev), f"{reason}. {ev['method']}"
+        elif claim["testable"] == "yes":
+            status, reproduced, note = "not-evaluated", "", "testable, but not computed by any chapter of this edition yet"
+        else:
+            status, reproduced, note = "not-testable", "", claim["note"]
+        rule = {"significant": f"P < {claims_register.ALPHA} and estimate {claim['expected']} "
+                               f"{claims_register.null_of(claim['measure']):g}",
+                "direction": f"estimate {claim['expected']} {claims_register.null_of(claim['measure']):g}",
+                "no-difference": f"P ≥ {claims_register.ALPHA}"}.get(claim["rule"], "")
+        rows.append({
+            "study": claim["study"], "chapter": ev["chapter"] if recorded else "", "register_id": claim_id,
+            "quantity": claim["statement"], "group": claim["population"], "location": claim["location"],
+            "published": f"{claim['kind']}: {claim['direction']} ({claim['model']})",
+            "reproduced": reproduced, "status": status, "basis": "synthetic" if recorded else "",
+            "tolerance": rule, "note": note,
+        })
+    return pd.DataFrame(rows, columns=list(CHAPTER_COLUMNS))
 
 
 def calibration_targets(data_dir: Optional[str | Path]) -> set[str]:
     """Register ids the generator calibrated the cohorts to, from each study's ``provenance.csv``
     (rows whose provenance is ``calibrated``); none when the data carry no provenance."""
     targets: set[str] = set()
-    for path in sorted(Path(data_dir).glob("*/provenance.csv")) if data_dir else []:
+    folders = [Path(data_dir), *sorted(Path(data_dir).glob("*/"))] if data_dir else []  # one study or many
+    for path in [f / "provenance.csv" for f in folders if (f / "provenance.csv").is_file()]:
         provenance = pd.read_csv(path, dtype=str, keep_default_na=False)
         for ids in provenance.loc[provenance["provenance"] == "calibrated", "register_ids"]:
             targets.update(i.strip() for i in ids.split(";") if i.strip())
@@ -212,7 +338,8 @@ def evidence_of(basis: pd.Series, register_id: pd.Series, calibrated: set[str]) 
 
 
 def merge_ledger(parts_dir: Path, out_csv: Path, chapters: Optional[list[str]] = None,
-                 register_csv: str | Path = REGISTER_CSV, data_dir: Optional[str | Path] = None) -> pd.DataFrame:
+                 register_csv: str | Path = REGISTER_CSV, data_dir: Optional[str | Path] = None,
+                 claims_csv: str | Path = claims_register.CLAIMS_CSV) -> pd.DataFrame:
     """Merge chapter ledgers, and list every register row no chapter computed.
 
     Only the parts of the given ``chapters`` are read, so a chapter removed
@@ -225,13 +352,17 @@ def merge_ledger(parts_dir: Path, out_csv: Path, chapters: Optional[list[str]] =
     if chapters is not None:
         files = [f for f in files if f.stem in chapters]
     frames = [pd.read_csv(f, dtype=str, keep_default_na=False) for f in files]
-    recorded = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=CHAPTER_COLUMNS)
-    recorded = recorded[list(CHAPTER_COLUMNS)]  # anything else a part carries (an "evidence") is not taken
+    recorded = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=PART_COLUMNS)
+    missing = [c for c in PART_COLUMNS if c not in recorded.columns]
+    if missing:
+        raise ValueError(f"chapter ledger parts in {parts_dir} lack {missing}: rebuild the chapters")
+    recorded = recorded[list(PART_COLUMNS)]  # anything else a part carries (an "evidence") is not taken
     twice = recorded.loc[recorded["register_id"].duplicated(keep=False)]
     if not twice.empty:
         raise ValueError("register ids recorded by more than one chapter: " + "; ".join(
             f"{rid} ({', '.join(part['chapter'])})" for rid, part in twice.groupby("register_id")))
     register = reg.load_register(register_csv)
+    recorded = _decided(recorded, register)[list(CHAPTER_COLUMNS)]
     missing = register.loc[~register["register_id"].isin(recorded["register_id"])]
     pending = pd.DataFrame({
         "study": missing["study"], "chapter": "", "register_id": missing["register_id"],
@@ -240,10 +371,11 @@ def merge_ledger(parts_dir: Path, out_csv: Path, chapters: Optional[list[str]] =
         "basis": "", "tolerance": "",
         "note": "not computed by any chapter of this edition yet",
     })
-    merged = pd.concat([recorded, pending], ignore_index=True)
+    claims = claim_rows(parts_dir, chapters, claims_csv)
+    merged = pd.concat([recorded, pending, claims], ignore_index=True)
     merged["evidence"] = evidence_of(merged["basis"], merged["register_id"], calibration_targets(data_dir))
     merged = merged[list(LEDGER_COLUMNS)]
-    order = {rid: i for i, rid in enumerate(register["register_id"])}
+    order = {rid: i for i, rid in enumerate([*register["register_id"], *claims["register_id"]])}
     merged = merged.assign(_order=merged["register_id"].map(order)).sort_values(
         ["study", "_order"], kind="stable").drop(columns="_order")
     out_csv.parent.mkdir(parents=True, exist_ok=True)
@@ -270,12 +402,14 @@ def load_merged(ledger_dir: Optional[str | Path] = None,
     return merge_ledger(parts, path, register_csv=register_csv)
 
 
-def status_summary(frame: pd.DataFrame, by: str = "study") -> pd.DataFrame:
-    """Counts of published numbers by ``by`` (study, or evidence) and status (all four statuses shown)."""
+def status_summary(frame: pd.DataFrame, by: str = "study", statuses: tuple = STATUSES) -> pd.DataFrame:
+    """Counts of published numbers (or, with ``statuses=CLAIM_STATUSES``, claims) by ``by``
+    (study, or evidence) and status, every status shown; rows of other statuses are left out."""
+    frame = frame[frame["status"].isin(statuses)]
     rows = frame[by].replace("", "(none: not computed)")
     if by == "evidence":  # in the order of what an agreement is worth, not alphabetical
         rows = pd.Categorical(rows, categories=[*EVIDENCE, "(none: not computed)"])
-    table = pd.crosstab(rows, pd.Categorical(frame["status"], categories=STATUSES), dropna=False)
+    table = pd.crosstab(rows, pd.Categorical(frame["status"], categories=list(statuses)), dropna=False)
     table.index.name = by
     table.columns = [str(c) for c in table.columns]
     table["total"] = table.sum(axis=1)

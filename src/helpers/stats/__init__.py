@@ -1,4 +1,4 @@
-"""Numerics on arrays and frames (numpy/scipy/pandas/lifelines/statsmodels only; no plotly, ledger or study ids)."""
+"""Numerics on arrays and frames (numpy, scipy, pandas, lifelines, statsmodels, firthmodels; no plotly, ledger or study ids)."""
 
 from .competing_risks import (  # noqa: F401
     CumulativeIncidence,
@@ -110,7 +110,6 @@ from .units import (  # noqa: F401
 from .validation import (  # noqa: F401
     as_count,
     as_events,
-    as_finite_sample,
     as_k_n,
     as_level,
     as_sample,

@@ -10,7 +10,15 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from helpers.stats.nca import _as_profile, _check_choice
+from helpers.stats.validation import (
+    as_finite_number,
+    as_numeric,
+    as_positive,
+    as_profile,
+    as_proportion,
+    check_choice,
+    check_finite,
+)
 
 LN2 = math.log(2.0)
 
@@ -31,11 +39,8 @@ class SteinParameters:
 
     def __post_init__(self):
         for name in ("cmax", "tmax", "rho", "alpha", "beta"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float, np.floating)) and math.isfinite(value) and value > 0):
-                raise ValueError(f"SteinParameters: {name} must be a positive number, got {value!r}")
-        if not (0.0 <= self.fb <= 1.0):
-            raise ValueError(f"SteinParameters: fb must be in [0, 1], got {self.fb!r}")
+            as_positive(getattr(self, name), f"SteinParameters: {name}")
+        as_proportion(self.fb, "SteinParameters: fb")
 
     @property
     def doubling_time(self) -> float:
@@ -86,10 +91,9 @@ def simulate_stein(params: SteinParameters, days: Iterable[float], *, sd_log: fl
     """A kinetics table for one simulated patient: model level times log-normal noise
     (SD ``sd_log`` on the natural-log scale); levels under ``lloq`` become BLQ rows
     carrying the limit, as in the data contract."""
-    if sd_log < 0:
-        raise ValueError(f"sd_log must be >= 0, got {sd_log}")
+    as_finite_number(sd_log, "sd_log", minimum=0.0)
     rng = rng if rng is not None else np.random.default_rng()
-    days = np.asarray(list(days), dtype=float)
+    days = check_finite(as_numeric(list(days), "days"), "days")
     level = stein_curve(days, params) * np.exp(sd_log * rng.standard_normal(len(days)))
     below = np.zeros(len(days), dtype=bool) if lloq is None else level < lloq
     return pd.DataFrame({"patient_id": patient_id, "day": days,
@@ -195,7 +199,7 @@ def fit_stein(day, copies, below_lloq, *, min_rise: int = 2, min_fall: int = 3,
     FB); the best is kept. Parameters ending on a bound are listed in ``at_bounds``
     (they are not identified by the data).
     """
-    t, c, b = _as_profile(day, copies, below_lloq, who)
+    t, c, b = as_profile(day, copies, below_lloq, who)
     q = ~b
     n, n_blq = len(t), int(b.sum())
     if not q.any():
@@ -310,7 +314,7 @@ def draw_parameters(rng: np.random.Generator) -> SteinParameters:
 def recovery_study(n: int, rng: np.random.Generator, schedule: str = "book") -> pd.DataFrame:
     """Simulate ``n`` patients with known parameters on a schedule, fit each, and return
     one row per patient with ``true_<p>``, ``fit_<p>`` and the fit status."""
-    _check_choice(schedule, tuple(RECOVERY_TOLERANCE), "schedule")
+    check_choice(schedule, tuple(RECOVERY_TOLERANCE), "schedule")
     days = BOOK_SCHEDULE if schedule == "book" else DENSE_SCHEDULE
     rows = []
     for i in range(n):

@@ -1,73 +1,32 @@
 """Non-compartmental analysis of CAR-T kinetics: Cmax, Tmax, AUC0-28 (linear and linear-up/log-down).
 
-Hand-written: no maintained Python package applies the BLQ rules of PKNCA (R), which this
-module follows (leading BLQ -> 0, trailing BLQ dropped, middle BLQ dropped or LLOQ/2), and
-the tests check it against hand-computed profiles to 1e-12 and R's own AUC.
+Hand-written: no widely used Python package applies the BLQ rules of PKNCA (R), which this
+module follows (leading and trailing BLQ -> 0, BLQ between quantifiable samples dropped; or
+every BLQ -> LLOQ/2, or every BLQ dropped), nor the linear-up/log-down trapezoid. What the
+rules change, measured by ``benchmarks/library_vs_r.py`` on worked example B (LLOQ 50, BLQ on
+days 1, 14, 28 and 60; committed R AUC in ``tests/fixtures/r/kinetics_nca_expected.csv``,
+case worked_b_pknca): ``scipy.integrate.trapezoid`` on the samples as recorded (BLQ at the
+limit) gives an AUC0-28 38.6 % below R's 47,300 under the PKNCA rule, and 40.0 % below with
+every BLQ set to 0 (the day-14 BLQ sample between 5,000 and 400 copies is kept instead of
+dropped). On the cleaned samples scipy's linear trapezoid (47,300) is 35.2 % above R's
+linear-up/log-down AUC0-28 (34,998): scipy has no log-down rule.
+The tests check this module against hand-computed profiles to 1e-12 and R's AUC to 1e-10.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 import pandas as pd
+
+from helpers.stats.validation import as_numeric, as_profile, check_choice, check_columns, check_finite
 
 AUC_METHODS = ("linear", "linear-up/log-down")
 BLQ_RULES = ("pknca", "lloq/2", "drop")
 #: "Within one month" is taken as days 0-28 (the last scheduled sample of the first month).
 WINDOW_DAYS = 28.0
-
-
-# --------------------------------------------------------------------------- #
-# input checks
-# --------------------------------------------------------------------------- #
-def _as_profile(day, copies, below_lloq, who: str = "profile") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Arrays sorted by day; a clear ValueError naming what is wrong otherwise."""
-    try:
-        t = np.asarray(day, dtype=float)
-        c = np.asarray(copies, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{who}: day and copies must be numeric ({exc})") from None
-    b = np.asarray(below_lloq)
-    if t.ndim != 1 or c.ndim != 1 or b.ndim != 1:
-        raise ValueError(f"{who}: day, copies and below_lloq must be one-dimensional")
-    if not (len(t) == len(c) == len(b)):
-        raise ValueError(f"{who}: day ({len(t)}), copies ({len(c)}) and below_lloq ({len(b)}) "
-                         "must have the same length")
-    if len(t) == 0:
-        raise ValueError(f"{who}: no samples")
-    if b.dtype != bool:
-        if not all(isinstance(v, (bool, np.bool_)) for v in b):
-            bad = [v for v in b if not isinstance(v, (bool, np.bool_))][:3]
-            raise ValueError(f"{who}: below_lloq must be True/False, got {bad}")
-        b = b.astype(bool)
-    if not np.all(np.isfinite(t)):
-        raise ValueError(f"{who}: missing or infinite day at positions {np.flatnonzero(~np.isfinite(t)).tolist()}")
-    if np.any(t < 0):
-        raise ValueError(f"{who}: negative day {t[t < 0].tolist()} (day 0 is the infusion; "
-                         "kinetics start at day 0)")
-    if not np.all(np.isfinite(c)):
-        raise ValueError(f"{who}: missing or infinite copies on days {t[~np.isfinite(c)].tolist()}")
-    if np.any(c < 0):
-        raise ValueError(f"{who}: negative copies on days {t[c < 0].tolist()}")
-    if np.any((c == 0) & ~b):
-        raise ValueError(f"{who}: copies of 0 on days {t[(c == 0) & ~b].tolist()} are marked quantifiable; "
-                         "a level below the limit must have below_lloq True")
-    if np.any(b & (c <= 0)):
-        raise ValueError(f"{who}: below-limit samples must carry the limit (> 0) as their value; "
-                         f"days {t[b & (c <= 0)].tolist()}")
-    order = np.argsort(t, kind="stable")
-    t, c, b = t[order], c[order], b[order]
-    dup = t[1:][np.diff(t) == 0]
-    if len(dup):
-        raise ValueError(f"{who}: more than one sample on day(s) {sorted(set(dup.tolist()))}")
-    return t, c, b
-
-
-def _check_choice(value: str, allowed: Sequence[str], name: str) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {tuple(allowed)}, got {value!r}")
 
 
 # --------------------------------------------------------------------------- #
@@ -81,8 +40,8 @@ def clean_profile(day, copies, below_lloq, *, blq: str = "pknca", add_day0: bool
     used; NaN when dropped), ``handling`` (``quantifiable``, ``BLQ -> 0``,
     ``BLQ -> LLOQ/2``, ``BLQ dropped``, ``added: day 0 = 0``).
     """
-    _check_choice(blq, BLQ_RULES, "blq")
-    t, c, b = _as_profile(day, copies, below_lloq, who)
+    check_choice(blq, BLQ_RULES, "blq")
+    t, c, b = as_profile(day, copies, below_lloq, who)
     q = np.flatnonzero(~b)
     first_q, last_q = (q[0], q[-1]) if len(q) else (len(t), -1)
     level = c.astype(float).copy()
@@ -129,13 +88,13 @@ def auc(day, level, *, method: str = "linear-up/log-down", start: float = 0.0,
     which case the level there is interpolated. Returns NaN when ``end`` is after the
     last sample (no extrapolation).
     """
-    _check_choice(method, AUC_METHODS, "method")
-    t = np.asarray(day, dtype=float)
-    c = np.asarray(level, dtype=float)
+    check_choice(method, AUC_METHODS, "method")
+    t = as_numeric(day, "auc: day")
+    c = as_numeric(level, "auc: level")
     if len(t) != len(c) or len(t) == 0:
         raise ValueError("auc: day and level must be non-empty and of the same length")
-    if np.any(~np.isfinite(t)) or np.any(~np.isfinite(c)):
-        raise ValueError("auc: day and level must be finite (drop BLQ samples with clean_profile first)")
+    for values, name in ((t, "auc: day"), (c, "auc: level")):
+        check_finite(values, name, advice="day and level must be finite (drop BLQ samples with clean_profile first)")
     if np.any(np.diff(t) <= 0):
         raise ValueError("auc: days must be strictly increasing")
     if np.any(c < 0):
@@ -162,8 +121,8 @@ def auc(day, level, *, method: str = "linear-up/log-down", start: float = 0.0,
 def nca_profile(day, copies, below_lloq, *, method: str = "linear-up/log-down", blq: str = "pknca",
                 window: float = WINDOW_DAYS, who: str = "profile") -> dict:
     """Non-compartmental parameters of one patient's transgene profile (see module docstring)."""
-    _check_choice(method, AUC_METHODS, "method")
-    t, c, b = _as_profile(day, copies, below_lloq, who)
+    check_choice(method, AUC_METHODS, "method")
+    t, c, b = as_profile(day, copies, below_lloq, who)
     q = ~b
     out = {"n_samples": int(len(t)), "n_blq": int(b.sum()), "last_sample_day": float(t[-1])}
     if q.any():
@@ -200,10 +159,7 @@ def nca_table(kinetics: pd.DataFrame, *, method: str = "linear-up/log-down", blq
     (``study_id`` is carried along when present). Every patient with at least one
     sample gets a row; none is dropped.
     """
-    needed = {"patient_id", "day", "copies_per_ug_gdna", "below_lloq"}
-    missing = needed - set(kinetics.columns)
-    if missing:
-        raise ValueError(f"kinetics table lacks column(s) {sorted(missing)}")
+    check_columns(kinetics, ["patient_id", "day", "copies_per_ug_gdna", "below_lloq"], "nca_table")
     rows = []
     for pid, g in kinetics.groupby("patient_id", sort=True):
         row = {"patient_id": pid}

@@ -4,6 +4,28 @@ Every estimator here is checked against R (``survfit``, ``survdiff``, ``coxph``
 with Efron ties, ``cox.zph``) to 1e-6 on committed fixtures that include tied
 times (``tests/test_survival_vs_r.py``, oracle script ``tests/r/survival.R``).
 
+Why the Kaplan–Meier quantiles and ``cox.zph`` are hand-written
+-----------------------------------------------------------------
+lifelines (0.30) gives other numbers than R for both, measured by
+``benchmarks/library_vs_r.py`` on the committed fixtures ``tests/fixtures/r/survival_*``
+(the functions here agree with R to 1e-11 on the same data):
+
+* **Median and its CI.** ``KaplanMeierFitter.median_survival_time_`` is the first time
+  S(t) <= 0.5; R's ``quantile.survfit`` takes the midpoint of a flat stretch at exactly 0.5.
+  lifelines' median differs from R's by up to 1.5 time units (ties_3groups/b: 6 vs 7.5) in
+  3 of the 25 curves of survival_median_expected.csv. Its CI limits
+  (``median_survival_times(confidence_interval_)``, the same log(-log) band) equal R's where
+  both are finite, but in 5 of the 25 curves lifelines gives a finite upper limit (up to
+  17.5 months, small_vs_large/LBC) where R reports none (NA: the band is undefined once the
+  curve reaches 0).
+* **Proportional-hazards test.** ``lifelines.statistics.proportional_hazard_test`` uses the
+  approximation ``cox.zph`` used before survival 3.0 (2019) and has no GLOBAL test; its
+  chi-squares differ from R's by up to 0.33 and its P values by up to 0.37, for every one
+  of the 7 model terms of survival_zph_expected.csv under the km, rank and identity
+  transforms.
+
+The Cox fit itself is lifelines' (``CoxPHFitter``), pushed to full convergence.
+
 What is here
 ------------
 ``kaplan_meier(time, event)``          product-limit estimate with Greenwood variance and
@@ -65,13 +87,24 @@ from scipy import stats as sps
 
 from helpers.stats.format import format_p
 from helpers.stats.validation import (
+    as_finite_number,
+    as_level,
+    as_numeric,
+    as_proportion,
+    as_query_times,
     as_times,
+    check_choice,
+    check_columns,
+    check_finite,
     check_frame,
+    check_frame_groups,
+    check_groups,
     check_time_event,
-    positions_text,
 )
 
 Z95 = float(sps.norm.ppf(0.975))
+CONF_TYPES = ("log-log", "log", "plain")
+ZPH_TRANSFORMS = ("km", "rank", "identity", "log")
 
 
 # --------------------------------------------------------------------------
@@ -80,6 +113,7 @@ Z95 = float(sps.norm.ppf(0.975))
 
 def _confint(surv: np.ndarray, std_err: np.ndarray, conf_type: str, z: float) -> tuple[np.ndarray, np.ndarray]:
     """Pointwise CI of a survival curve from the SE of -log S (R's ``survfit_confint``)."""
+    check_choice(conf_type, CONF_TYPES, "conf_type")
     surv = np.asarray(surv, float)
     with np.errstate(divide="ignore", invalid="ignore"):
         if conf_type == "log-log":
@@ -91,12 +125,10 @@ def _confint(surv: np.ndarray, std_err: np.ndarray, conf_type: str, z: float) ->
             xx = np.where(surv == 0, np.nan, surv)
             lower = np.exp(np.log(xx) - z * std_err)
             upper = np.minimum(np.exp(np.log(xx) + z * std_err), 1.0)
-        elif conf_type == "plain":
+        else:  # "plain"
             se2 = std_err * surv * z
             lower = np.maximum(surv - se2, 0.0)
             upper = np.minimum(surv + se2, 1.0)
-        else:
-            raise ValueError(f"conf_type must be 'log-log', 'log' or 'plain', got {conf_type!r}")
     return lower, upper
 
 
@@ -179,7 +211,7 @@ class KaplanMeier:
 
     def n_at_risk(self, times) -> np.ndarray:
         """Patients still under observation (time >= t) at each of ``times``."""
-        times = np.atleast_1d(np.asarray(times, float))
+        times = as_query_times(times)
         srt = np.sort(self.time)
         return (srt.size - np.searchsorted(srt, times, side="left")).astype(int)
 
@@ -190,7 +222,7 @@ class KaplanMeier:
         ``beyond_followup``), as R drops it. Columns: ``t, surv, se_surv, lower, upper,
         n_risk, n_event`` (events up to and including t), ``beyond_followup``.
         """
-        times = np.atleast_1d(np.asarray(times, float))
+        times = as_query_times(times)
         tab = self.table
         rows = []
         for t in times:
@@ -211,8 +243,7 @@ class KaplanMeier:
     def quantile(self, p: float, tol: float = math.sqrt(np.finfo(float).eps)) -> dict:
         """Time at which the curve first falls to ``1 - p`` (p = 0.5: the median) with its CI,
         exactly as R's ``quantile.survfit``; NaN where not reached."""
-        if not 0 <= p <= 1:
-            raise ValueError(f"p must be between 0 and 1, got {p!r}")
+        p = as_proportion(p, "p")
         x = np.r_[0.0, self.table["time"].to_numpy()]
         est = _findq(x, np.r_[0.0, 1 - self.table["surv"].to_numpy()], p, tol)
         lower = _findq(x, np.r_[0.0, 1 - self.table["lower"].to_numpy()], p, tol)
@@ -248,8 +279,8 @@ def kaplan_meier(time, event, *, label: str = "", conf_level: float = 0.95,
     conf.type = "log-log")``.
     """
     t, e = check_time_event(time, event, label)
-    if not 0 < conf_level < 1:
-        raise ValueError(f"conf_level must be between 0 and 1, got {conf_level!r}")
+    as_level(conf_level, "conf_level")
+    check_choice(conf_type, CONF_TYPES, "conf_type")
     z = float(sps.norm.ppf(1 - (1 - conf_level) / 2))
     ut, inv = np.unique(t, return_inverse=True)
     n_event = np.bincount(inv, weights=e.astype(float), minlength=ut.size).astype(int)
@@ -272,16 +303,7 @@ def kaplan_meier(time, event, *, label: str = "", conf_level: float = 0.95,
 def km_by_group(frame: pd.DataFrame, time: str, event: str, group: str, *,
                 order: Optional[Sequence] = None, **kwargs) -> list[KaplanMeier]:
     """One Kaplan–Meier curve per group (in ``order``), labelled by the group value."""
-    missing = [c for c in (time, event, group) if c not in frame.columns]
-    if missing:
-        raise KeyError(f"columns {missing} not in the frame (has {list(frame.columns)})")
-    if frame[group].isna().any():
-        raise ValueError(f"{int(frame[group].isna().sum())} row(s) have no {group!r}; "
-                         "decide what they are before estimating by group")
-    levels = list(order) if order is not None else list(pd.unique(frame[group]))
-    absent = [g for g in levels if not (frame[group] == g).any()]
-    if absent:
-        raise ValueError(f"group(s) {absent} have no rows in column {group!r}")
+    levels = check_frame_groups(frame, [time, event], group, order, "km_by_group")
     return [kaplan_meier(frame.loc[frame[group] == g, time], frame.loc[frame[group] == g, event],
                          label=str(g), **kwargs) for g in levels]
 
@@ -312,14 +334,7 @@ def logrank_test(time, event, group) -> LogRankResult:
     full variance matrix (first group dropped), so it equals R's for any number of groups.
     """
     t, e = check_time_event(time, event)
-    g = np.asarray(group)
-    if g.shape != t.shape:
-        raise ValueError(f"group must have one value per time ({t.size}), got shape {g.shape}")
-    if pd.isna(pd.Series(g)).any():
-        raise ValueError(f"group has missing values at positions {positions_text(pd.isna(pd.Series(g)).to_numpy())}")
-    levels = list(pd.unique(pd.Series(g)))
-    if len(levels) < 2:
-        raise ValueError(f"the log-rank test needs at least two groups; group has only {levels}")
+    g, levels = check_groups(group, t.size, test="the log-rank test")
     k = len(levels)
     codes = np.array([levels.index(v) for v in g])
     ut = np.unique(t[e])
@@ -435,7 +450,7 @@ def cox_model(frame: pd.DataFrame, duration: str, event: str, covariates: Sequen
     if not covariates:
         raise ValueError("cox_model needs at least one covariate")
     cols = ([start] if start else []) + [duration, event] + covariates + ([id_col] if id_col else [])
-    data = check_frame(frame, cols, "cox_model", labels=[id_col] if id_col else [])
+    data = check_frame(frame, cols, "cox_model", labels=[id_col] if id_col else [], dropped_by="coxph in R")
     check_time_event(data[duration], data[event], "cox_model")
     if start:
         as_times(data[start], "cox_model: start")
@@ -511,15 +526,15 @@ def cox_zph(time, event, X, coef, *, transform: str = "km", names: Optional[Sequ
     information), whose smoothed trend over time estimates beta(t).
     """
     t, e = check_time_event(time, event, "cox_zph")
-    X = np.asarray(X, float)
+    check_choice(transform, ZPH_TRANSFORMS, "transform")
+    X = as_numeric(X, "cox_zph: X", ndim=(1, 2))
     if X.ndim == 1:
         X = X[:, None]
     if X.shape[0] != t.size:
         raise ValueError(f"cox_zph: X has {X.shape[0]} rows for {t.size} times")
-    if not np.isfinite(X).all():
-        raise ValueError("cox_zph: X has missing or infinite values")
+    check_finite(X, "cox_zph: X")
     p = X.shape[1]
-    coef = np.asarray(coef, float).reshape(-1)
+    coef = check_finite(as_numeric(coef, "cox_zph: coef", ndim=None).reshape(-1), "cox_zph: coef")
     if coef.size != p:
         raise ValueError(f"cox_zph: {coef.size} coefficients for {p} covariates")
     names = list(names) if names is not None else [f"x{j + 1}" for j in range(p)]
@@ -535,10 +550,8 @@ def cox_zph(time, event, X, coef, *, transform: str = "km", names: Optional[Sequ
         ttimes = sps.rankdata(t, method="average")
     elif transform == "identity":
         ttimes = t.copy()
-    elif transform == "log":
+    else:  # "log"
         ttimes = np.log(t)
-    else:
-        raise ValueError(f"transform must be 'km', 'rank', 'identity' or 'log', got {transform!r}")
     gtime = ttimes - ttimes[e].mean()
     order = np.argsort(t, kind="stable")
     ts, es, Xs, gs = t[order], e[order], X[order], gtime[order]
@@ -621,17 +634,13 @@ def split_at_exposure(frame: pd.DataFrame, *, id_col: str, time: str, event: str
     (e, stop] exposed carrying the event; exposure at time 0 gives one exposed row; exposure
     at or after the end of follow-up is ignored (the event or censoring came first).
     """
-    cols = [id_col, time, event, exposure_time] + list(keep)
-    missing = [c for c in cols if c not in frame.columns]
-    if missing:
-        raise KeyError(f"split_at_exposure: columns {missing} not in the data")
+    check_columns(frame, [id_col, time, event, exposure_time] + list(keep), "split_at_exposure")
     t, e = check_time_event(frame[time], frame[event], "split_at_exposure")
     if frame[id_col].duplicated().any():
         raise ValueError("split_at_exposure: one row per patient expected; duplicated ids "
                          f"{frame.loc[frame[id_col].duplicated(), id_col].tolist()[:5]}")
-    x = frame[exposure_time].to_numpy(float)
-    if (x[~np.isnan(x)] < 0).any():
-        raise ValueError("split_at_exposure: exposure times must be >= 0 (after the time origin)")
+    x = as_times(frame[exposure_time], f"split_at_exposure: {exposure_time}",
+                 nan_policy="propagate")
     rows = []
     for i, rec in enumerate(frame.itertuples(index=False)):
         base = {c: getattr(rec, c) for c in [id_col] + list(keep)}
@@ -657,10 +666,10 @@ def landmark(frame: pd.DataFrame, *, at: float, time: str, event: str,
     Patients exposed after the landmark stay in the unexposed group (intention-to-treat at
     the landmark); their number is reported in the exclusions table as a note.
     """
+    check_columns(frame, [time, event, exposure_time], "landmark")
     t, e = check_time_event(frame[time], frame[event], "landmark")
-    if at < 0:
-        raise ValueError("landmark time must be >= 0")
-    x = frame[exposure_time].to_numpy(float)
+    as_finite_number(at, "landmark time", minimum=0.0)
+    x = as_times(frame[exposure_time], f"landmark: {exposure_time}", nan_policy="propagate")
     event_before = (t <= at) & e
     censored_before = (t <= at) & ~e
     keep = t > at
