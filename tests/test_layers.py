@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -78,3 +79,20 @@ def test_the_complexity_ceiling_is_tight_so_it_only_goes_down():
                             "--config", f"lint.mccabe.max-complexity = {ceiling - 1}", "src", "tests"],
                            cwd=REPO_ROOT, capture_output=True, text=True)
     assert f"({ceiling} > {ceiling - 1})" in lower.stdout, f"no function has complexity {ceiling}: lower the ceiling"
+
+
+GENERIC_LAYERS = ("stats", "contract", "clinical", "plots")
+REGISTER_ID = re.compile(r"[\"']00[0-9]-[a-z0-9-]+[\"']")
+
+
+def test_generic_modules_hold_no_register_ids():
+    """Register ids (and what is specific to one seed study) live in helpers/chapters/ and
+    helpers/synthetic/; the generic layers work on any cohort."""
+    found = [f"{path.relative_to(HELPERS_DIR)}: {m.group(0)}"
+             for layer in GENERIC_LAYERS for path in sorted((HELPERS_DIR / layer).glob("*.py"))
+             for m in REGISTER_ID.finditer(path.read_text())]
+    assert found == []
+
+
+def test_the_register_id_check_would_see_one():
+    assert REGISTER_ID.search('rid = "000-response-lbc"') and not REGISTER_ID.search('"000"')

@@ -27,10 +27,9 @@ Regenerate the fixtures after changing the cases or the R script::
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
-from functools import lru_cache
-from pathlib import Path
 from typing import Optional
 
 import numpy as np
@@ -41,12 +40,29 @@ from scipy import optimize, special
 import r_oracle
 from helpers import stats
 
-HERE = Path(__file__).resolve().parent
-FIXTURES = HERE / "fixtures" / "r"
-R_SCRIPT = HERE / "r" / "logistic.R"
-REPO = HERE.parent
-OUTPUT_NAMES = ("logistic_coef_expected", "logistic_fit_expected", "logistic_saturated_expected",
-                "response_binomial_expected", "logistic_session")
+
+class LogisticOracle(r_oracle.Oracle):
+    """tests/r/logistic.R: its data sets are the ones ``logistic_models.csv`` names."""
+
+    def load_inputs(self) -> dict[str, pd.DataFrame]:
+        fixtures = r_oracle.FIXTURES
+        models = pd.read_csv(fixtures / "logistic_models.csv", dtype=str)
+        inputs = {"logistic_models": models}
+        for name in models["dataset"].unique():
+            inputs[f"logistic_data_{name}"] = pd.read_csv(fixtures / f"logistic_data_{name}.csv")
+        inputs["logistic_saturated_cases"] = pd.read_csv(fixtures / "logistic_saturated_cases.csv",
+                                                         dtype={"case_id": str, "group": str})
+        inputs["response_binomial_cases"] = pd.read_csv(fixtures / "response_binomial_cases.csv",
+                                                        dtype={"case_id": str})
+        return inputs
+
+
+ORACLE = LogisticOracle(
+    "logistic.R", inputs=("logistic_models", "logistic_saturated_cases", "response_binomial_cases"),
+    outputs=("logistic_coef_expected", "logistic_fit_expected", "logistic_saturated_expected",
+             "response_binomial_expected"),
+    session="logistic_session", read_outputs=dict(dtype={"warning": str}))
+OUTPUT_NAMES = ORACLE.outputs
 
 TOL = 1e-6            # ML and Firth vs R (the issue's requirement)
 CI_TOL = 1e-10        # binomial CIs vs binom.test / prop.test
@@ -61,7 +77,7 @@ requires_r = pytest.mark.skipif(not r_oracle.rscript_available(), reason="Rscrip
 # Endometrial cancer data (Heinze & Schemper 2002), 79 patients, as distributed with
 # Agresti (2015), Foundations of Linear and Generalized Linear Models (Endometrial.dat):
 # NV neovasculization (0/1), PI pulsatility index, EH endometrium height, HG histology grade.
-ENDOMETRIAL_FILE = FIXTURES / "logistic_data_endometrial.csv"
+ENDOMETRIAL_FILE = r_oracle.FIXTURES / "logistic_data_endometrial.csv"
 
 # Firth estimates published for the endometrial model HG ~ NV + PI + EH (Heinze & Schemper 2002,
 # Statistics in Medicine 21:2409; the same example in Kosmidis & Firth 2021, Biometrika 108:71):
@@ -114,8 +130,9 @@ def study000_dataset() -> pd.DataFrame:
     from helpers import chapters, clinical, reproduction
     from helpers.chapters import response as chapters_response
 
-    book = chapters.setup("response-fixture", REPO / "data" / "synthetic", 20240101, None,
-                         REPO / "data" / "published_register.csv")
+    repo = r_oracle.TESTS_DIR.parent
+    book = chapters.setup("response-fixture", repo / "data" / "synthetic", 20240101, None,
+                         repo / "data" / "published_register.csv")
     cohort = book.cohort("000")
     classified = clinical.classify(cohort["patients"], cohort["responses"])
     frame = chapters_response.analysis_frame_000(cohort["patients"], classified, reproduction.value("000-threshold-bm-blasts"))
@@ -183,32 +200,12 @@ def build_inputs() -> dict[str, pd.DataFrame]:
     return inputs
 
 
-def load_inputs() -> dict[str, pd.DataFrame]:
-    models = pd.read_csv(FIXTURES / "logistic_models.csv", dtype=str)
-    inputs = {"logistic_models": models}
-    for name in models["dataset"].unique():
-        inputs[f"logistic_data_{name}"] = pd.read_csv(FIXTURES / f"logistic_data_{name}.csv")
-    inputs["logistic_saturated_cases"] = pd.read_csv(FIXTURES / "logistic_saturated_cases.csv",
-                                                     dtype={"case_id": str, "group": str})
-    inputs["response_binomial_cases"] = pd.read_csv(FIXTURES / "response_binomial_cases.csv",
-                                                    dtype={"case_id": str})
-    return inputs
-
-
-@lru_cache(maxsize=1)
-def expected() -> dict[str, pd.DataFrame]:
-    return {name: pd.read_csv(FIXTURES / f"{name}.csv", float_precision="round_trip",
-                              keep_default_na=True, dtype={"warning": str})
-            for name in OUTPUT_NAMES}
-
-
-@lru_cache(maxsize=1)
-def inputs_cached() -> dict[str, pd.DataFrame]:
-    return load_inputs()
+expected = ORACLE.expected                           # the committed R output, read once
+inputs_cached = functools.cache(ORACLE.load_inputs)  # the committed inputs, read once (lazily)
 
 
 def model_ids() -> list[str]:
-    return pd.read_csv(FIXTURES / "logistic_models.csv", dtype=str)["model_id"].tolist()
+    return pd.read_csv(r_oracle.FIXTURES / "logistic_models.csv", dtype=str)["model_id"].tolist()
 
 
 def model_row(model_id: str) -> pd.Series:
@@ -266,14 +263,14 @@ def max_abs_diff_ml(model_id: str, coef: pd.DataFrame, fits: pd.DataFrame, input
 
 
 def ml_model_ids_not_separated() -> list[str]:
-    if not (FIXTURES / "logistic_fit_expected.csv").exists():  # only while regenerating
+    if not (r_oracle.FIXTURES / "logistic_fit_expected.csv").exists():  # only while regenerating
         return []
     fits = expected()["logistic_fit_expected"]
     return [m for m in model_ids() if not separated_in_r(m, fits)]
 
 
 def ml_model_ids_separated() -> list[str]:
-    if not (FIXTURES / "logistic_fit_expected.csv").exists():
+    if not (r_oracle.FIXTURES / "logistic_fit_expected.csv").exists():
         return []
     fits = expected()["logistic_fit_expected"]
     return [m for m in model_ids() if separated_in_r(m, fits)]
@@ -290,7 +287,7 @@ def test_fixtures_cover_every_model_and_case():
         list(dict.fromkeys(inputs_cached()["logistic_saturated_cases"]["case_id"]))
     assert exp["response_binomial_expected"]["case_id"].tolist() == \
         inputs_cached()["response_binomial_cases"]["case_id"].tolist()
-    assert exp["logistic_session"].at[0, "r_version"].startswith("R version")
+    assert ORACLE.committed_r_version().startswith("R version")
     # the committed inputs are the ones this file builds (except the synthetic snapshot)
     assert inputs_cached()["logistic_models"].equals(model_list().astype(str))
     assert inputs_cached()["response_binomial_cases"].equals(binomial_cases())
@@ -488,17 +485,11 @@ def test_missing_values_are_excluded_and_listed():
 # --------------------------------------------------------------------------- #
 # (c) live R
 # --------------------------------------------------------------------------- #
-@pytest.fixture(scope="module")
-def live_r() -> dict[str, pd.DataFrame]:
-    if not r_oracle.rscript_available():
-        pytest.skip("Rscript not available")
-    return r_oracle.run_rscript(R_SCRIPT, load_inputs(), timeout=300)
-
-
+# live_r: tests/conftest.py runs ORACLE (skipped without Rscript)
 @pytest.mark.r_live
-@pytest.mark.parametrize("name", [n for n in OUTPUT_NAMES if n != "logistic_session"])
+@pytest.mark.parametrize("name", OUTPUT_NAMES)
 def test_committed_fixtures_equal_live_r(live_r, name):
-    assert r_oracle.fixture_mismatches(expected()[name], live_r[name], tol=FIXTURE_TOL, relative=True) == []
+    assert ORACLE.live_mismatches(live_r, name, tol=FIXTURE_TOL, relative=True) == []
 
 
 @pytest.mark.r_live
@@ -511,7 +502,7 @@ def test_current_chapter_models_vs_live_r():
     models = models[models["dataset"] == "s000"].reset_index(drop=True)
     inputs = {"logistic_models": models, "logistic_data_s000": s000,
               "logistic_saturated_cases": SATURATED_CASES.head(2), "response_binomial_cases": binomial_cases().head(1)}
-    out = r_oracle.run_rscript(R_SCRIPT, inputs, timeout=300)
+    out = r_oracle.run_rscript(ORACLE.script_path, inputs, timeout=r_oracle.LIVE_TIMEOUT)
     checked = 0
     for model_id in models["model_id"]:
         ours = stats.fit_ml(s000, model_row(model_id)["outcome"], model_row(model_id)["predictors"].split("+"))
@@ -568,19 +559,5 @@ def report_max_differences() -> dict[str, float]:
 
 
 # --------------------------------------------------------------------------- #
-def regenerate() -> None:
-    """Write the fixture inputs and re-run tests/r/logistic.R into tests/fixtures/r/."""
-    inputs = build_inputs()
-    for name, frame in inputs.items():
-        frame.to_csv(FIXTURES / f"{name}.csv", index=False, lineterminator="\n")
-    out = r_oracle.run_rscript(R_SCRIPT, inputs, timeout=300, output_dir=FIXTURES)
-    print(f"wrote {', '.join(sorted(out))} to {FIXTURES} with {r_oracle.r_version()}")
-
-
-if __name__ == "__main__":
-    if sys.argv[1:] == ["--regenerate"]:
-        regenerate()
-    elif sys.argv[1:] == ["--report"]:
-        print(report_max_differences())
-    else:
-        sys.exit("usage: python tests/test_regression_vs_r.py --regenerate | --report")
+if __name__ == "__main__":   # --regenerate: rewrite the inputs and re-run tests/r/logistic.R; --report: max |ours - R|
+    ORACLE.main(sys.argv[1:], make_inputs=build_inputs, commands={"--report": lambda: print(report_max_differences())})

@@ -188,9 +188,9 @@ def test_study_000_rates_are_exact(cohorts, tmp_path):
     classified = clinical.classify(c["patients"], c["responses"])
     ledger = reproduction.Ledger("response-test", tmp_path)
     table = chapters_response.rates_000(classified)
-    chapters_response.record_rates(ledger, table, clinical.PUBLISHED_000, ["subgroup", "cohort"], note="test")
+    chapters_response.record_rates(ledger, table, chapters_response.PUBLISHED_000, ["subgroup", "cohort"], note="test")
     rows = ledger.table().set_index("register_id")
-    assert set(rows.index) == set(clinical.PUBLISHED_000.values())
+    assert set(rows.index) == set(chapters_response.PUBLISHED_000.values())
     assert (rows["status"] == "exact").all(), rows.loc[rows["status"] != "exact", ["published", "reproduced"]]
     # the 2 not-evaluable Ph+ ALL patients are counted, not dropped
     assert int((~classified["evaluable"]).sum()) == 121 - reproduction.denominator("000-response-phall")
@@ -214,9 +214,9 @@ def test_study_004_and_003_are_exact(cohorts, tmp_path):
     chapters_response.record_rates(ledger, subgroups, {("Non-CNS EMD", "Remission"): "004-orr-emd-noncns"}, ["group"], note="")
     c3 = cohorts["003"]
     salvage = clinical.salvage_response(c3["patients"], c3["responses"], c3["treatments"], c3["outcomes"])
-    chapters_response.record_rates(ledger, chapters_response.salvage_rates_003(salvage), clinical.PUBLISHED_003, [], note="")
+    chapters_response.record_rates(ledger, chapters_response.salvage_rates_003(salvage), chapters_response.PUBLISHED_003, [], note="")
     rows = ledger.table().set_index("register_id")
-    assert set(rows.index) == {"004-orr-all", "004-orr-emd-noncns", *clinical.PUBLISHED_003.values()}
+    assert set(rows.index) == {"004-orr-all", "004-orr-emd-noncns", *chapters_response.PUBLISHED_003.values()}
     assert (rows["status"] == "exact").all(), rows.loc[rows["status"] != "exact", ["published", "reproduced"]]
     assert int(salvage["antibody_salvage"].sum()) == reproduction.count("003-blina-ino-n")
     # every 004 patient is in exactly one group of each characteristic, none dropped

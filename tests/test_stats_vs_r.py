@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import math
 import sys
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,11 +24,9 @@ import pytest
 import r_oracle
 from helpers import reproduction, stats
 
-HERE = Path(__file__).resolve().parent
-FIXTURES = HERE / "fixtures" / "r"
-R_SCRIPT = HERE / "r" / "contingency.R"
-INPUT_NAMES = ("contingency_cases", "binomial_cases")
-OUTPUT_NAMES = ("contingency_expected", "binomial_expected")
+ORACLE = r_oracle.Oracle("contingency.R", inputs=("contingency_cases", "binomial_cases"),
+                         outputs=("contingency_expected", "binomial_expected"), session="r_session")
+OUTPUT_NAMES = ORACLE.outputs
 
 P_TOL = 1e-10        # P values, CI bounds and chi-square statistics vs R
 FIXTURE_TOL = 1e-12  # committed fixtures vs live R: only last-digit noise allowed
@@ -41,23 +37,12 @@ requires_r = pytest.mark.skipif(not r_oracle.rscript_available(), reason="Rscrip
 # --------------------------------------------------------------------------- #
 # loading
 # --------------------------------------------------------------------------- #
-def load_inputs() -> dict[str, pd.DataFrame]:
-    return {name: pd.read_csv(FIXTURES / f"{name}.csv", dtype=str, keep_default_na=False)
-            for name in INPUT_NAMES}
-
-
-@lru_cache(maxsize=1)
-def load_expected() -> dict[str, pd.DataFrame]:
-    """The committed R output (loaded lazily so that --regenerate works without it)."""
-    return {name: pd.read_csv(FIXTURES / f"{name}.csv", float_precision="round_trip")
-            for name in OUTPUT_NAMES}
-
-
 def parse_table(text: str) -> list[list[int]]:
     return [[int(cell) for cell in row.split(";")] for row in text.split("|")]
 
 
-CASES = load_inputs()
+load_expected = ORACLE.expected   # the committed R output, read once (lazily: --regenerate works without it)
+CASES = ORACLE.load_inputs()
 CONTINGENCY_IDS = CASES["contingency_cases"]["case_id"].tolist()
 BINOMIAL_IDS = CASES["binomial_cases"]["case_id"].tolist()
 
@@ -125,8 +110,7 @@ def test_fixtures_cover_every_case():
     assert exp["k"].tolist() == binom["k"].tolist()
     assert exp["n"].tolist() == binom["n"].tolist()
     assert np.allclose(exp["level"], binom["level"], rtol=0, atol=1e-15)
-    session = pd.read_csv(FIXTURES / "r_session.csv")
-    assert session.at[0, "r_version"].startswith("R version")
+    assert ORACLE.committed_r_version().startswith("R version")
 
 
 @pytest.mark.parametrize("case_id", CONTINGENCY_IDS)
@@ -195,21 +179,29 @@ def test_run_rscript_rejects_bad_input_names(tmp_path):
         r_oracle.run_rscript(script, {"ok": [1, 2]})
 
 
+def test_fixture_comparison_catches_stale_fixtures():
+    committed = pd.DataFrame({"case": ["a", "b"], "p": [0.5, np.nan], "label": ["x", "y"]})
+    assert r_oracle.fixture_mismatches(committed, committed.copy(), tol=1e-12) == []
+    drifted = committed.assign(p=[0.5 + 1e-11, np.nan])
+    problems = r_oracle.fixture_mismatches(committed, drifted, tol=1e-12)
+    assert len(problems) == 1 and "rows ['a']" in problems[0]
+    assert r_oracle.fixture_mismatches(committed, committed.assign(label=["x", "z"]), tol=1e-12)
+    assert r_oracle.fixture_mismatches(committed, committed.drop(columns="label"), tol=1e-12)
+    # relative: 1e-12 of 1000 is 1e-9
+    big = pd.DataFrame({"case": ["a"], "v": [1000.0]})
+    assert r_oracle.fixture_mismatches(big, big.assign(v=[1000.0 + 5e-10]), tol=1e-12, relative=True) == []
+    assert r_oracle.fixture_mismatches(big, big.assign(v=[1000.0 + 5e-10]), tol=1e-12) != []
+
+
 # --------------------------------------------------------------------------- #
 # (b) live R
 # --------------------------------------------------------------------------- #
-@pytest.fixture(scope="module")
-def live_r() -> dict[str, pd.DataFrame]:
-    if not r_oracle.rscript_available():
-        pytest.skip("Rscript not available")
-    return r_oracle.run_rscript(R_SCRIPT, load_inputs(), timeout=300)
-
-
+# live_r: tests/conftest.py runs ORACLE (skipped without Rscript)
 @pytest.mark.r_live
 @pytest.mark.parametrize("name", OUTPUT_NAMES)
 def test_committed_fixtures_equal_live_r(live_r, name):
-    assert set(live_r) == set(OUTPUT_NAMES) | {"r_session"}
-    assert r_oracle.fixture_mismatches(load_expected()[name], live_r[name], tol=FIXTURE_TOL) == []
+    assert set(live_r) == set(OUTPUT_NAMES) | {ORACLE.session}
+    assert ORACLE.live_mismatches(live_r, name, tol=FIXTURE_TOL) == []
 
 
 @pytest.mark.r_live
@@ -273,28 +265,5 @@ def test_run_rscript_timeout(tmp_path):
 
 
 # --------------------------------------------------------------------------- #
-def regenerate() -> None:
-    """Re-run tests/r/contingency.R and overwrite the committed R fixtures."""
-    out = r_oracle.run_rscript(R_SCRIPT, load_inputs(), timeout=300, output_dir=FIXTURES)
-    print(f"wrote {', '.join(sorted(out))} to {FIXTURES} with {r_oracle.r_version()}")
-
-
-if __name__ == "__main__":
-    if sys.argv[1:] == ["--regenerate"]:
-        regenerate()
-    else:
-        sys.exit("usage: python tests/test_stats_vs_r.py --regenerate")
-
-
-def test_fixture_comparison_catches_stale_fixtures():
-    committed = pd.DataFrame({"case": ["a", "b"], "p": [0.5, np.nan], "label": ["x", "y"]})
-    assert r_oracle.fixture_mismatches(committed, committed.copy(), tol=1e-12) == []
-    drifted = committed.assign(p=[0.5 + 1e-11, np.nan])
-    problems = r_oracle.fixture_mismatches(committed, drifted, tol=1e-12)
-    assert len(problems) == 1 and "rows ['a']" in problems[0]
-    assert r_oracle.fixture_mismatches(committed, committed.assign(label=["x", "z"]), tol=1e-12)
-    assert r_oracle.fixture_mismatches(committed, committed.drop(columns="label"), tol=1e-12)
-    # relative: 1e-12 of 1000 is 1e-9
-    big = pd.DataFrame({"case": ["a"], "v": [1000.0]})
-    assert r_oracle.fixture_mismatches(big, big.assign(v=[1000.0 + 5e-10]), tol=1e-12, relative=True) == []
-    assert r_oracle.fixture_mismatches(big, big.assign(v=[1000.0 + 5e-10]), tol=1e-12) != []
+if __name__ == "__main__":   # --regenerate: re-run tests/r/contingency.R into the committed fixtures
+    ORACLE.main(sys.argv[1:])

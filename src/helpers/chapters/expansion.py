@@ -8,10 +8,37 @@ from typing import Optional
 import pandas as pd
 
 from helpers.clinical.kinetics import (
-    COMPARISONS_000,
-    FACTS_001,
     compare_kinetics,
     first_recovery_day,
+)
+
+# --------------------------------------------------------------------------- #
+# the published statements of studies 000 and 001
+# --------------------------------------------------------------------------- #
+#: The four expansion comparisons of study 000 (letter text; Figs. S2E-S2F). Only the
+#: active-disease comparison has a printed P value (register row); the other three are
+#: printed as "no statistically significant difference" without a number.
+COMPARISONS_000 = (
+    {"label": "Peak within days 0-28, all patients", "value": "cmax_0_28", "subset": "all",
+     "published": "no significant difference (no P printed; Fig. S2E)", "register_id": None},
+    {"label": "AUC0-28, all patients", "value": "auc_0_28", "subset": "all",
+     "published": "no significant difference (no P printed; Fig. S2E)", "register_id": None},
+    {"label": "Peak, active disease at baseline", "value": "cmax", "subset": "active",
+     "published": None, "register_id": "000-expansion-active-peak-p"},
+    {"label": "Peak, MRD-positive at baseline", "value": "cmax", "subset": "mrd_positive",
+     "published": "no significant difference (no P printed; Fig. S2F)", "register_id": None},
+)
+
+
+#: Study 001 facts about kinetics and count recovery: (register id, patient, what, how the
+#: synthetic series gives the same day).
+FACTS_001 = (
+    ("001-p1-cart-peak-day", "001-P1", "day of peak CAR-T copies", "tmax"),
+    ("001-p2-cart-peak-day", "001-P2", "day of peak CAR-T copies", "tmax"),
+    ("001-p1-anc-recovery-day", "001-P1", "day neutrophils rose above the threshold", "ANC"),
+    ("001-p2-anc-recovery-day", "001-P2", "day neutrophils rose above the threshold", "ANC"),
+    ("001-p1-plt-recovery-day", "001-P1", "day platelets rose above the threshold", "platelets"),
+    ("001-p2-plt-recovery-day", "001-P2", "day platelets rose above the threshold", "platelets"),
 )
 
 

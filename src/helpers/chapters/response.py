@@ -8,8 +8,6 @@ import numpy as np
 import pandas as pd
 
 from helpers.clinical.response import (
-    CHARACTERISTICS_004,
-    PUBLISHED_P_000,
     _check_columns,
     classify,
     rates,
@@ -19,6 +17,54 @@ from helpers.reproduction import register as reg
 from helpers.reproduction.ledger import Ledger
 from helpers.reproduction.recompute import compare_proportions
 from helpers.stats.proportions import proportion_table
+
+# --------------------------------------------------------------------------- #
+# study 000: the data the regression models see
+# --------------------------------------------------------------------------- #
+FACTOR_LABELS_000 = {
+    "overt": "Overt disease (vs MRD-positive)",
+    "blasts_ge_cutoff": "Marrow blasts ≥ cut-off",
+    "abl_kd": "ABL1 kinase-domain mutation",
+    "cml_lbc": "CML-LBC (vs Ph+ ALL)",
+}
+
+
+# register ids of the published study-000 rates, keyed by (subgroup, cohort, outcome)
+PUBLISHED_000 = {
+    ("All patients", "CML-LBC", "Response"): "000-response-lbc",
+    ("All patients", "Ph+ ALL", "Response"): "000-response-phall",
+    ("All patients", "CML-LBC", "MRD-negative CR"): "000-mrdnegcr-lbc",
+    ("All patients", "Ph+ ALL", "MRD-negative CR"): "000-mrdnegcr-phall",
+    ("Overt disease (R/R)", "CML-LBC", "MRD-negative CR"): "000-mrdnegcr-rr-lbc",
+    ("Overt disease (R/R)", "Ph+ ALL", "MRD-negative CR"): "000-mrdnegcr-rr-phall",
+    ("MRD-positive", "CML-LBC", "MRD-negative CR"): "000-mrdnegcr-mrdpos-lbc",
+    ("MRD-positive", "Ph+ ALL", "MRD-negative CR"): "000-mrdnegcr-mrdpos-phall",
+}
+# published P values of study 000 and the comparison each belongs to: (subgroup, outcome)
+PUBLISHED_P_000 = {
+    ("All patients", "Response"): "000-response-p",
+    ("All patients", "MRD-negative CR"): "000-mrdnegcr-p",
+    ("Overt disease (R/R)", "MRD-negative CR"): "000-mrdnegcr-rr-p",
+    ("MRD-positive", "MRD-negative CR"): "000-mrdnegcr-mrdpos-p",
+}
+
+
+# --------------------------------------------------------------------------- #
+# chapter building blocks for studies 004 and 003, and the published-CI table
+# --------------------------------------------------------------------------- #
+CHARACTERISTICS_004 = {
+    # column of patients -> (label of the characteristic, {value: group label})
+    "extramedullary_disease": ("Extramedullary disease", {"none": "No EMD", "cns": "CNS", "non_cns": "Non-CNS EMD"}),
+    "tregs_high": ("Regulatory T cells", {True: "High Tregs", False: "Low Tregs"}),
+    "high_risk_genetics": ("Genetics", {True: "High-risk genetics", False: "Standard-risk genetics"}),
+}
+
+
+PUBLISHED_003 = {
+    ("Salvage after progression",): "003-salvage-all",
+    ("CR after salvage (of the treated)",): "003-salvage-cr",
+    ("CR after blinatumomab and/or inotuzumab",): "003-blina-ino-cr",
+}
 
 
 def published_text(register_id: str, register_csv=REGISTER_CSV) -> str:

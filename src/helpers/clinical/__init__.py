@@ -43,8 +43,6 @@ from .grading import (  # noqa: F401
     summarise_course,
 )
 from .kinetics import (  # noqa: F401
-    COMPARISONS_000,
-    FACTS_001,
     active_disease,
     compare_kinetics,
     first_recovery_day,
@@ -62,12 +60,7 @@ from .outcomes import (  # noqa: F401
 )
 from .response import (  # noqa: F401
     BEST_RESPONSE_ORDER,
-    CHARACTERISTICS_004,
     DEFINITIONS,
-    FACTOR_LABELS_000,
-    PUBLISHED_000,
-    PUBLISHED_003,
-    PUBLISHED_P_000,
     REMISSION,
     SHORT_STATUS_LABELS,
     classify,
