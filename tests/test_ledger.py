@@ -259,3 +259,32 @@ def test_the_claims_register_is_checked(tmp_path):
 def test_the_books_claims_register_is_well_formed():
     claims = reproduction.load_claims()
     assert len(claims) == 40 and (claims["testable"] == "yes").sum() == 36
+
+
+def test_a_recomputed_p_shows_the_same_test_on_the_cohorts_counts(tmp_path):
+    """The recomputed P stays exact whatever the data hold; beside it, the merge runs the same
+    test on the counts the chapter recorded from the cohort, so a change in the data shows."""
+    import math
+
+    rows = [("A", "proportion", 6, 13, 46.2, "46.2%", ""), ("B", "proportion", 21, 121, 17.4, "17.4%", ""),
+            ("AB-p", "p_value", None, None, 0.036, "0.036", "A;B")]
+    register = pd.DataFrame([{c: "" for c in reproduction.REGISTER_COLUMNS} | {
+        "register_id": r, "study": "999", "kind": k, "numerator": num, "denominator": den, "value": v,
+        "value_text": t, "quantity": f"q {r}", "group": "g", "location": "here", "relation": "=",
+        "compares": cmp} for r, k, num, den, v, t, cmp in rows])
+    register_csv = tmp_path / "register.csv"
+    register.to_csv(register_csv, index=False)
+    ledger = reproduction.Ledger("test-chapter", tmp_path / "parts", register_csv)
+    ledger.record_proportion("A", 8, 13, basis="synthetic")      # the cohort moved: 8/13, not 6/13
+    ledger.record_proportion("B", 21, 121, basis="synthetic")
+    ledger.record("AB-p", 0.03608, basis="recomputed")           # Yates on 6/13 vs 21/121
+    merged = reproduction.merge_ledger(tmp_path / "parts", tmp_path / "ledger.csv", register_csv=register_csv)
+    row = merged.set_index("register_id").loc["AB-p"]
+    assert row["status"] == "exact"                              # from the published counts, unchanged
+    # Yates' corrected chi-square by its textbook formula on 8/13 vs 21/121 (1 df: P = erfc(sqrt(X²/2)))
+    a, b, c, d = 8, 5, 21, 100
+    n = a + b + c + d
+    x2 = n * (abs(a * d - b * c) - n / 2) ** 2 / ((a + b) * (c + d) * (a + c) * (b + d))
+    expected = math.erfc(math.sqrt(x2 / 2))
+    assert row["from_data"].startswith(f"{expected:.4f} (Yates chi-square on the cohort's 8/13 vs 21/121")
+    assert merged.set_index("register_id").loc["A", "from_data"] == ""   # only recomputed P values

@@ -113,3 +113,41 @@ def study_001_facts(nca: pd.DataFrame, labs: Optional[pd.DataFrame], *, ledger=N
                      "how the synthetic day is read": how,
                      "agree": bool(synthetic == float(entry["value"]))})
     return pd.DataFrame(rows)
+
+
+def after_transplant(kinetics: pd.DataFrame, treatments: pd.DataFrame, window: float = 28.0) -> pd.DataFrame:
+    """CAR-T copies around an allo-HSCT after the infusion, one row per transplanted patient with
+    samples: the last quantifiable level before the transplant, and the samples ``window`` days
+    or more after it (how many, how many still quantifiable, the highest, and its fall)."""
+    hsct = treatments[(treatments["category"] == "allo-HSCT") & (treatments["start_day"] > 0)]
+    rows = []
+    for pid, day in hsct.groupby("patient_id")["start_day"].min().items():
+        samples = kinetics[kinetics["patient_id"] == pid].sort_values("day")
+        before = samples[(samples["day"] <= day) & ~samples["below_lloq"].astype(bool)]
+        after = samples[samples["day"] >= day + window]
+        if before.empty:
+            continue
+        level = float(before["copies_per_ug_gdna"].iloc[-1])
+        quantifiable = after[~after["below_lloq"].astype(bool)]
+        highest = float(quantifiable["copies_per_ug_gdna"].max()) if len(quantifiable) else math.nan
+        rows.append({"patient_id": pid, "allo-HSCT day": day, "copies at the transplant": level,
+                     f"samples ≥ {window:g} days after": len(after), "still quantifiable": len(quantifiable),
+                     "highest after": highest,
+                     "fall (×)": level / highest if len(quantifiable) else math.inf})
+    return pd.DataFrame(rows)
+
+
+def after_transplant_summary(table: pd.DataFrame, study: str, window: float = 28.0) -> pd.DataFrame:
+    """One line per study: transplanted patients with samples, how many stay quantifiable a month
+    on, and the smallest and median fall of those that do."""
+    if table.empty:
+        return pd.DataFrame([{"Study": study, "Transplanted patients with samples": 0}])
+    quantifiable = table[table["still quantifiable"] > 0]
+    falls = quantifiable["fall (×)"]
+    return pd.DataFrame([{
+        "Study": study, "Transplanted patients with samples": len(table),
+        f"Samples ≥ {window:g} days after": int(table[f"samples ≥ {window:g} days after"].sum()),
+        "Patients still quantifiable then": len(quantifiable),
+        "Smallest fall (×)": f"{falls.min():.0f}" if len(falls) else "—",
+        "Median fall (×)": f"{falls.median():.0f}" if len(falls) else "—",
+    }])

@@ -15,3 +15,21 @@ def status_figure(frame: pd.DataFrame):
         ["evidence", "status"]).size().rename("n").reset_index()
     return composition_bars(counts, group="evidence", category="status", category_order=STATUSES,
                             title="Reproduction status of the published numbers, by evidence class")
+
+
+def cross_check_note(ledger_dir) -> str:
+    """What the build's cross-check against the independent R oracle found (its JSON beside the
+    merged ledger), or that it did not run."""
+    import json
+
+    from helpers.reproduction.ledger import merged_path
+
+    path = merged_path(ledger_dir).parent / "ledger-crosscheck.json"
+    if not path.is_file():
+        return ("This ledger was not cross-checked against the independent R oracle (no seed studies in the "
+                "data, or R not installed and the data differ from the committed oracle's).")
+    found = json.loads(path.read_text())
+    gaps = "; ".join(f"{rid} ({why})" for rid, why in found["not_covered"].items())
+    return (f"Cross-checked by the build: all {found['rows_checked']} rows computed from the seed cohorts agree, "
+            f"at print rounding, with R recomputing them from the cohort CSVs alone ({found['source']})."
+            + (f" Not recomputed in R: {gaps}." if gaps else ""))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Optional, Sequence
 
 import pandas as pd
 from scipy import stats as sps
@@ -160,8 +160,204 @@ def published_hazard_ratios(terms: dict, register_csv=None) -> pd.DataFrame:
 
 # Why some study-000 LFS rows of the ledger differ: shown in their notes.
 LFS_TARGET_CONFLICT = (
-    "differs because the eight published LFS targets (2-year LFS by cohort and its log-rank P, "
-    "LFS by ABL-KD mutation and its P, both Cox HRs) cannot all be met inside tolerance by one "
-    "synthetic population; the generator keeps the worst miss at about 1.5x its tolerance "
-    "(see The synthetic cohorts and data/synthetic/000/provenance.csv)"
+    "differs because the eight published LFS targets (2-year LFS by cohort and its log-rank P, LFS by "
+    "ABL-KD mutation and its P, both Cox HRs) pull against each other: in large samples the mutation's "
+    "log-rank and Cox P values need mutation and cohort positively correlated among the patients at risk, "
+    "the cohort's pair negatively (survival chapter, 'Can the four LFS P values hold together?'). Met "
+    "together only by populations with heavy early censoring, which the generator refuses; it minimises "
+    "the worst miss in units of the tolerances instead (data/synthetic/000/provenance.csv)"
 )
+
+
+# --------------------------------------------------------------------------
+# the four LFS P values of study 000: an argument, not a search
+# --------------------------------------------------------------------------
+
+def z_of_p(p: float) -> float:
+    """|z| of a two-sided normal P value."""
+    return float(sps.norm.isf(p / 2))
+
+
+def z_of_ci(hr: float, lower: float, upper: float) -> float:
+    """Wald |z| of a hazard ratio from its 95% CI (a Wald CI on the log scale)."""
+    return abs(math.log(hr)) / ((math.log(upper) - math.log(lower)) / (2 * Z95))
+
+
+def unadjusted_z(z_own: float, z_other: float, rho: float) -> float:
+    """Unadjusted (log-rank) z of one covariate implied by the adjusted Wald z's of both.
+
+    Large-sample (quadratic) approximation of the Cox partial likelihood with two covariates
+    and information matrix [[a, c], [c, b]], rho = c / sqrt(ab): the adjusted Wald z of
+    covariate 1 is u * sqrt(1 - rho²) with u = beta1 * sqrt(a); its unadjusted score (log-rank)
+    z is u + rho * v, with v the same for covariate 2."""
+    return (z_own + rho * z_other) / math.sqrt(1 - rho ** 2)
+
+
+def lfs_p_values_000(register_csv=None) -> dict:
+    """The published z's behind study 000's four LFS P values, and the correlation each pair needs.
+
+    ``needed_rho``: for each covariate, the rhos at which the adjusted Wald z's imply its
+    published log-rank z (by :func:`unadjusted_z`). One population has one rho; the argument
+    holds when the two lists lie on opposite sides of 0."""
+    from helpers.paths import REGISTER_CSV
+    from helpers.reproduction import register as reg
+
+    path = register_csv if register_csv is not None else REGISTER_CSV
+
+    def entry(rid):
+        return reg.entry(rid, path)
+
+    adjusted = {term: z_of_ci(float(entry(rid)["value"]), float(entry(rid)["ci_lower"]), float(entry(rid)["ci_upper"]))
+                for term, rid in (("kd", "000-cox-ablkd-hr"), ("lbc", "000-cox-lbc-hr"))}
+    logrank = {"kd": z_of_p(float(entry("000-lfs2y-ablkd-p")["value"])),
+               "lbc": z_of_p(float(entry("000-lfs2y-p")["value"]))}
+    needed = {term: rho_solutions(adjusted[term], adjusted[other], logrank[term])
+              for term, other in (("kd", "lbc"), ("lbc", "kd"))}
+    return {"adjusted_z": adjusted, "logrank_z": logrank, "needed_rho": needed,
+            "ratio_of_adjusted": adjusted["kd"] / adjusted["lbc"]}
+
+
+def rho_solutions(z_own: float, z_other: float, target: float) -> list[float]:
+    """Every rho in (-1, 1) at which :func:`unadjusted_z` equals ``target``.
+
+    The curve rises from -inf (or falls from +inf) at rho = -1 to +inf at rho = +1; when the
+    covariate's own adjusted z exceeds the other's it is U-shaped, with its minimum
+    sqrt(z_own² - z_other²) at rho = -z_other / z_own, so a target can be met twice or never."""
+    import numpy as np
+    from scipy.optimize import brentq
+
+    grid = np.linspace(-0.999, 0.999, 4001)
+    values = np.array([unadjusted_z(z_own, z_other, r) - target for r in grid])
+    crossings = np.flatnonzero(np.sign(values[:-1]) != np.sign(values[1:]))
+    return [float(brentq(lambda r: unadjusted_z(z_own, z_other, r) - target, grid[i], grid[i + 1]))
+            for i in crossings]
+
+
+def lfs_p_value_table(published: dict, synthetic: Optional[dict] = None) -> pd.DataFrame:
+    """The four z's, published and (when given) on the synthetic cohort, with the rho each needs."""
+    rows = []
+    for term, label in (("kd", "ABL-KD mutation"), ("lbc", "CML-LBC")):
+        row = {"Covariate": label,
+               "Published log-rank z (P)": f"{published['logrank_z'][term]:.2f}",
+               "Published adjusted Cox z (from the CI)": f"{published['adjusted_z'][term]:.2f}",
+               "Adjustment makes it": "weaker" if published["adjusted_z"][term] < published["logrank_z"][term]
+               else "stronger",
+               "Correlation ρ it needs": " or ".join(f"{r:+.2f}" for r in published["needed_rho"][term]) or "none"}
+        if synthetic is not None:
+            row |= {"Synthetic log-rank z": f"{synthetic['logrank_z'][term]:.2f}",
+                    "Synthetic adjusted z": f"{synthetic['adjusted_z'][term]:.2f}",
+                    "Synthetic log-rank z predicted from its adjusted z's": f"{synthetic['predicted_logrank_z'][term]:.2f}"}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def null_information_rho(frame: pd.DataFrame, time: str, event: str, covariates: Sequence[str]) -> float:
+    """rho of the Cox information matrix at beta = 0 (Breslow): the event-weighted covariance of
+    the two covariates within the risk sets, as a correlation. The log-rank z's live here."""
+    import numpy as np
+
+    t = frame[time].to_numpy(float)
+    e = frame[event].to_numpy(bool)
+    x = frame[list(covariates)].to_numpy(float)
+    info = np.zeros((2, 2))
+    for tj in np.unique(t[e]):
+        at_risk = x[t >= tj]
+        info += int((e & (t == tj)).sum()) * np.cov(at_risk, rowvar=False, bias=True)
+    return float(info[0, 1] / math.sqrt(info[0, 0] * info[1, 1]))
+
+
+def lfs_p_values_synthetic(cox, logrank_kd, logrank_lbc) -> dict:
+    """The same quantities on a fitted two-covariate Cox model (terms ``kd``, ``lbc``) and the
+    two log-rank tests: the cohort's rho at beta = 0 (:func:`null_information_rho`) and the
+    log-rank z's the approximation predicts from the cohort's own adjusted z's at that rho."""
+    table = cox.table.set_index("term")
+    adjusted = {t: abs(float(table.loc[t, "z"])) for t in ("kd", "lbc")}
+    rho = null_information_rho(cox.data, cox.duration, cox.event, ["kd", "lbc"])
+    predicted = {"kd": unadjusted_z(adjusted["kd"], adjusted["lbc"], rho),
+                 "lbc": unadjusted_z(adjusted["lbc"], adjusted["kd"], rho)}
+    return {"adjusted_z": adjusted, "logrank_z": {"kd": z_of_p(logrank_kd.p_value), "lbc": z_of_p(logrank_lbc.p_value)},
+            "rho": rho, "predicted_logrank_z": predicted}
+
+
+def approximation_error(synthetic: dict) -> str:
+    """One sentence: how far the approximation misses the synthetic cohort's log-rank z's."""
+    misses = [abs(synthetic["predicted_logrank_z"][t] - synthetic["logrank_z"][t]) for t in ("kd", "lbc")]
+    return (f"On the synthetic cohort (ρ = {synthetic['rho']:+.2f}) the approximation predicts the two "
+            f"log-rank z's from the two adjusted z's to within {max(misses):.2f}.")
+
+
+def lfs_p_value_figure(published: dict, synthetic: Optional[dict] = None):
+    """Unadjusted z implied by the published adjusted z's, against rho, for both covariates,
+    with the published log-rank z's as lines: the two cross them at rho of opposite signs."""
+    import numpy as np
+    import plotly.graph_objects as go
+
+    from helpers.plots.figures import style
+
+    rhos = np.linspace(-0.8, 0.8, 161)
+    fig = go.Figure()
+    names = {"kd": "ABL-KD mutation", "lbc": "CML-LBC"}
+    for term, other in (("kd", "lbc"), ("lbc", "kd")):
+        z_adj, z_other = published["adjusted_z"][term], published["adjusted_z"][other]
+        fig.add_trace(go.Scatter(x=rhos, y=[unadjusted_z(z_adj, z_other, r) for r in rhos], mode="lines",
+                                 name=f"{names[term]}: log-rank z implied by the adjusted z's"))
+        fig.add_hline(y=published["logrank_z"][term], line_dash="dash",
+                      annotation_text=f"published log-rank z, {names[term]}", annotation_position="top left")
+        needed = published["needed_rho"][term]
+        fig.add_trace(go.Scatter(x=needed, y=[published["logrank_z"][term]] * len(needed),
+                                 mode="markers", marker={"size": 10}, showlegend=False,
+                                 hovertemplate=f"{names[term]}: needs ρ = %{{x:.2f}}<extra></extra>"))
+    fig.add_vline(x=0, line_color="grey")
+    if synthetic is not None:
+        fig.add_vline(x=synthetic["rho"], line_dash="dot",
+                      annotation_text=f"synthetic cohort ρ = {synthetic['rho']:+.2f}", annotation_position="bottom right")
+    fig.update_xaxes(title="ρ: correlation of mutation and CML-LBC within the risk sets (information at β = 0)")
+    fig.update_yaxes(title="unadjusted |z|")
+    return style(fig, title="One population, one ρ: the published LFS P values need two", height=460)
+
+
+# --------------------------------------------------------------------------
+# is the synthetic cohort plausible where a haematologist looks first?
+# --------------------------------------------------------------------------
+
+def followup_by_cohort(frame: pd.DataFrame, cohorts: Sequence[str]) -> pd.DataFrame:
+    """Per cohort: reverse-KM median follow-up and range, patients censored alive early, and the
+    deaths in remission among responders (after an allo-HSCT or without one)."""
+    from helpers.stats.survival import median_followup
+
+    rows = []
+    for cohort in cohorts:
+        part = frame[frame["cohort"] == cohort]
+        fu = median_followup(part["os_time"], part["os_event"])
+        alive = part[~part["os_event"]]
+        responders = part[part["responder"]]
+        in_remission = responders["cr_status"] == 2
+        transplanted = responders["hsct_time"].notna()
+        rows.append({
+            "Cohort": cohort, "Patients": len(part),
+            "Median follow-up, reverse KM (months)": f"{fu['median']:.1f}",
+            "Range of observed times (months)": f"{fu['min']:.1f}–{fu['max']:.1f}",
+            "Censored alive before 12 months": int((alive["os_time"] < 12).sum()),
+            "Responders censored event-free before 24 months": int(
+                ((responders["cr_status"] == 0) & (responders["lfs_time"] < 24)).sum()),
+            "Deaths in remission after allo-HSCT": f"{int((in_remission & transplanted).sum())} of {int(transplanted.sum())}",
+            "Deaths in remission without allo-HSCT": f"{int((in_remission & ~transplanted).sum())} of {int((~transplanted).sum())}",
+        })
+    return pd.DataFrame(rows)
+
+
+def events_behind(frame: pd.DataFrame, time: str, event: str, group: str, at: float, what: str) -> pd.DataFrame:
+    """What stands behind each group's Kaplan–Meier estimate at ``at`` months: patients, events
+    before it, patients censored before it, patients still at risk, and the estimate."""
+    from helpers.stats.survival import kaplan_meier
+
+    rows = []
+    for label, part in frame.groupby(group, sort=False):
+        before = part[time] <= at
+        estimate = kaplan_meier(part[time], part[event]).at([at]).iloc[0]["surv"]
+        rows.append({"Estimate": what, "Group": label, "Patients": len(part),
+                     f"Events by {at:g} months": int((before & part[event]).sum()),
+                     f"Censored before {at:g} months": int((before & ~part[event].astype(bool)).sum()),
+                     f"At risk beyond {at:g} months": int((~before).sum()),
+                     "Kaplan–Meier estimate": f"{100 * estimate:.1f}%"})
+    return pd.DataFrame(rows)

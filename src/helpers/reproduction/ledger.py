@@ -47,6 +47,7 @@ from helpers.reproduction import register as reg
 from helpers.reproduction.published import rounds_to
 from helpers.reproduction.tolerances import tolerance_for
 from helpers.stats.format import format_p
+from helpers.stats.proportions import chisq_test, fisher_exact
 
 STATUSES = ("exact", "within-tolerance", "differs", "not-reproducible")
 BASES = ("recomputed", "synthetic", "transcribed")
@@ -55,7 +56,8 @@ CHAPTER_COLUMNS = (
     "study", "chapter", "register_id", "quantity", "group", "location", "published",
     "reproduced", "status", "basis", "tolerance", "note",
 )
-LEDGER_COLUMNS = (*CHAPTER_COLUMNS[:10], "evidence", *CHAPTER_COLUMNS[10:])
+# ``from_data``: for a recomputed P, the same test on the cohort's own counts (decided by the merge).
+LEDGER_COLUMNS = (*CHAPTER_COLUMNS[:8], "from_data", *CHAPTER_COLUMNS[8:10], "evidence", *CHAPTER_COLUMNS[10:])
 # What a chapter's part holds besides its source-trace columns: the raw evidence the merge decides from.
 EVIDENCE_FIELDS = ("record", "value", "numerator", "denominator")
 PART_COLUMNS = (*CHAPTER_COLUMNS, *EVIDENCE_FIELDS)
@@ -129,6 +131,40 @@ def _decided(recorded: pd.DataFrame, register: pd.DataFrame) -> pd.DataFrame:
         statuses.append(status)
         tolerances.append(tolerance)
     return recorded.assign(status=statuses, tolerance=tolerances)
+
+
+def _comparison_p(table: list[list[int]], yates: bool) -> float:
+    return float(chisq_test(table, correct=True).iloc[0]["p_value"]) if yates else fisher_exact(table)
+
+
+def data_values(recorded: pd.DataFrame, register: pd.DataFrame) -> pd.Series:
+    """For each recomputed P of two published proportions, the same test on the cohort's counts.
+
+    A recomputed P depends on the published counts alone, so its status says nothing about the
+    data. The cohort's own counts for the two compared proportions (recorded by a chapter as
+    ``k/n`` rows) give the value the data imply; shown beside the recomputed one, it moves when
+    the data move. The test is the one that reproduces the published P (Yates' chi-square when
+    only it does, else Fisher's exact), as :func:`helpers.reproduction.recompute.comparison_table`
+    chooses it. Empty where a compared proportion was not recorded from the data."""
+    counts = {rec["register_id"]: [int(rec["numerator"]), int(rec["denominator"])]
+              for _, rec in recorded.iterrows() if rec["record"] == "proportion" and rec["basis"] == "synthetic"}
+    values = []
+    for _, rec in recorded.iterrows():
+        compares = str(register.loc[rec["register_id"], "compares"] or "")
+        ids = [i.strip() for i in compares.split(";") if i.strip()]
+        if rec["basis"] != "recomputed" or len(ids) != 2 or not all(i in counts for i in ids):
+            values.append("")
+            continue
+        published = [[int(register.loc[i, "numerator"]), int(register.loc[i, "denominator"])] for i in ids]
+        text = str(register.loc[rec["register_id"], "value_text"])
+        as_table = lambda kn: [[kn[0][0], kn[0][1] - kn[0][0]], [kn[1][0], kn[1][1] - kn[1][0]]]  # noqa: E731
+        yates = (rounds_to(text, _comparison_p(as_table(published), True))
+                 and not rounds_to(text, _comparison_p(as_table(published), False)))
+        from_cohort = [counts[i] for i in ids]
+        p = _comparison_p(as_table(from_cohort), yates)
+        values.append(f"{format_like(text, 'p_value', p)} ({'Yates chi-square' if yates else 'Fisher exact'} on "
+                      f"the cohort's {from_cohort[0][0]}/{from_cohort[0][1]} vs {from_cohort[1][0]}/{from_cohort[1][1]})")
+    return pd.Series(values, index=recorded.index, dtype=str)
 
 
 class Ledger:
@@ -362,7 +398,9 @@ def merge_ledger(parts_dir: Path, out_csv: Path, chapters: Optional[list[str]] =
         raise ValueError("register ids recorded by more than one chapter: " + "; ".join(
             f"{rid} ({', '.join(part['chapter'])})" for rid, part in twice.groupby("register_id")))
     register = reg.load_register(register_csv)
-    recorded = _decided(recorded, register)[list(CHAPTER_COLUMNS)]
+    recorded = _decided(recorded, register)
+    recorded = recorded.assign(from_data=data_values(recorded, register))
+    recorded = recorded[[*CHAPTER_COLUMNS, "from_data"]]
     missing = register.loc[~register["register_id"].isin(recorded["register_id"])]
     pending = pd.DataFrame({
         "study": missing["study"], "chapter": "", "register_id": missing["register_id"],
@@ -373,6 +411,7 @@ def merge_ledger(parts_dir: Path, out_csv: Path, chapters: Optional[list[str]] =
     })
     claims = claim_rows(parts_dir, chapters, claims_csv)
     merged = pd.concat([recorded, pending, claims], ignore_index=True)
+    merged["from_data"] = merged["from_data"].fillna("")
     merged["evidence"] = evidence_of(merged["basis"], merged["register_id"], calibration_targets(data_dir))
     merged = merged[list(LEDGER_COLUMNS)]
     order = {rid: i for i, rid in enumerate([*register["register_id"], *claims["register_id"]])}

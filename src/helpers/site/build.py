@@ -553,6 +553,48 @@ def privacy_cache() -> Path:
     return BUILD_DIR / "privacy-passed.json"
 
 
+#: Beside the merged ledger: what the R cross-check found (read by the ledger page).
+CROSSCHECK_NAME = "ledger-crosscheck.json"
+
+
+def cross_check_ledger(ledger_csv: Path, data_dir: Path) -> int:
+    """The merged ledger against the independent R oracle (:mod:`helpers.reproduction.crosscheck`).
+
+    Every number and claim a chapter computed from the seed cohorts must be what R computes
+    from the same CSVs, at print rounding: a chapter that records a published value instead of
+    computing one, or that computes something else than it says, fails the build here. The
+    committed fixture serves when the data are the ones it was computed from; other data are
+    checked by a live Rscript run; without R (and other data) the check is skipped, loudly.
+    Builds on data without the seed studies (a centre's own cohort) have nothing to check."""
+    import pandas as pd
+
+    from helpers.reproduction import crosscheck
+
+    (Path(ledger_csv).parent / CROSSCHECK_NAME).unlink(missing_ok=True)
+    if not all((Path(data_dir) / study).is_dir() for study in crosscheck.ORACLE_STUDIES):
+        log("ledger cross-check: skipped (the data folder does not hold the seed studies "
+            f"{', '.join(crosscheck.ORACLE_STUDIES)})")
+        return 0
+    oracle, source = crosscheck.oracle_for(data_dir)
+    if oracle is None:
+        log(f"ledger cross-check: NOT RUN ({source})")
+        return 0
+    ledger = pd.read_csv(ledger_csv, dtype=str, keep_default_na=False)
+    wrong = crosscheck.mismatches(ledger, oracle, uncomputed_ok=True)
+    if wrong.empty:
+        checked = int(len(oracle) - len(crosscheck.uncovered(oracle)))
+        (Path(ledger_csv).parent / CROSSCHECK_NAME).write_text(json.dumps(
+            {"rows_checked": checked, "source": source, "not_covered": crosscheck.uncovered(oracle)}, indent=1))
+        log(f"ledger cross-check: all {checked} computed rows agree with R ({source})")
+        return 0
+    print("\n=== the reproduction ledger disagrees with the independent R oracle ===", file=sys.stderr)
+    for _, row in wrong.iterrows():
+        print(f"  {row['register_id']}: ledger {row['ledger_value'] or '(none)'}, R {row['r_value'] or '(none)'}: "
+              f"{row['why']}", file=sys.stderr)
+    log(f"FAILED: {len(wrong)} ledger row(s) disagree with R ({source}); the site was not built")
+    return 1
+
+
 def privacy_check(figures: bool) -> int:
     """The privacy guard (:mod:`helpers.site.privacy`) over the built site's pages and downloads, or
     over its static figure copies (``figures``): 0 when clean. Files whose bytes passed before
@@ -720,6 +762,9 @@ def main(argv: list[str] | None = None) -> int:
 
                 merge_ledger(LEDGER_PARTS_DIR, BUILD_DIR / "reproduction-ledger.csv", chapters=first,
                              data_dir=from_notebook(params.data_dir))
+                if cross_check_ledger(BUILD_DIR / "reproduction-ledger.csv", Path(from_notebook(params.data_dir))):
+                    shutil.rmtree(HTML_DIR, ignore_errors=True)
+                    return 1
                 results += finish_chapters(start_chapters(pool, last, params, args.force, args.allow_absent),
                                            workers)
                 failed = [r for r in results if r.status == "failed"]

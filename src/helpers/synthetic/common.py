@@ -316,6 +316,21 @@ def kinetic_values(rng: np.random.Generator, peak: float, tpeak: float, days) ->
     return out
 
 
+#: Half-life (days) of CAR-T copies after an allogeneic HSCT. A modelling assumption, not a
+#: published figure: conditioning ablates the recipient's lymphocytes, CAR-T cells among them,
+#: and donor cells replace them, so copies fall about 100-fold within four weeks and become
+#: unquantifiable soon after.
+HSCT_CART_HALF_LIFE_DAYS = 4.0
+
+
+def after_allo_hsct(days, values, hsct_day: float, half_life: float = HSCT_CART_HALF_LIFE_DAYS) -> list[float]:
+    """CAR-T copies with the fall after an allo-HSCT on ``hsct_day`` (nan: no transplant)."""
+    if hsct_day is None or math.isnan(hsct_day):
+        return list(values)
+    return [float(sig(v * 2.0 ** (-(d - hsct_day) / half_life), 3)) if d > hsct_day else v
+            for d, v in zip(days, values)]
+
+
 def kinetic_rows(st: Study, pid: str, days, values, origin: str = "synthetic") -> None:
     for d, v in zip(days, values):
         below = v < KINETICS_LLOQ

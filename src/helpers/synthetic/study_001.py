@@ -7,9 +7,28 @@ not published; they are estimated from the narrative (month-precision dates), so
 of the earlier treatments and the outcome rows are origin ``synthetic``. Blood counts,
 cytokines and CAR-T kinetics exist only in the figures: invented series (origin
 ``synthetic``) that respect the published recovery and peak days.
+
+Kinetics after the allo-HSCT (patient 1, day 49). The paper prints no copy number after the
+transplant. That the copies fall steeply from the transplant day is a modelling assumption of
+this generator, not a published result and not taken from a cited source: the conditioning
+removes most of the recipient's lymphocytes, CAR-T cells among them, and the donor graft then
+dilutes what is left in the genomic DNA sampled. The generator models it as a first-order loss
+starting on the transplant day (``common.HSCT_CART_HALF_LIFE_DAYS``, 4 days, chosen; shared with study 000) applied on top of the
+curve the copies would otherwise have followed, so that they fall below the lower limit of
+quantification (50 copies/µg, written as the limit with ``below_lloq``) within about two
+weeks of the transplant. The samples before the transplant, the peak and its day are
+unchanged by it.
+
+Samples and death (patient 2). The death is printed to the month only ("2 months after
+CAR-T-38 cell infusion"): it may have fallen any time from one and a half months. No
+kinetics, lab or response sample is placed after that earliest possible day
+(:func:`_last_sample_day`), so none can lie after the death on any reading of the text;
+the outcome row keeps the printed 2 months.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pandas as pd
@@ -18,6 +37,7 @@ from helpers.stats.units import DAYS_PER_MONTH
 from helpers.synthetic.common import (
     Reg,
     Study,
+    after_allo_hsct,
     count_rows,
     cytokine_rows,
     kinetic_rows,
@@ -36,6 +56,14 @@ _001_P2_PROGRESSION_TO_INFUSION = 35.0
 _001_P2_RELAPSE_DAY = 42.0
 _001_SAMPLING_DAYS = (-6.0, 0.0, 2.0, 4.0, 6.0, 7.0, 10.0, 12.0, 14.0, 17.0, 21.0, 28.0)
 _001_KINETIC_DAYS = (1.0, 2.0, 4.0, 6.0, 7.0, 10.0, 14.0, 21.0, 28.0, 60.0, 90.0, 180.0)
+
+
+def _last_sample_day(followup: float, died: bool, death_months: float | None = None) -> float:
+    """The last day a sample may be placed: the end of follow-up, or for a death printed to
+    the month only, the earliest day that death may have fallen (half a month earlier)."""
+    if not died:
+        return followup
+    return min(followup, (death_months - 0.5) * DAYS_PER_MONTH)
 
 
 def generate(seed: int) -> Study:
@@ -70,7 +98,8 @@ def generate(seed: int) -> Study:
     p1_fu = rel(R.date("001-p1-date-last-followup"), p1_infusion)
     p2_death = R.v("001-p2-death-time") * DAYS_PER_MONTH
     hsct_day = R.v("001-p1-hsct-time") * week
-    fu = {"001-P1": p1_fu, "001-P2": p2_death}
+    last_sample = {"001-P1": _last_sample_day(p1_fu, False),
+                   "001-P2": _last_sample_day(p2_death, True, R.v("001-p2-death-time"))}
 
     for pid, d in pts.items():
         st.add("patients", patient_id=pid, cohort="CML-MBP", diagnosis="CML myeloid blast phase",
@@ -79,19 +108,23 @@ def generate(seed: int) -> Study:
                prior_lines=None, extramedullary_disease=None, high_risk_genetics=None, tregs_high=None,
                car_target="CD38", car_dose_cells_per_kg=dose, bridged_to_hsct=d["bridged"],
                origin="published")
+        if d["cr_day"] > last_sample[pid]:
+            raise ValueError(f"001: the response of {pid} would lie after its last possible sample day")
         st.add("responses", patient_id=pid, day=int(d["cr_day"]), morphologic="CR", mrd_flow="negative",
                molecular="CMR", origin="published")
         st.add("adverse_events", patient_id=pid, category="CRS", term="CRS", grade=d["crs"],
                grading_system="unspecified", onset_day=None, duration_days=None, origin="published")
         # figures only: invented series that respect the published recovery and peak days
-        count_rows(st, rng, pid, fu[pid], anc0=float(rng.uniform(2.0, 4.0)), plt0=float(rng.uniform(40.0, 90.0)),
+        count_rows(st, rng, pid, last_sample[pid], anc0=float(rng.uniform(2.0, 4.0)),
+                    plt0=float(rng.uniform(40.0, 90.0)),
                     anc_recovery=d["anc"], plt_recovery=d["plt"], origin="synthetic",
                     days=_001_SAMPLING_DAYS, noise=0.0, anc_limit=R.v("001-anc-threshold"),
                     plt_limit=R.v("001-plt-threshold"))
-        cytokine_rows(st, rng, pid, 1, float(rng.uniform(4.0, 6.0)), fu[pid], origin="synthetic",
+        cytokine_rows(st, rng, pid, 1, float(rng.uniform(4.0, 6.0)), last_sample[pid], origin="synthetic",
                        days=tuple(x for x in _001_SAMPLING_DAYS if x >= -1))
-        kdays = [x for x in _001_KINETIC_DAYS if x <= fu[pid]]
+        kdays = [x for x in _001_KINETIC_DAYS if x <= last_sample[pid]]
         values = kinetic_values(rng, 10 ** rng.uniform(4.0, 4.6), d["peak"], kdays)
+        values = after_allo_hsct(kdays, values, hsct_day if d["bridged"] else math.nan)
         kinetic_rows(st, pid, kdays, values, origin="synthetic")
         # treatments
         st.add("treatments", patient_id=pid, category="CAR-T", agent="CAR-T-38", start_day=0.0,
@@ -183,9 +216,11 @@ def _001_provenance(st: Study) -> None:
       "published recovery days (ANC > 0.5 on days 14 and 7, platelets > 100 on day 14) and the mild "
       "cytokine rise")
     p("kinetics", ("day", "copies_per_ug_gdna", "below_lloq"), "synthetic",
-      ("001-p1-cart-peak-day", "001-p2-cart-peak-day"),
+      ("001-p1-cart-peak-day", "001-p2-cart-peak-day", "001-p1-hsct-time", "001-p2-death-time"),
       "values exist only in Figure 2A: invented (origin synthetic) with the peak on the published "
-      "days 4 and 6")
+      "days 4 and 6; after patient 1's allo-HSCT (day 49) the copies fall with a 4-day half-life "
+      "to below the limit of quantification (a modelling assumption, not published); patient 2 has "
+      "no sample after day 45.7, the earliest day the death printed as '2 months' may have fallen")
     p("treatments", ("category", "agent", "dose", "dose_unit"), "published",
       ("001-car-dose", "001-car-dose-escalation-days", "001-p1-hsct-time", "001-p1-dose-imatinib",
        "001-p1-dose-dasatinib", "001-p1-dose-nilotinib", "001-p1-dose-ponatinib", "001-p2-dose-imatinib",
