@@ -14,9 +14,13 @@ Row numbers are data rows of the file (CSV line = row + 1, because of the header
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
+import zipfile
 from pathlib import Path
+from typing import Callable, Optional, Sequence
 
+import openpyxl
 import pandas as pd
 import pytest
 
@@ -378,7 +382,8 @@ def test_41_latin1_encoding(tables, folder):
     tables["patients"].loc[0, "cohort"] = "Lymphoïde"
     write(tables, folder)
     tables["patients"].to_csv(folder / "patients.csv", index=False, encoding="latin-1")
-    problem(problems_of(folder), "patients.csv", None, None, "file is not UTF-8 text", "save it as CSV UTF-8")
+    problem(problems_of(folder), "patients.csv", "cohort", 1, "file is not UTF-8 text", "byte 0xEF on line 2",
+            "save it as CSV UTF-8")
 
 
 def test_42_utf16_file_from_a_spreadsheet(tables, folder):
@@ -464,3 +469,471 @@ def test_49_misnamed_file_is_noted_and_its_table_counted_absent(tables, folder):
 def test_the_catalogue_has_at_least_25_malformed_inputs():
     cases = [name for name in globals() if name.startswith("test_") and name[5:7].isdigit()]
     assert len(cases) >= 25
+
+
+# =========================================================================== reading files (issue 17)
+# Each case below was run on the reader before issue 17 (see the catalogue note in the module
+# docstring of helpers.contract.files): it crashed, passed in silence, or was refused without
+# saying where or why.
+
+def xlsx(folder: Path, table: str, frame: pd.DataFrame, *, sheet: Optional[str] = None,
+         edit: Optional[Callable] = None, above: Sequence[Sequence] = ()) -> Path:
+    """Replace ``<table>.csv`` by ``<table>.xlsx`` written cell by cell (text as text); ``above``
+    are rows put above the header, ``edit(ws)`` changes the sheet before it is saved."""
+    (folder / f"{table}.csv").unlink(missing_ok=True)
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.title = sheet or table
+    for row in [*above, list(frame.columns), *frame.astype(object).values.tolist()]:
+        ws.append(list(row))
+    for row in ws.iter_rows():
+        for cell in row:
+            if isinstance(cell.value, str) and cell.value.startswith("="):
+                cell.data_type = "s"  # text that merely starts with '=' stays text, as in a CSV
+    if edit:
+        edit(ws)
+    path = folder / f"{table}.xlsx"
+    book.save(path)
+    return path
+
+
+def replace_line(path: Path, line: int, text: str) -> None:
+    """Replace line ``line`` (1-based, the header is line 1) of a text file by ``text``."""
+    lines = path.read_text().splitlines()
+    lines[line - 1] = text
+    path.write_text("\n".join(lines) + "\n")
+
+
+def no_problem_line_holds(report: intake.IntakeReport, *texts: str) -> None:
+    lines = "\n".join(report.problem_lines() + report.notes["note"].astype(str).tolist())
+    for text in texts:
+        assert text not in lines, f"{text!r} is echoed in the report:\n{lines}"
+
+
+# --------------------------------------------------------------------------- encodings
+
+def test_50_utf16_le_with_a_byte_order_mark_is_named(tables, folder):
+    write(tables, folder)
+    (folder / "patients.csv").write_bytes(tables["patients"].to_csv(index=False).encode("utf-16"))
+    problem(problems_of(folder), "patients.csv", None, None, "file is not UTF-8 text",
+            "it is UTF-16 LE (with a byte-order mark)", "save it as CSV UTF-8")
+
+
+def test_51_utf16_be_with_a_byte_order_mark_is_named(tables, folder):
+    write(tables, folder)
+    data = b"\xfe\xff" + tables["outcomes"].to_csv(index=False).encode("utf-16-be")
+    (folder / "outcomes.csv").write_bytes(data)
+    problem(problems_of(folder), "outcomes.csv", None, None, "file is not UTF-8 text",
+            "it is UTF-16 BE (with a byte-order mark)")
+
+
+def test_52_utf16_le_without_a_byte_order_mark_is_found_by_its_nul_pattern(tables, folder):
+    write(tables, folder)
+    (folder / "responses.csv").write_bytes(tables["responses"].to_csv(index=False).encode("utf-16-le"))
+    report = problems_of(folder)
+    problem(report, "responses.csv", None, None, "file is not UTF-8 text",
+            "it is UTF-16 LE without a byte-order mark (found by its pattern of NUL bytes)")
+    assert not report.problems["rule"].str.contains("unknown column").any()
+
+
+def test_53_utf16_be_without_a_byte_order_mark_is_found_by_its_nul_pattern(tables, folder):
+    write(tables, folder)
+    (folder / "labs.csv").write_bytes(tables["labs"].to_csv(index=False).encode("utf-16-be"))
+    problem(problems_of(folder), "labs.csv", None, None, "it is UTF-16 BE without a byte-order mark")
+
+
+def test_54_utf32_is_named(tables, folder):
+    write(tables, folder)
+    (folder / "kinetics.csv").write_bytes(tables["kinetics"].to_csv(index=False).encode("utf-32"))
+    problem(problems_of(folder), "kinetics.csv", None, None, "it is UTF-32 LE (with a byte-order mark)")
+
+
+def test_55_undecodable_byte_is_located_by_row_and_column(tables, folder):
+    tables["patients"].loc[1, "cohort"] = "Cohort Ä"
+    write(tables, folder)
+    (folder / "patients.csv").write_bytes(tables["patients"].to_csv(index=False).encode("latin-1"))
+    problem(problems_of(folder), "patients.csv", "cohort", 2, "file is not UTF-8 text",
+            "byte 0xC4 on line 3 cannot be decoded", "Windows-1252 or Latin-1", "save it as CSV UTF-8")
+
+
+def test_56_undecodable_byte_in_the_header_names_line_1(tables, folder):
+    write(tables, folder)
+    path = folder / "responses.csv"
+    path.write_bytes(path.read_bytes().replace(b"mrd_flow", b"mrd\x92flow", 1))
+    problem(problems_of(folder), "responses.csv", None, None, "byte 0x92 on line 1 (the header)")
+
+
+def test_57_every_line_with_an_undecodable_byte_is_listed(tables, folder):
+    write(tables, folder)
+    path = folder / "treatments.csv"
+    data = path.read_bytes().replace(b"CD19 CAR-T", b"CD19 CAR-T \xe9")
+    path.write_bytes(data)
+    report = problems_of(folder)
+    for row in (4, 5, 6):
+        problem(report, "treatments.csv", "agent", row, f"byte 0xE9 on line {row + 1} cannot be decoded")
+
+
+def test_58_nul_byte_in_a_utf8_file_is_refused_with_its_row(tables, folder):
+    tables["treatments"].loc[1, "agent"] = "FC\x00"
+    report = problems_of(write(tables, folder))
+    problem(report, "treatments.csv", "agent", 2, "holds a NUL byte (character 0) on line 3")
+
+
+# --------------------------------------------------------------------------- CSV syntax
+
+def test_59_unterminated_quote_names_the_row_where_it_opens(tables, folder):
+    write(tables, folder)
+    replace_line(folder / "responses.csv", 3, 'mycentre,MC-02,28,"CR,positive,not_done,user')
+    problem(problems_of(folder), "responses.csv", "morphologic", 2, "a quoted cell opens on line 3",
+            "its closing quote is missing")
+
+
+def test_60_text_after_a_closing_quote_names_its_row(tables, folder):
+    write(tables, folder)
+    replace_line(folder / "responses.csv", 4, 'mycentre,MC-03,28,"NR"x,positive,not_done,user')
+    problem(problems_of(folder), "responses.csv", None, 3, "line 4", "after the closing quote of a quoted cell")
+
+
+def test_61_oversized_cell_names_its_row(tables, folder):
+    tables["adverse_events"].loc[1, "term"] = "x" * 200_000
+    problem(problems_of(write(tables, folder)), "adverse_events.csv", None, 2,
+            "a cell is longer than 131072 characters")
+
+
+def test_62_rows_are_counted_as_records_across_a_multi_line_cell(tables, folder):
+    tables["treatments"].loc[0, "agent"] = "FC\n(flu/cy)"  # a legal cell over two lines
+    write(tables, folder)
+    replace_line(folder / "treatments.csv", 5, 'mycentre,MC-03,lymphodepletion,"FC,-5,-3,,,user')
+    problem(problems_of(folder), "treatments.csv", "agent", 3, "a quoted cell opens on line 5")
+
+
+# --------------------------------------------------------------------------- empty files
+
+def test_63_zero_byte_optional_table_is_read_as_absent_with_a_note(tables, folder):
+    write(tables, folder)
+    (folder / "kinetics.csv").write_bytes(b"")
+    report = intake.validate(folder)
+    assert report.ok, report.text()
+    notes = report.notes[report.notes["source"] == "kinetics.csv"]["note"].tolist()
+    assert notes == ["file is empty (0 bytes): read as an absent optional table"]
+    assert report.readiness.set_index("analysis").loc["CAR-T expansion", "status"] == "absent"
+
+
+def test_64_zero_byte_required_table_is_a_problem(tables, folder):
+    write(tables, folder)
+    (folder / "patients.csv").write_bytes(b"")
+    problem(problems_of(folder), "patients.csv", None, None, "file is empty (0 bytes)",
+            "the table is required")
+
+
+def test_65_zero_byte_optional_workbook_is_read_as_absent_with_a_note(tables, folder):
+    write(tables, folder)
+    (folder / "labs.csv").unlink()
+    (folder / "labs.xlsx").write_bytes(b"")
+    report = intake.validate(folder)
+    assert report.ok, report.text()
+    assert report.notes[report.notes["source"] == "labs.xlsx"]["note"].tolist() == [
+        "file is empty (0 bytes): read as an absent optional table"]
+
+
+def test_66_zero_byte_infusion_dates_file_is_a_problem_not_a_crash(tables, folder):
+    write(tables, folder)
+    (folder / "infusion_dates.csv").write_bytes(b"")
+    report = intake.validate(folder, absolute_dates=True)
+    assert not report.ok
+    problem(report, "infusion_dates.csv", None, None, "file is empty (0 bytes)")
+
+
+def test_67_utf16_infusion_dates_file_is_a_problem_not_a_crash(tables, folder):
+    write(tables, folder)
+    dates = "study_id,patient_id,infusion_date\n" + "".join(f"mycentre,{p},2021-03-0{i}\n"
+                                                           for i, p in enumerate((P1, P2, P3), 1))
+    (folder / "infusion_dates.csv").write_bytes(dates.encode("utf-16"))
+    report = intake.validate(folder, absolute_dates=True)
+    assert not report.ok
+    problem(report, "infusion_dates.csv", None, None, "file is not UTF-8 text", "UTF-16 LE")
+
+
+# --------------------------------------------------------------------------- links and non-regular files
+
+def test_68_symlink_to_another_studys_file_is_refused(tables, folder, tmp_path):
+    other = write(tables, tmp_path / "otherstudy")
+    write(tables, folder)
+    (folder / "patients.csv").unlink()
+    (folder / "patients.csv").symlink_to(other / "patients.csv")
+    problem(problems_of(folder), "patients.csv", None, None, "is a symbolic link",
+            "the book reads only regular files", "copy the file itself into the folder")
+
+
+def test_69_symlink_to_a_system_file_is_refused_without_reading_it(tables, folder):
+    if not Path("/etc/passwd").is_file():
+        pytest.skip("no /etc/passwd here")
+    write(tables, folder)
+    (folder / "treatments.csv").unlink()
+    (folder / "treatments.csv").symlink_to("/etc/passwd")
+    report = problems_of(folder)
+    problem(report, "treatments.csv", None, None, "is a symbolic link")
+    no_problem_line_holds(report, "root", "/etc/passwd", "/bin/")
+    assert len(report.problems) == 1
+
+
+def test_70_folder_named_like_a_table_is_refused(tables, folder):
+    write(tables, folder)
+    (folder / "kinetics.csv").unlink()
+    (folder / "kinetics.csv").mkdir()
+    problem(problems_of(folder), "kinetics.csv", None, None, "is a folder, not a file")
+
+
+def test_71_named_pipe_is_refused_without_opening_it(tables, folder):
+    write(tables, folder)
+    (folder / "labs.csv").unlink()
+    os.mkfifo(folder / "labs.csv")  # opening it to read would block for ever
+    problem(problems_of(folder), "labs.csv", None, None, "is a named pipe (FIFO), not a regular file")
+
+
+def test_72_dangling_symlink_is_refused(tables, folder):
+    write(tables, folder)
+    (folder / "adverse_events.csv").unlink()
+    (folder / "adverse_events.csv").symlink_to(folder / "gone.csv")
+    problem(problems_of(folder), "adverse_events.csv", None, None, "is a symbolic link")
+
+
+# --------------------------------------------------------------------------- file names
+
+def test_73_doubled_extension_of_a_required_table_names_the_files_in_the_folder(tables, folder):
+    write(tables, folder)
+    shutil.move(folder / "outcomes.csv", folder / "Outcomes.csv.csv")
+    (folder / "notes.txt").write_text("read me")
+    report = problems_of(folder)
+    p = problem(report, "outcomes.csv", None, None, "required table is missing: no outcomes.csv or outcomes.xlsx",
+                "the folder holds: ", "Outcomes.csv.csv (a doubled extension: rename it outcomes.csv)",
+                "notes.txt")
+    assert str(folder.parent) not in p["rule"]  # the folder by its own name at most, never its path
+
+
+def test_74_trailing_space_in_a_file_name_is_named(tables, folder):
+    write(tables, folder)
+    shutil.move(folder / "outcomes.csv", folder / "Outcomes.csv ")
+    problem(problems_of(folder), "outcomes.csv", None, None, "required table is missing",
+            "'Outcomes.csv ' (a space at the end of the name: rename it outcomes.csv)")
+
+
+def test_75_folder_path_kept_in_a_file_name_by_a_zip_program_is_named(tables, folder):
+    write(tables, folder)
+    shutil.move(folder / "outcomes.csv", folder / "export\\outcomes.csv")
+    problem(problems_of(folder), "outcomes.csv", None, None, "required table is missing",
+            "export\\outcomes.csv (a folder path kept in the file name, as some zip programs do: "
+            "rename it outcomes.csv)")
+
+
+def test_76_zip_archive_instead_of_the_tables_is_named(tables, folder):
+    write(tables, folder)
+    with zipfile.ZipFile(folder / "mycentre-export.zip", "w") as archive:
+        archive.write(folder / "outcomes.csv", "outcomes.csv")
+    (folder / "outcomes.csv").unlink()
+    problem(problems_of(folder), "outcomes.csv", None, None, "required table is missing",
+            "mycentre-export.zip (a zip archive: unpack it into this folder)")
+
+
+def test_77_doubled_extension_of_an_optional_table_is_refused_not_ignored(tables, folder):
+    write(tables, folder)
+    shutil.move(folder / "kinetics.csv", folder / "kinetics.csv.csv")
+    p = problem(problems_of(folder), "kinetics.csv.csv", None, None,
+                "looks like the file of the table kinetics but is not read", "rename it kinetics.csv")
+    assert p["table"] == "kinetics"
+
+
+def test_78_old_excel_workbook_is_refused_clearly(tables, folder):
+    write(tables, folder)
+    (folder / "treatments.csv").unlink()
+    (folder / "treatments.xls").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504)
+    problem(problems_of(folder), "treatments.xls", None, None, "old Excel format (.xls) is not read",
+            "save it as .xlsx or CSV UTF-8")
+
+
+def test_79_the_list_of_files_seen_is_capped(tables, folder):
+    write(tables, folder)
+    (folder / "outcomes.csv").unlink()
+    for i in range(30):
+        (folder / f"scan-{i:02d}.pdf").write_bytes(b"%PDF")
+    p = problem(problems_of(folder), "outcomes.csv", None, None, "required table is missing",
+                "the folder holds: ", "and 16 more")
+    # 36 entries, 20 named in sorted order: adverse_events, kinetics, labs, patients, responses, then scan-*
+    assert p["rule"].count("scan-") == 15 and "treatments.csv" not in p["rule"]
+
+
+# --------------------------------------------------------------------------- header not on row 1
+
+def test_80_title_line_above_the_header_is_named(tables, folder):
+    write(tables, folder)
+    path = folder / "patients.csv"
+    path.write_text("Patient list of my centre\n" + path.read_text())
+    report = problems_of(folder)
+    problem(report, "patients.csv", None, None, "the header seems to start on line 2",
+            "delete the 1 line above it")
+    assert not report.problems["rule"].str.contains("unknown column|row has").any()
+
+
+def test_81_title_and_blank_lines_above_the_header_are_named(tables, folder):
+    write(tables, folder)
+    path = folder / "outcomes.csv"
+    path.write_text("Outcomes export\nmy centre 2023,,\n\n" + path.read_text())
+    problem(problems_of(folder), "outcomes.csv", None, None, "the header seems to start on line 4",
+            "delete the 3 lines above it")
+
+
+def test_82_group_row_above_the_header_is_named(tables, folder):
+    write(tables, folder)
+    path = folder / "responses.csv"
+    path.write_text("Identity,,Assessment,,,,\n" + path.read_text())
+    problem(problems_of(folder), "responses.csv", None, None, "the header seems to start on line 2")
+
+
+def test_83_workbook_header_below_a_title_row_is_named(tables, folder):
+    write(tables, folder)
+    xlsx(folder, "kinetics", tables["kinetics"], above=[["CAR-T kinetics"], []])
+    problem(problems_of(folder), "kinetics.xlsx", None, None, "sheet 'kinetics'",
+            "the header seems to start on row 3", "delete the 2 rows above it")
+
+
+# --------------------------------------------------------------------------- Excel workbooks
+
+def test_84_merged_cells_are_refused_with_sheet_and_cells(tables, folder):
+    write(tables, folder)
+    xlsx(folder, "patients", tables["patients"], edit=lambda ws: ws.merge_cells("H3:H4"))
+    problem(problems_of(folder), "patients.xlsx", "marrow_blasts_pct", 2, "sheet 'patients', cells H3:H4 are merged",
+            "only the first cell (H3) holds the value")
+
+
+def test_85_formula_without_a_saved_value_is_refused_with_its_cell(tables, folder):
+    write(tables, folder)
+
+    def formula(ws):
+        ws["E2"] = "=30+4"  # written by a program that does not calculate: no cached value
+
+    xlsx(folder, "patients", tables["patients"], edit=formula)
+    problem(problems_of(folder), "patients.xlsx", "age_years", 1, "sheet 'patients', cell E2",
+            "holds a formula without a saved value")
+
+
+def test_86_error_cell_in_a_workbook_is_refused_not_read_as_missing(tables, folder):
+    write(tables, folder)
+
+    def error(ws):
+        ws["G7"] = "#DIV/0!"  # treatments row 6 (the CAR-T row of MC-03), column dose
+
+    xlsx(folder, "treatments", tables["treatments"], edit=error)
+    problem(problems_of(folder), "treatments.xlsx", "dose", 6, "sheet 'treatments', cell G7",
+            "holds the spreadsheet error #DIV/0!")
+
+
+def test_87_na_error_cell_in_a_workbook_is_refused(tables, folder):
+    write(tables, folder)
+
+    def error(ws):
+        ws["E3"] = "#N/A"
+
+    xlsx(folder, "labs", tables["labs"], edit=error)
+    problem(problems_of(folder), "labs.xlsx", "value", 2, "sheet 'labs', cell E3", "holds the spreadsheet error #N/A")
+
+
+def test_88_hidden_row_is_refused(tables, folder):
+    write(tables, folder)
+
+    def hide(ws):
+        ws.row_dimensions[3].hidden = True
+
+    xlsx(folder, "patients", tables["patients"], edit=hide)
+    problem(problems_of(folder), "patients.xlsx", None, 2, "sheet 'patients', row 3 is hidden")
+
+
+def test_89_hidden_column_is_refused(tables, folder):
+    write(tables, folder)
+
+    def hide(ws):
+        ws.column_dimensions["H"].hidden = True
+
+    xlsx(folder, "patients", tables["patients"], edit=hide)
+    problem(problems_of(folder), "patients.xlsx", "marrow_blasts_pct", None, "sheet 'patients', column H is hidden")
+
+
+def test_90_several_sheets_none_named_after_the_table_is_refused(tables, folder):
+    write(tables, folder)
+    path = xlsx(folder, "outcomes", tables["outcomes"], sheet="Sheet1")
+    book = openpyxl.load_workbook(path)
+    book.create_sheet("Notes")["A1"] = "remember to check follow-up"
+    book.save(path)
+    problem(problems_of(folder), "outcomes.xlsx", None, None, "the workbook has 2 sheets (Sheet1, Notes)",
+            "none is named 'outcomes'")
+
+
+def test_91_formula_text_in_a_workbook_cell_is_refused(tables, folder):
+    tables["treatments"].loc[0, "agent"] = '=HYPERLINK("http://evil.example/x","FC")'
+    write(tables, folder)
+    xlsx(folder, "treatments", tables["treatments"])
+    report = problems_of(folder)
+    problem(report, "treatments.xlsx", "agent", 1, "sheet 'treatments', cell D2", "begins with '='")
+    no_problem_line_holds(report, "evil.example")
+
+
+def test_92_workbook_that_is_a_renamed_csv_is_named(tables, folder):
+    write(tables, folder)
+    shutil.move(folder / "labs.csv", folder / "labs.xlsx")
+    problem(problems_of(folder), "labs.xlsx", None, None, "is not an Excel workbook",
+            "perhaps a CSV file renamed .xlsx")
+
+
+# --------------------------------------------------------------------------- formula-leading cells (CSV injection)
+
+def test_93_hyperlink_formula_in_a_csv_cell_is_refused_and_not_echoed(tables, folder):
+    tables["treatments"].loc[0, "agent"] = '=HYPERLINK("http://evil.example/x","FC")'
+    report = problems_of(write(tables, folder))
+    problem(report, "treatments.csv", "agent", 1, "begins with '='", "as a formula", "CSV injection")
+    no_problem_line_holds(report, "evil.example", "HYPERLINK")
+
+
+def test_94_at_sign_formula_is_refused(tables, folder):
+    tables["adverse_events"].loc[1, "term"] = "@SUM(1+1)*cmd|' /C calc'!A0"
+    problem(problems_of(write(tables, folder)), "adverse_events.csv", "term", 2, "begins with '@'")
+
+
+def test_95_plus_sign_dde_payload_is_refused(tables, folder):
+    tables["patients"].loc[2, "cohort"] = "+cmd|' /C calc'!A0"
+    report = problems_of(write(tables, folder))
+    problem(report, "patients.csv", "cohort", 3, "begins with '+'")
+    no_problem_line_holds(report, "calc")
+
+
+def test_96_minus_sign_payload_is_refused_while_negative_numbers_are_read(tables, folder):
+    tables["treatments"].loc[3, "dose_unit"] = "-2+3+cmd|' /C calc'!A0"
+    report = problems_of(write(tables, folder))
+    problem(report, "treatments.csv", "dose_unit", 4, "begins with '-' and is not a number")
+    assert not report.problems["column"].isin(["start_day", "end_day"]).any()  # -5 and -3 are numbers
+
+
+def test_97_formula_after_leading_whitespace_is_refused(tables, folder):
+    tables["treatments"].loc[2, "agent"] = "\t=1+2"
+    problem(problems_of(write(tables, folder)), "treatments.csv", "agent", 3, "begins with '='")
+
+
+# --------------------------------------------------------------------------- missing-value markers
+
+def test_98_na_error_text_in_a_csv_cell_is_refused_not_read_as_text(tables, folder):
+    tables["adverse_events"].loc[0, "term"] = "#N/A"
+    problem(problems_of(write(tables, folder)), "adverse_events.csv", "term", 1,
+            "holds the spreadsheet error #N/A", "leave the cell empty for a missing value")
+
+
+def test_99_na_text_cells_are_read_as_missing_and_counted_in_a_note(tables, folder):
+    tables["patients"].loc[1, "marrow_blasts_pct"] = "NA"
+    tables["patients"].loc[2, "marrow_blasts_pct"] = "N/A"
+    report = intake.validate(write(tables, folder))
+    assert report.ok, report.text()
+    notes = report.notes[report.notes["source"] == "patients.csv"]["note"].tolist()
+    assert notes == ["read 2 cells written as a missing-value marker (NA, N/A) as missing: "
+                     "column marrow_blasts_pct, rows 2, 3"]
+
+
+def test_100_value_error_text_in_a_number_column_is_named_as_a_spreadsheet_error(tables, folder):
+    tables["labs"].loc[2, "value"] = "#VALUE!"
+    problem(problems_of(write(tables, folder)), "labs.csv", "value", 3, "holds the spreadsheet error #VALUE!")

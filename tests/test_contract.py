@@ -71,6 +71,13 @@ def _valid_tables() -> dict[str, pd.DataFrame]:
                  end_day="-3", dose="", dose_unit="", origin="synthetic"),
             dict(study_id="000", patient_id=P2, category="TKI", agent="ponatinib", start_day="30",
                  end_day="", dose="45", dose_unit="mg/day", origin="synthetic"),
+            # every patient has a CAR-T infusion; P1's bridging flag has its transplant row
+            dict(study_id="000", patient_id=P1, category="CAR-T", agent="CD19 CAR-T", start_day="0",
+                 end_day="0", dose="1e6", dose_unit="cells/kg", origin="synthetic"),
+            dict(study_id="000", patient_id=P2, category="CAR-T", agent="CD19/CD22 CAR-T", start_day="0",
+                 end_day="0", dose="2000000", dose_unit="cells/kg", origin="synthetic"),
+            dict(study_id="000", patient_id=P1, category="allo-HSCT", agent="allo-HSCT", start_day="60",
+                 end_day="60", dose="", dose_unit="", origin="synthetic"),
         ],
         "outcomes": [
             dict(study_id="000", patient_id=P1, followup_days="400", relapsed="false", relapse_day="",
@@ -483,7 +490,7 @@ def test_not_utf8_csv_is_an_error(cohort_dir, valid):
     df.loc[0, "cohort"] = "Lymphoïde"
     df.to_csv(cohort_dir / "patients.csv", index=False, encoding="latin-1")
     err = _errors(contract.load_cohort, cohort_dir)
-    _line(err, "patients.csv: table 'patients': file is not UTF-8 text")
+    _line(err, "patients.csv: table 'patients', column 'cohort', row 1: file is not UTF-8 text")
 
 
 def test_xlsx_file(cohort_dir, valid):

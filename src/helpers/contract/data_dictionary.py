@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from helpers.contract.spec import TABLES, Column
+from helpers.contract.spec import PLAUSIBILITY_RULES, TABLES, Column
 from helpers.contract.validate import (
     _TYPE_WORDS,
     CROSS_TABLE_RULES,
@@ -20,7 +20,8 @@ from helpers.contract.validate import (
 # --------------------------------------------------------------------------
 
 DICTIONARY_COLUMNS = ("table", "column", "type", "unit", "required", "nullable", "key",
-                      "allowed", "range", "pattern", "description")
+                      "allowed", "range", "pattern", "plausibility", "description")
+PLAUSIBILITY_COLUMNS = ("rule", "severity", "tables", "columns", "reads", "summary", "message")
 
 
 def _range_text(col: Column) -> str:
@@ -31,6 +32,23 @@ def _range_text(col: Column) -> str:
     if col.maximum is not None:
         return f"≤ {_fmt_num(col.maximum)}"
     return ""
+
+
+def _plausibility_text(table: str, column: str) -> str:
+    """The plausibility rules reported on one contract column: ``id (severity)``, ``; ``-joined."""
+    return "; ".join(f"{r.id} ({r.severity})" for r in PLAUSIBILITY_RULES
+                     if table in r.tables and column in r.columns
+                     and column in TABLES[table].column_names)
+
+
+def plausibility_rules() -> pd.DataFrame:
+    """The plausibility rules (spec.PLAUSIBILITY_RULES), one row each: id, severity, the tables and
+    columns they report on, the other tables they read, the rule in plain words and the message
+    template."""
+    return pd.DataFrame([dict(rule=r.id, severity=r.severity, tables=", ".join(r.tables),
+                              columns=", ".join(r.columns), reads=", ".join(r.reads), summary=r.summary,
+                              message=r.message)
+                         for r in PLAUSIBILITY_RULES], columns=list(PLAUSIBILITY_COLUMNS))
 
 
 def dictionary() -> pd.DataFrame:
@@ -45,7 +63,7 @@ def dictionary() -> pd.DataFrame:
                 table=table.name, column=col.name, type=_TYPE_WORDS[col.dtype], unit=col.unit or "",
                 required=col.required, nullable=col.nullable, key=col.name in table.key,
                 allowed=allowed, range=_range_text(col), pattern=col.pattern or "",
-                description=col.description,
+                plausibility=_plausibility_text(table.name, col.name), description=col.description,
             ))
     return pd.DataFrame(rows, columns=list(DICTIONARY_COLUMNS))
 
@@ -77,6 +95,8 @@ def dictionary_markdown(heading_level: int = 2) -> str:
             rules = [x for x in (r["allowed"], r["range"]) if x]
             if r["pattern"]:
                 rules.append(f"pattern `{r['pattern']}`")
+            if r["plausibility"]:
+                rules.append(f"plausibility: {r['plausibility']}")
             out.append("| " + " | ".join(_md(x) for x in (
                 f"`{r['column']}`", r["type"], r["unit"], "required" if r["required"] else "optional",
                 "yes" if r["nullable"] else "no", "; ".join(rules), r["description"])) + " |")
@@ -87,5 +107,15 @@ def dictionary_markdown(heading_level: int = 2) -> str:
             out.append("")
     out += [f"{h} Rules across columns and tables", ""]
     out += [f"- {rule}" for rule in CROSS_TABLE_RULES]
+    out.append("")
+    out += [f"{h} Plausibility rules", "",
+            "Values each column accepts that cannot be true together (*error*: the cohort is refused, "
+            "naming file, column, row and rule) or hardly at all (*warning*: the cohort is read and the "
+            "warning is printed).", "",
+            "| Rule | Severity | Reported on | Also reads | Rule in words |", "|---|---|---|---|---|"]
+    out += ["| " + " | ".join(_md(x) for x in (
+        r["rule"], r["severity"], "; ".join(f"{t}.{c}" for t in r["tables"].split(", ") for c in r["columns"].split(", ")),
+        r["reads"], r["summary"]))
+            + " |" for r in plausibility_rules().to_dict("records")]
     out.append("")
     return "\n".join(out)

@@ -133,7 +133,9 @@ PATIENTS = Table(
                pattern=r"CD[0-9]+(/CD[0-9]+)*"),
         Column("car_dose_cells_per_kg", "float", "Infused CAR-T dose.", nullable=True,
                unit="cells/kg", minimum=0, maximum=1e10),
-        Column("bridged_to_hsct", "bool", "Proceeded to allogeneic HSCT after CAR-T.", nullable=True),
+        Column("bridged_to_hsct", "bool",
+               "Proceeded to allogeneic HSCT after CAR-T, in remission (before any relapse); a transplant "
+               "after relapse is a salvage, recorded in treatments only.", nullable=True),
         ORIGIN,
     ),
 )
@@ -288,3 +290,163 @@ IDENTIFIER_COLUMN_WORDS = (
     "phone", "telephone", "mobile", "fax", "email", "mail",
     "ssn", "socialsecurity", "nationalid", "idcard", "passport", "insurance",
 )
+
+# --------------------------------------------------------------------------
+# Plausibility rules
+# --------------------------------------------------------------------------
+# Values the types and ranges above allow but that cannot be true together (severity "error":
+# the cohort is refused) or are very unlikely (severity "warning": the cohort is read and the
+# warning is reported). Declared once here; helpers.contract.plausibility enforces them and the
+# data dictionary lists them. Rules already enforced by a column's range or by the cross-table
+# rules of helpers.contract.validate (responses on day >= 0, labs from day -14, kinetics from
+# day 0, no event after the last follow-up, relapse not after death) are not repeated here.
+
+SEVERITIES = ("error", "warning")
+
+#: Unit of the columns holding a percentage (0-100); a column whose every value is <= 1 looks
+#: like fractions.
+PERCENT_UNIT = "%"
+
+#: Upper bounds of a laboratory value per unit: (warning above, error above). The warning bound
+#: is beyond what severe CRS or IEC-HS produce; the error bound is physically impossible (more
+#: protein than plasma holds, more cells than blood holds).
+LAB_VALUE_LIMITS: dict[str, tuple[float, float]] = {
+    "pg/mL": (1e6, 1e9),      # IL-6, IL-10, TNF-alpha, IFN-gamma: 1e9 pg/mL is 1 g/L
+    "mg/L": (1000.0, 1e4),     # CRP: severe CRS stays below ~600 mg/L
+    "ng/mL": (1e5, 1e7),       # ferritin: above 100,000 only in severe HLH
+    "10^9/L": (2000.0, 1e4),   # ANC, platelets, WBC: 10^4 x 10^9/L cells would outvolume the blood
+    "g/L": (250.0, 400.0),     # hemoglobin: red cells hold ~330 g/L
+}
+#: Hemoglobin below this many g/L in every row looks like g/dL (7-15) given as g/L.
+HEMOGLOBIN_G_PER_DL_BELOW = 30.0
+#: CAR transgene copies per µg gDNA: (warning above, error above). 1 µg of DNA is ~150,000
+#: cells, so even 10 copies in every cell stay below 2e6.
+CAR_COPIES_LIMITS: tuple[float, float] = (1e6, 1e7)
+#: How many years before the infusion a treatment may start or end.
+TREATMENT_YEARS_BEFORE_INFUSION = 30
+DAYS_PER_YEAR = 365.25
+#: Slack (years) for a treatment before birth: age_years may be rounded down.
+AGE_SLACK_YEARS = 1.0
+#: Origins that make the site call the patients invented (the chapter banner's "Synthetic data").
+INVENTED_ORIGINS = ("synthetic", "published")
+
+
+@dataclass(frozen=True)
+class PlausibilityRule:
+    """One plausibility rule. A problem is reported on ``columns`` of ``tables`` (file, column,
+    row); ``reads`` are the other tables the rule consults. ``message`` is the template of the
+    problem's rule text, filled with the row's values (its ``{names}``); ``summary`` says the rule
+    in plain words for the data dictionary."""
+
+    id: str
+    tables: tuple[str, ...]
+    columns: tuple[str, ...]
+    severity: str  # "error" or "warning"
+    message: str
+    summary: str
+    reads: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"plausibility rule {self.id}: severity must be one of {SEVERITIES}")
+
+
+_YEARS = TREATMENT_YEARS_BEFORE_INFUSION
+PLAUSIBILITY_RULES: tuple[PlausibilityRule, ...] = (
+    PlausibilityRule(
+        "percent_as_fraction",
+        tuple(t.name for t in TABLES.values() if any(c.unit == PERCENT_UNIT for c in t.columns)),
+        tuple(c.name for t in TABLES.values() for c in t.columns if c.unit == PERCENT_UNIT), "warning",
+        "every value of this percentage column is ≤ 1 ({n} values, {rows_text}): looks like fractions "
+        "0–1; give percent (0–100, e.g. 0.45 -> 45)",
+        f"A column in {PERCENT_UNIT} whose every value is ≤ 1 (and not all 0) looks like fractions 0–1."),
+    PlausibilityRule(
+        "lab_value_implausible", ("labs",), ("value",), "warning",
+        "{analyte} of {value} {unit} is above {limit} {unit}, beyond what severe CRS or HLH produce; "
+        "check the unit and the decimal point",
+        "`labs.value` above the warning bound of its unit: "
+        + ", ".join(f"{u} > {w:g}" for u, (w, _) in LAB_VALUE_LIMITS.items()) + "."),
+    PlausibilityRule(
+        "lab_value_impossible", ("labs",), ("value",), "error",
+        "{analyte} of {value} {unit} is above {limit} {unit}, which no blood sample can hold",
+        "`labs.value` above the impossible bound of its unit: "
+        + ", ".join(f"{u} > {e:g}" for u, (_, e) in LAB_VALUE_LIMITS.items()) + "."),
+    PlausibilityRule(
+        "hemoglobin_in_g_per_dl", ("labs",), ("value",), "warning",
+        "every hemoglobin value is below {limit} g/L ({n} values, {rows_text}): looks like g/dL; give "
+        "g/L (multiply by 10)",
+        f"Every `hemoglobin` value below {HEMOGLOBIN_G_PER_DL_BELOW:g} g/L looks like g/dL given as g/L."),
+    PlausibilityRule(
+        "car_copies_implausible", ("kinetics",), ("copies_per_ug_gdna",), "warning",
+        "{value} copies/µg gDNA is above {limit}, beyond the peaks reported after CAR-T; check the unit",
+        f"`kinetics.copies_per_ug_gdna` above {CAR_COPIES_LIMITS[0]:g}."),
+    PlausibilityRule(
+        "car_copies_impossible", ("kinetics",), ("copies_per_ug_gdna",), "error",
+        "{value} copies/µg gDNA is above {limit}: 1 µg of DNA is about 150,000 cells, so this is more "
+        "than 60 copies in every cell",
+        f"`kinetics.copies_per_ug_gdna` above {CAR_COPIES_LIMITS[1]:g} (impossible)."),
+    PlausibilityRule(
+        "treatment_too_early", ("treatments",), ("start_day", "end_day"), "error",
+        "is {years} years before the infusion; treatments more than {limit} years before it are not "
+        "plausible (days counted from another reference, or a year typed wrong?)",
+        f"`treatments.start_day` and `end_day` are at most {_YEARS} years "
+        f"({_YEARS * DAYS_PER_YEAR:g} days) before the infusion."),
+    PlausibilityRule(
+        "treatment_before_birth", ("treatments",), ("start_day",), "error",
+        "is {years} years before the infusion, but the patient was {age} years old at infusion "
+        "({patients_source} row {patients_row}): a treatment before birth",
+        f"A treatment starts after the patient's birth (`patients.age_years`, with {AGE_SLACK_YEARS:g} "
+        "year of slack for rounding).", reads=("patients",)),
+    PlausibilityRule(
+        "treatment_after_followup", ("treatments",), ("end_day",), "error",
+        "is after the patient's last follow-up (followup_days {followup} in {outcomes_source} row "
+        "{outcomes_row}); leave end_day empty for a treatment ongoing at last contact",
+        "`treatments.end_day` is not after `outcomes.followup_days` (empty while ongoing).",
+        reads=("outcomes",)),
+    PlausibilityRule(
+        "death_from_relapse_without_relapse", ("outcomes",), ("death_cause",), "error",
+        "is 'relapse' but relapsed is not true: a death from relapse needs a relapse (relapsed true, "
+        "relapse_day)",
+        "`outcomes.death_cause` is `relapse` only when `relapsed` is true."),
+    PlausibilityRule(
+        "grade5_without_death", ("adverse_events",), ("grade",), "error",
+        "grade 5 means death from the event, but the patient did not die ({outcomes_source} row "
+        "{outcomes_row}: died false)",
+        "A grade-5 adverse event (death from the event, CTCAE and ASTCT) only in a patient who died.",
+        reads=("outcomes",)),
+    PlausibilityRule(
+        "grade0_with_timing", ("adverse_events",), ("onset_day", "duration_days"), "error",
+        "must be empty when grade is 0 (grade 0 = assessed and absent: an absent event has no onset "
+        "or duration)",
+        "A grade-0 adverse event (assessed and absent) has empty `onset_day` and `duration_days`."),
+    PlausibilityRule(
+        "hsct_flag_without_row", ("patients",), ("bridged_to_hsct",), "error",
+        "is true but {treatments_source} has no allo-HSCT row for the patient after day 0 and before "
+        "relapse{detail}",
+        "`patients.bridged_to_hsct` true needs an `allo-HSCT` row in `treatments` after day 0 and "
+        "before any relapse (when a treatments table is present).", reads=("treatments", "outcomes")),
+    PlausibilityRule(
+        "hsct_row_without_flag", ("patients",), ("bridged_to_hsct",), "error",
+        "is false but {treatments_source} row {treatments_row} has an allo-HSCT on day {day}, after "
+        "the infusion and before any relapse",
+        "An `allo-HSCT` row after day 0 and before any relapse needs `patients.bridged_to_hsct` true.",
+        reads=("treatments", "outcomes")),
+    PlausibilityRule(
+        "no_car_t_row", ("patients",), ("patient_id",), "error",
+        "patient has no CAR-T row in {treatments_source} (every patient's infusion is its CAR-T row on "
+        "day 0)",
+        "When a treatments table is present, every patient has a `CAR-T` row (the infusion).",
+        reads=("treatments",)),
+    PlausibilityRule(
+        "origin_invented_on_user_study", tuple(TABLES), ("origin",), "warning",
+        "is '{origin}' in {rows_text} of study {study}, which is not one the book reproduces: the site "
+        "would call these patients invented; write origin 'user' for real patients",
+        "On a study the book does not reproduce (a user's data), `origin` `synthetic` or `published` "
+        "is reported: the site would call the patients invented (`user` is the origin of real rows)."),
+    PlausibilityRule(
+        "future_infusion_date", ("infusion_dates",), ("infusion_date",), "error",
+        "is after today: an infusion cannot lie in the future (a year or a day and month typed wrong?)",
+        "`infusion_dates.csv` (the optional calendar dates, outside the contract tables): no "
+        "`infusion_date` after today."),
+)
+PLAUSIBILITY: dict[str, PlausibilityRule] = {r.id: r for r in PLAUSIBILITY_RULES}

@@ -28,9 +28,7 @@ report never repeats them.
 
 from __future__ import annotations
 
-import csv
 import datetime as _dt
-import io
 import math
 import re
 import warnings
@@ -41,6 +39,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from helpers.contract import files as input_files
 from helpers.contract.spec import IDENTIFIER_COLUMN_WORDS, TABLES, Column, Table
 
 # --------------------------------------------------------------------------
@@ -1011,6 +1010,10 @@ def _cohort_problems(tables: Mapping[str, pd.DataFrame], sources: Mapping[str, s
             items.append(dict(source=sources[name], table=name, column=None, row=None,
                               rule="table has a header but no data rows; the book needs at least one patient",
                               value=None))
+    # Plausibility rules (declared in spec.PLAUSIBILITY_RULES): errors join the problems, warnings
+    # are issued as ContractWarning. Imported here because plausibility imports this module.
+    from helpers.contract.plausibility import cohort_problems as plausibility_problems
+    items += plausibility_problems(typed, raws, rows, sources)
     return results, items
 
 
@@ -1121,73 +1124,43 @@ def _clean_frame(header: Sequence[Any], body_rows: Sequence[Sequence[Any]], sour
     return body
 
 
-def _file_problem(problems: list, source: str, table: str, rule: str, row: Optional[int] = None) -> None:
-    problems.append(dict(source=source, table=table, column=None, row=row, rule=rule, value=None))
+def _shown_file_name(name: str) -> str:
+    """A file or sheet name as messages show it: masked when it looks like an identifier."""
+    return _mask(name) if identifier_value_kind(name) else name
 
 
 def _read_csv(path: Path, table: str, notes: list, problems: list) -> Optional[pd.DataFrame]:
-    source = path.name
-    data = path.read_bytes()
-    if data.startswith(b"\xef\xbb\xbf"):
-        notes.append(dict(source=source, table=table, note="UTF-8 byte-order mark at the start (ignored)"))
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        _file_problem(problems, source, table, f"file is not UTF-8 text (undecodable byte at offset "
-                                               f"{err.start}); save it as CSV UTF-8")
+    source = _shown_file_name(path.name)
+    read = input_files.read_csv_table(path, table, notes, problems, columns=TABLES[table].column_names,
+                                      missing_text=MISSING_TEXT, source=source)
+    if read is None:
         return None
-    try:
-        records = list(csv.reader(io.StringIO(text, newline=""), strict=True))
-    except csv.Error as err:
-        _file_problem(problems, source, table, f"file is not a well-formed CSV table ({err})")
-        return None
-    if not records or not any(c.strip() for c in records[0]):
-        _file_problem(problems, source, table, "file has no header row")
-        return None
-    header, rows = records[0], records[1:]
-    if len(header) == 1:
-        for sep, word in ((";", "semicolons"), ("\t", "tabs"), ("|", "vertical bars")):
-            if sep in header[0]:
-                _file_problem(problems, source, table,
-                              f"the file is separated by {word}, not commas; save it as comma-separated CSV")
-                return None
-    ragged = []
-    for n, r in enumerate(rows, start=1):
-        if r and len(r) != len(header) and not (len(r) < len(header) and not any(c.strip() for c in r)):
-            ragged.append(n)
-            _file_problem(problems, source, table,
-                          f"row has {len(r)} cells but the header has {len(header)}; "
-                          "the row was not read", row=n)
+    header, rows, ragged = read
     return _clean_frame(header, rows, source, table, notes, problems, skip=ragged)
 
 
 def _read_xlsx(path: Path, table: str, notes: list, problems: list) -> Optional[pd.DataFrame]:
-    source = path.name
-    try:
-        sheets = pd.read_excel(path, sheet_name=None, header=None, dtype=object, engine="openpyxl")
-    except Exception as err:  # noqa: BLE001 - any unreadable workbook is a problem to report
-        _file_problem(problems, source, table, f"workbook could not be read ({type(err).__name__}: {err})")
+    source = _shown_file_name(path.name)
+    read = input_files.read_xlsx_table(path, table, notes, problems, columns=TABLES[table].column_names,
+                                       missing_text=MISSING_TEXT, source=source, show=_shown_file_name)
+    if read is None:
         return None
-    sheet = table if table in sheets else next(iter(sheets), None)
-    if len(sheets) > 1:
-        notes.append(dict(source=source, table=table,
-                          note=f"read sheet '{sheet}'; ignored the other sheets "
-                               f"({', '.join(str(s) for s in sheets if s != sheet)})"))
-    grid = sheets[sheet] if sheet is not None else pd.DataFrame()
-    if grid.empty:
-        _file_problem(problems, source, table, "workbook sheet has no header row")
-        return None
-    records = grid.astype(object).where(grid.notna(), None).values.tolist()
-    return _clean_frame(records[0], records[1:], source, table, notes, problems)
+    header, rows = read
+    return _clean_frame(header, rows, source, table, notes, problems)
 
 
 def load_cohort(folder: str | Path) -> Cohort:
     """Read, validate and return the contract tables found in ``folder``.
 
     Each table is read from ``<table>.csv`` (UTF-8, with or without a
-    byte-order mark) or ``<table>.xlsx`` (first sheet, or the sheet named
-    after the table). ``patients`` and ``outcomes`` are required; absent
-    optional tables are listed in ``cohort.notes`` / ``cohort.summary()``.
+    byte-order mark) or ``<table>.xlsx`` (the sheet named after the table, or
+    the only sheet); the file name matches in any letter case. Links, folders
+    and pipes named like a table are refused unopened, and so are other
+    encodings, merged or hidden cells, formula text and error values
+    (:mod:`helpers.contract.files`, which names file, row and cell).
+    ``patients`` and ``outcomes`` are required; absent optional tables (no
+    file, a 0-byte file or a header without rows) are listed in
+    ``cohort.notes`` / ``cohort.summary()``.
     Stray whitespace around headers and cells is stripped and reported (in the
     notes and as a :class:`ContractWarning`); fully empty rows are skipped and
     reported; row numbers in messages stay those of the file.
@@ -1197,47 +1170,32 @@ def load_cohort(folder: str | Path) -> Cohort:
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"cohort folder not found: {folder}")
-    notes: list[dict] = []
-    problems: list[dict] = []
     tables: dict[str, pd.DataFrame] = {}
     files: dict[str, str] = {}
-    by_name: dict[str, list[Path]] = {}
-    for path in sorted(folder.iterdir()):
-        if path.is_file() and path.suffix.lower() in (".csv", ".xlsx") and not path.name.startswith("~$"):
-            by_name.setdefault(path.stem.strip().lower(), []).append(path)
-    for stem, paths in by_name.items():
-        if stem not in TABLES:
-            for p in paths:
-                notes.append(dict(source=p.name, table=None,
-                                  note="ignored: not a contract table (the tables are: "
-                                       + ", ".join(TABLES) + ")"))
-    for name in TABLES:
-        paths = by_name.get(name, [])
-        if not paths:
+    found = input_files.find_tables(folder, list(TABLES), REQUIRED_TABLES, show=_shown_file_name)
+    notes: list[dict] = found.notes
+    problems: list[dict] = found.problems
+    for name, entry in found.files.items():
+        source = _shown_file_name(entry.name)
+        if entry.size == 0:  # like a header without rows: absent when optional, a problem when required
             if name in REQUIRED_TABLES:
-                problems.append(dict(source=f"{name}.csv", table=name, column=None, row=None,
-                                     rule=f"required table is missing: no {name}.csv or {name}.xlsx "
-                                          f"in {folder}", value=None))
+                problems.append(dict(source=source, table=name, column=None, row=None, value=None,
+                                     rule="file is empty (0 bytes); the table is required: write its header "
+                                          "and one row per patient (the template is in data/template/)"))
             else:
-                notes.append(dict(source=f"{name}.csv", table=name,
-                                  note="optional table absent (no .csv or .xlsx file)"))
+                notes.append(dict(source=source, table=name,
+                                  note="file is empty (0 bytes): read as an absent optional table"))
             continue
-        if len(paths) > 1:
-            problems.append(dict(source=paths[0].name, table=name, column=None, row=None,
-                                 rule="more than one file for this table ("
-                                      + ", ".join(p.name for p in paths) + "); keep one", value=None))
-            continue
-        path = paths[0]
-        reader = _read_xlsx if path.suffix.lower() == ".xlsx" else _read_csv
-        frame = reader(path, name, notes, problems)
+        reader = _read_xlsx if entry.path.suffix.lower() == ".xlsx" else _read_csv
+        frame = reader(entry.path, name, notes, problems)
         if frame is not None and frame.shape[1] and len(frame) == 0 and name not in REQUIRED_TABLES:
-            notes.append(dict(source=path.name, table=name,
+            notes.append(dict(source=source, table=name,
                               note="has a header but no data rows: read as an absent optional table"))
         elif frame is not None and frame.shape[1]:
             tables[name] = frame
-            files[name] = path.name
+            files[name] = source
         elif frame is not None:
-            problems.append(dict(source=path.name, table=name, column=None, row=None,
+            problems.append(dict(source=source, table=name, column=None, row=None,
                                  rule="file has no columns", value=None))
 
     note_frame = _note_frame(notes)

@@ -4,18 +4,23 @@ Every figure is shown through :func:`show`, which emits the figure as HTML
 *without* plotly.js: the site loads one shared copy of ``plotly.min.js`` from
 its static files (no CDN, no 4.8 MB per page). Figures drawn from synthetic
 data carry a visible label saying so (:func:`label_synthetic`).
+
+Text that comes from data (cohort and category labels, titles naming a study) is escaped with
+:func:`helpers.plots.escape.escape_html` before plotly sees it: plotly.js reads labels as limited
+HTML, and a label must show as written.
 """
 
 from __future__ import annotations
 
 import hashlib
-import html
 import re
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
 import pandas as pd
 import plotly.graph_objects as go
+
+from helpers.plots.escape import escape_html, escape_labels
 
 # Okabe & Ito (2008) palette: distinguishable with the common colour-vision deficiencies.
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
@@ -63,8 +68,8 @@ class FigureHTML:
             partial.replace(folder / f"{div_id}.json")
         if href:
             markup += (f"<p class='figure-export'>Static copy for slides and papers: "
-                       f"<a href='{href}{div_id}.svg' download>SVG</a> · "
-                       f"<a href='{href}{div_id}.png' download>PNG</a></p>")
+                       f"<a href='{escape_html(f'{href}{div_id}.svg')}' download>SVG</a> · "
+                       f"<a href='{escape_html(f'{href}{div_id}.png')}' download>PNG</a></p>")
         return markup
 
     def __repr__(self) -> str:
@@ -95,9 +100,10 @@ def show(figure: go.Figure) -> FigureHTML:
 
 
 def style(figure: go.Figure, title: Optional[str] = None, height: int = 420) -> go.Figure:
-    """The book's common layout: readable fonts, white background, legend on top."""
+    """The book's common layout: readable fonts, white background, legend on top.
+    ``title`` is plain text (it often names a study or cohort) and is escaped here."""
     figure.update_layout(
-        title={"text": title} if title else None, template="simple_white", height=height,
+        title={"text": escape_html(title)} if title else None, template="simple_white", height=height,
         font={"family": "Arial, Helvetica, sans-serif", "size": 13},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
         margin={"l": 60, "r": 20, "t": 90 if title else 50, "b": 60},
@@ -109,7 +115,7 @@ def style(figure: go.Figure, title: Optional[str] = None, height: int = 420) -> 
 def label_synthetic(figure: go.Figure, text: str = SYNTHETIC_LABEL) -> go.Figure:
     """Stamp a figure computed from synthetic data, so a screenshot cannot lose the fact."""
     # Offset in pixels below the axis title, so it never overlaps whatever the figure's height.
-    figure.add_annotation(text=text, xref="paper", yref="paper", x=1, y=0, yshift=-58, xanchor="right",
+    figure.add_annotation(text=escape_html(text), xref="paper", yref="paper", x=1, y=0, yshift=-58, xanchor="right",
                           yanchor="top", showarrow=False, font={"size": 11, "color": "#555"})
     figure.update_layout(margin={"b": 95})
     return figure
@@ -133,10 +139,10 @@ def composition_bars(counts: pd.DataFrame, *, group: str, category: str, n: str 
         ks = [int(rows[n].get((g, cat), 0)) for g in groups]
         pct = [100 * k / totals[g] if totals[g] else 0 for k, g in zip(ks, groups)]
         figure.add_trace(go.Bar(
-            y=groups, x=pct, orientation="h", name=labels.get(cat, cat),
+            y=escape_labels(groups), x=pct, orientation="h", name=escape_html(labels.get(cat, cat)),
             marker_color=OKABE_ITO[index % len(OKABE_ITO)],
             customdata=[[k, int(totals[g])] for k, g in zip(ks, groups)],
-            hovertemplate="%{y}<br>" + html.escape(str(labels.get(cat, cat)))
+            hovertemplate="%{y}<br>" + escape_html(labels.get(cat, cat))
             + ": %{customdata[0]}/%{customdata[1]} (%{x:.1f}%)<extra></extra>",
             text=[f"{p:.0f}%" if p >= 6 else "" for p in pct], textposition="inside",
         ))
@@ -154,7 +160,7 @@ def proportion_bars(rates: pd.DataFrame, *, x: str, k: str = "k", n: str = "n",
     for index, (name, part) in enumerate(series):
         pct = 100 * part[k] / part[n]
         figure.add_trace(go.Bar(
-            x=part[x], y=pct, name=str(name) if name is not None else "",
+            x=escape_labels(part[x]), y=pct, name=escape_html(name) if name is not None else "",
             marker_color=OKABE_ITO[index % len(OKABE_ITO)],
             error_y={"type": "data", "symmetric": False, "array": 100 * part[upper] - pct,
                      "arrayminus": pct - 100 * part[lower]},

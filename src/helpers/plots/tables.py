@@ -1,17 +1,20 @@
 """Tables for the book: Table 1 (via tableone) and plain result tables.
 
 Tables render as static HTML (no JavaScript), so they read the same in the
-browser, in print and in a re-executed notebook.
+browser, in print and in a re-executed notebook. Every value is escaped (cells and headers by
+pandas, caption, note and link by :func:`helpers.plots.escape.escape_html`); the CSV download
+has its formula-leading cells neutralised (:func:`helpers.plots.escape.frame_to_csv`).
 """
 
 from __future__ import annotations
 
-import html
 import re
 from pathlib import Path
 from typing import Optional, Sequence
 
 import pandas as pd
+
+from helpers.plots.escape import escape_html, frame_to_csv
 
 # Where result tables are also written as CSV for readers to download. The build sets
 # this per chapter (chapter.setup); a notebook run by hand writes no files.
@@ -49,16 +52,17 @@ class TableHTML:
         path, number = folder / f"{name}.csv", 2
         while path.exists():
             path, number = folder / f"{name}-{number}.csv", number + 1
-        self.frame.to_csv(path, index=self.index, lineterminator="\n")
+        # A reader opens this in a spreadsheet: no cell may start a formula (OWASP CSV injection).
+        path.write_text(frame_to_csv(self.frame, index=self.index), encoding="utf-8", newline="")
         return f"{href}{path.name}"
 
     def _repr_html_(self) -> str:
         body = self.frame.to_html(index=self.index, escape=True, na_rep="", border=0,
                                   classes="book-table table")
-        caption = f"<p class='book-table-caption'><strong>{html.escape(self.caption)}</strong></p>" \
+        caption = f"<p class='book-table-caption'><strong>{escape_html(self.caption)}</strong></p>" \
             if self.caption else ""
-        note = f"<p class='book-table-note'>{html.escape(self.note)}</p>" if self.note else ""
-        link = (f"<p class='book-table-download'><a href='{html.escape(self.download)}' download>"
+        note = f"<p class='book-table-note'>{escape_html(self.note)}</p>" if self.note else ""
+        link = (f"<p class='book-table-download'><a href='{escape_html(self.download)}' download>"
                 f"Download this table (CSV)</a></p>") if self.download else ""
         return f"<div class='book-table-wrap'>{caption}{body}{note}{link}</div>"
 

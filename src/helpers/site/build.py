@@ -240,9 +240,34 @@ def execute_chapter(name: str, params: dict, force: bool = False, allow_absent: 
             stamp.write_text(digest)
             return ChapterResult(name, "absent", time.perf_counter() - start, reason)
         return ChapterResult(name, "failed", time.perf_counter() - start, _strip_ansi(detail))
+    without_absolute_paths(partial, name)
     partial.replace(target)
     stamp.write_text(digest)
     return ChapterResult(name, "executed", time.perf_counter() - start)
+
+
+def without_absolute_paths(notebook: Path, name: str) -> None:
+    """Papermill records where it read and wrote the notebook (``metadata.papermill.input_path``
+    and ``output_path``) as absolute paths, which would put the builder's folders on the site;
+    they are replaced by the paths relative to the repository."""
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    recorded = nb.metadata.get("papermill", {})
+    if not recorded:
+        return
+    recorded["input_path"] = f"notebooks/{name}.ipynb"
+    recorded["output_path"] = f"_build/executed/{name}.ipynb"
+    # A data folder outside the repository is passed as an absolute path: shown by its name only
+    # in the recorded parameters and in papermill's injected-parameters cell.
+    for key, value in dict(recorded.get("parameters", {})).items():
+        if isinstance(value, str) and Path(value).is_absolute():
+            shown = f"PATH/TO/{Path(value).name}"
+            recorded["parameters"][key] = shown
+            for cell in nb.cells:
+                if "injected-parameters" in cell.metadata.get("tags", []):
+                    cell.source = cell.source.replace(repr(value), repr(shown)).replace(f'"{value}"', f'"{shown}"')
+    nbformat.write(nb, notebook)
 
 
 # What every kernel prints on its way in and out, whatever the chapter does: jupyter_client
@@ -486,16 +511,20 @@ def stage_site(names: list[str]) -> None:
     static = SITE_SOURCE_DIR / "_static" / "plotly.min.js"
     write_if_changed(static, plotly_js.read_bytes())
     wanted.add(static)
+    # Every CSV offered for download has its formula-leading cells neutralised (OWASP CSV
+    # injection); the chapters' tables already are (helpers.plots.tables), the ledger is here.
+    from helpers.plots.escape import neutralise_csv_bytes
+
     downloads = BUILD_DIR / "downloads"
     for name in names:  # each chapter's result tables as CSV
         for path in sorted((downloads / name).glob("*.csv")):
             target = SITE_SOURCE_DIR / "_static" / "downloads" / name / path.name
-            write_if_changed(target, path.read_bytes())
+            write_if_changed(target, neutralise_csv_bytes(path.read_bytes()))
             wanted.add(target)
     ledger = BUILD_DIR / "reproduction-ledger.csv"
     if ledger.exists():
         target = SITE_SOURCE_DIR / "_static" / "downloads" / "reproduction-ledger.csv"
-        write_if_changed(target, ledger.read_bytes())
+        write_if_changed(target, neutralise_csv_bytes(ledger.read_bytes()))
         wanted.add(target)
     for path in list(SITE_SOURCE_DIR.rglob("*")):
         if path.is_file() and path not in wanted:

@@ -36,19 +36,39 @@ Intake rules (beyond the contract)
   with its own name.
 * With ``--absolute-dates``, ``infusion_dates.csv`` must name each patient once,
   with a valid date.
+* No direct identifier in what the book prints: the study folder's name (and the
+  data folder's, for a folder of studies), the cohort labels and every free-text
+  column (``term``, ``agent``, ``dose_unit``, ``mutations``...) are checked with the
+  site's identifier rules (:func:`helpers.site.privacy.identifier_spans`: e-mail
+  addresses plain or obfuscated, phone numbers, calendar dates including two-digit
+  years, a title and a name such as ``Dr Smith``, initials and a date, absolute
+  paths), beyond the contract's own. A folder name or a cohort label shaped like a
+  person's name (``Jane Smith``) is a warning: a shape is not proof. The names of
+  files the contract ignores are checked too (a warning: they are neither read nor
+  published).
+
+Everything the report echoes from the data (file, folder and column names, cell
+values, cohort labels, in the terminal, ``intake-report.md`` and
+``intake-problems.csv``) is masked (letters -> x, digits -> 9) where it matches
+one of those rules, and the data folder is named by its own name, never by its
+absolute path.
 """
 
 from __future__ import annotations
 
 import argparse
+import bisect
 import os
+import re
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
 import pandas as pd
 
 from helpers.chapters.context import (
@@ -61,6 +81,7 @@ from helpers.chapters.context import (
 from helpers.contract import validate as contract
 from helpers.contract.validate import PROBLEM_COLUMNS, ContractError
 from helpers.paths import REGISTER_CSV, REPO_ROOT, SYNTHETIC_DIR
+from helpers.site import privacy
 
 CYTOKINE_ANALYTES = ("IL-6", "IL-10", "TNF-alpha", "IFN-gamma", "CRP", "ferritin")
 
@@ -76,21 +97,32 @@ class IntakeReport:
     readiness: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         columns=["study", "analysis", "status", "detail"]))
 
+    # Name-shaped labels (folder names, cohort labels) masked wherever the report shows them.
+    hidden_labels: tuple = ()
+
     @property
     def ok(self) -> bool:
         return len(self.problems) == 0
 
+    def shown(self, text) -> str:
+        """How the report shows a name from the user's data (see :class:`Masker`)."""
+        return Masker(self.folder, self.hidden_labels)(text)
+
     def problem_lines(self) -> list[str]:
         lines = []
         for p in self.problems.to_dict("records"):
-            line = contract._format_problem(p)
+            if contract._is_missing(p.get("table")):  # a folder's problem: no table to name
+                line = f"{p['source']}: {p['rule']}" + ("" if contract._is_missing(p.get("value"))
+                                                        else f" (found {p['value']})")
+            else:
+                line = contract._format_problem(p)
             lines.append(f"[{p['study']}] {line}")
         return lines
 
     def text(self) -> str:
-        out = [f"Intake of {self.folder}: {len(self.studies) or 'no'} valid stud"
+        out = [f"Intake of {self.shown(self.folder.name)}: {len(self.studies) or 'no'} valid stud"
                f"{'y' if len(self.studies) == 1 else 'ies'}"
-               + (f" ({', '.join(self.studies)})" if self.studies else "")]
+               + (f" ({', '.join(self.shown(s) for s in self.studies)})" if self.studies else "")]
         if not self.ok:
             out.append(f"{len(self.problems)} problem(s) - nothing is built until they are fixed:")
             out += ["  " + line for line in self.problem_lines()]
@@ -103,7 +135,7 @@ class IntakeReport:
         return "\n".join(out)
 
     def markdown(self) -> str:
-        lines = [f"# Intake report: `{self.folder.name}`", ""]
+        lines = [f"# Intake report: `{self.shown(self.folder.name)}`", ""]
         if not self.ok:
             lines += [f"**{len(self.problems)} problem(s); the book was not built.**", "",
                       "| Study | File | Column | Row | Rule | Value |", "|---|---|---|---|---|---|"]
@@ -176,6 +208,230 @@ def _intake_problems(study: str, cohort: contract.Cohort) -> list[dict]:
     return problems
 
 
+# --------------------------------------------------------------------------
+# Identifiers in names and free text, and masking what the report echoes
+# --------------------------------------------------------------------------
+
+class Masker:
+    """Masks what the report echoes from the user's data.
+
+    The data folder's absolute path becomes its own name (the folders around it often name a
+    person or a machine); every span that matches an identifier rule of the site's scan
+    (:func:`helpers.site.privacy.mask_identifiers`) and every name-shaped label in
+    ``hidden_labels`` is replaced by its mask (letters -> x, digits -> 9)."""
+
+    def __init__(self, folder: Path, hidden_labels=()):
+        self.folder = Path(folder)
+        self.hidden = sorted(set(hidden_labels), key=len, reverse=True)
+
+    def _relative(self, text: str) -> str:
+        for root in dict.fromkeys((str(self.folder.parent), self.folder.parent.as_posix())):
+            if len(root) > 1:
+                text = text.replace(root + os.sep, "").replace(root + "/", "")
+        return text
+
+    def __call__(self, text):
+        if not isinstance(text, str) or not text:
+            return text
+        text = self._relative(text)
+        for label in self.hidden:
+            text = text.replace(label, f"[masked possible name: {privacy.mask(label)}]")
+        return privacy.mask_identifiers(text)
+
+    def value(self, text):
+        """A problem's ``value`` (the contract writes it as ``'text'``, a number or ``masked
+        value '...'``): masked whole, as the contract masks, when any part of it matches."""
+        if not isinstance(text, str) or not text or text.startswith("masked value"):
+            return text
+        inner = text[1:-1] if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"" else text
+        inner = self._relative(inner)
+        if privacy.identifier_spans(inner) or any(label in inner for label in self.hidden):
+            return contract._mask(inner)
+        return text
+
+    def frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        out = frame.copy()
+        for column in out.columns:
+            if column == "row":
+                continue
+            mask = self.value if column == "value" else self
+            out[column] = out[column].map(lambda v, m=mask: m(v) if isinstance(v, str) else v)
+        return out
+
+
+RULE_IDENTIFIER_IN_NAME = ("the {what} looks like a direct identifier ({kind}); the name is printed on every "
+                           "page, download and file name of the book: rename it with a code (e.g. 'site-a')")
+RULE_IDENTIFIER_IN_TEXT = ("looks like a direct identifier ({kind}); the book prints this column on its pages "
+                           "and downloads and never accepts direct identifiers: remove it or use a code")
+
+
+def _kinds(text: str) -> list[str]:
+    return list(dict.fromkeys(kind.split(" (")[0] for _, _, kind in privacy.identifier_spans(text)))
+
+
+def name_problems(study: str, name: str, what: str) -> tuple[list[dict], list[dict], list[str]]:
+    """(problems, notes, name-shaped labels) for a folder's name that the book prints."""
+    kinds = _kinds(name)
+    if kinds:
+        return ([dict(study=study, source=name, table=None, column=None, row=None,
+                      rule=RULE_IDENTIFIER_IN_NAME.format(what=what, kind=", ".join(kinds)),
+                      value=contract._mask(name))], [], [])
+    if privacy.name_shaped(name):
+        return [], [dict(study=study, source=name, table=None,
+                         note=f"the {what} has the shape of a person's name (two or three capitalised "
+                              "words); it is printed on every page of the book: if it names a person, "
+                              "rename the folder")], [name]
+    return [], [], []
+
+
+def ignored_file_notes(study: str, folder: Path, cohort_files=()) -> list[dict]:
+    """Warnings for files in a study folder whose names look like identifiers. The contract
+    reads only its tables (whose names are fixed), so these are neither read nor published."""
+    notes = []
+    tables = {f"{t}.{ext}" for t in contract.TABLES for ext in ("csv", "xlsx")} | set(cohort_files)
+    for path in sorted(folder.iterdir()):
+        if path.name.lower() in tables or path.name in tables:
+            continue
+        kinds = _kinds(path.name) or (["a person's name, by its shape"] if privacy.name_shaped(path.name) else [])
+        if kinds:
+            notes.append(dict(study=study, source=path.name, table=None,
+                              note=f"this file's name looks like a direct identifier ({', '.join(kinds)}); the "
+                                   "file is not read and not published, but rename or move it if it names a "
+                                   "person"))
+    return notes
+
+
+def _file_rows(cohort: contract.Cohort, table: str) -> list[int]:
+    """The file's row numbers of a validated table's rows (row 1 = the first data row)."""
+    frame = cohort[table]
+    rows = frame.attrs.get(contract._ROWS_ATTR)
+    if rows is not None and len(rows) == len(frame):
+        return [int(r) for r in rows]
+    source = cohort.files.get(table, "")
+    skipped = any(n["source"] == source and str(n["note"]).startswith("skipped")
+                  for n in cohort.notes.to_dict("records"))
+    workbook = source.lower().endswith((".xlsx", ".xls"))
+    reader = getattr(contract, "_read_xlsx" if workbook else "_read_csv", None)
+    if skipped and reader is not None and cohort.folder is not None:
+        # Empty rows were skipped: read the file again with the contract's reader for its numbers.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            raw = reader(Path(cohort.folder) / source, table, [], [])
+        rows = None if raw is None else raw.attrs.get(contract._ROWS_ATTR)
+        if rows is not None and len(rows) == len(frame):
+            return [int(r) for r in rows]
+    return list(range(1, len(frame) + 1))
+
+
+_SEPARATOR = "\n|\n"  # no identifier rule matches across it (see identifier_problems)
+
+
+def identifier_problems(study: str, cohort: contract.Cohort) -> list[dict]:
+    """Direct identifiers in the free-text columns (every text column without a closed
+    vocabulary: cohort, term, agent, dose_unit, mutations, codes) by the site's rules, which
+    go beyond the contract's (a title and a name, obfuscated e-mail, initials and a date, a
+    two-digit year, an absolute path). One problem per distinct value, with its rows."""
+    problems = []
+    for name, frame in cohort.items():
+        table = contract.TABLES[name]
+        free = [c.name for c in table.columns if c.dtype == "str" and not c.allowed and c.name in frame]
+        rows = None
+        for column in free:
+            values = frame[column].dropna().astype(str).unique().tolist()
+            if not values:
+                continue
+            # One scan over all distinct values (a registry has 100,000 patient codes). The
+            # separator holds a character that every rule stops at, so no match spans two values.
+            joined = _SEPARATOR.join(values)
+            starts, offset = [], 0
+            for v in values:
+                starts.append(offset)
+                offset += len(v) + len(_SEPARATOR)
+            hits: dict[int, list[str]] = {}
+            for start, _, kind in privacy.identifier_spans(joined):
+                index = _value_at(starts, start)
+                hits.setdefault(index, []).append(kind.split(" (")[0])
+            if not hits:
+                continue
+            rows = rows or _file_rows(cohort, name)
+            text = frame[column].astype(str).to_numpy()
+            for index, kinds in sorted(hits.items()):
+                value = values[index]
+                where = [rows[i] for i in np.flatnonzero(text == value)]
+                problems.append(dict(study=study, source=cohort.files.get(name, f"{name}.csv"), table=name,
+                                     column=column, row=where[0],
+                                     rule=RULE_IDENTIFIER_IN_TEXT.format(kind=", ".join(dict.fromkeys(kinds)))
+                                     + (f" ({contract._rows_text(where)})" if len(where) > 1 else ""),
+                                     value=contract._mask(value)))
+    return problems
+
+
+def _value_at(starts: list[int], offset: int) -> int:
+    return bisect.bisect_right(starts, offset) - 1
+
+
+def cohort_label_notes(study: str, cohort: contract.Cohort) -> tuple[list[dict], list[str]]:
+    """Warnings for cohort labels shaped like a person's name (every page prints them)."""
+    notes, hidden = [], []
+    for label in sorted(cohort["patients"]["cohort"].dropna().astype(str).unique()):
+        if privacy.name_shaped(label):
+            hidden.append(label)
+            notes.append(dict(study=study, source=cohort.files.get("patients", "patients.csv"), table="patients",
+                              note="a cohort label has the shape of a person's name (two or three capitalised "
+                                   "words); labels are printed on every page: if it names a person, use another "
+                                   "label"))
+    return notes, hidden
+
+
+def _load(path: Path) -> tuple[Optional[contract.Cohort], Optional[ContractError], list]:
+    """The contract's load, with its warnings held back so that they can be masked."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            return contract.load_cohort(path), None, list(caught)
+        except ContractError as error:
+            return None, error, list(caught)
+
+
+def _warning_notes(study: str, caught, notes: list[dict], masker: Masker) -> list[dict]:
+    """Warnings raised while loading become notes (unless a note already says it) and are issued
+    again, masked: a warning echoes the data too. A warning that carries its own note (a
+    plausibility warning's ``note``) gives that note."""
+    added = []
+    for item in caught:
+        warning, message = item.message, str(item.message)
+        if not isinstance(warning, contract.ContractWarning):  # a library's warning: not about the data
+            warnings.warn(warning, stacklevel=3)
+            continue
+        own = getattr(warning, "note", None)
+        if isinstance(own, dict) and "note" in own:
+            note = dict(study=study, source=own.get("source"), table=own.get("table"), note=own["note"])
+        else:
+            source = re.search(r"[\w.() -]+\.(?:csv|xlsx)\b", message)
+            note = dict(study=study, source=source.group(0).strip() if source else "contract", table=None,
+                        note=message)
+        if not any(str(n.get("note")) and (str(n.get("note")) in message or n.get("note") == note["note"])
+                   for n in notes + added):
+            added.append(note)
+        warnings.warn(_masked_warning(warning, masker), stacklevel=3)
+    return added
+
+
+def _masked_warning(warning: Warning, masker: Masker) -> Warning:
+    """The same warning with its text masked (of its own class when that class can be made again)."""
+    message = str(warning)
+    masked = masker(message)
+    if masked == message:
+        return warning
+    problem = getattr(warning, "problem", None)
+    try:
+        if isinstance(problem, dict):
+            return type(warning)({k: masker.value(v) if k == "value" else masker(v) for k, v in problem.items()})
+        return type(warning)(masked)
+    except (TypeError, ValueError):
+        return contract.ContractWarning(masked)
+
+
 def readiness(study: str, cohort: contract.Cohort) -> list[dict]:
     """What each analysis can do with one study's data: ok, degraded (and why) or absent."""
     rows = []
@@ -230,12 +486,15 @@ def readiness(study: str, cohort: contract.Cohort) -> list[dict]:
 
 
 def validate(folder: str | Path, *, absolute_dates: bool = False) -> IntakeReport:
-    """Validate every study under ``folder``; never raises for bad data (see ``report.problems``)."""
+    """Validate every study under ``folder``; never raises for bad data (see ``report.problems``).
+
+    What the report holds is masked (:class:`Masker`): it names the folder by its own name and
+    hides anything that matches an identifier rule."""
     folder = Path(folder).expanduser().resolve()
     report = IntakeReport(folder)
-    problems, notes, ready = [], [], []
+    problems, notes, ready, hidden = [], [], [], []
     if not folder.is_dir():
-        problems.append(dict(study="", source=str(folder), table=None, column=None, row=None,
+        problems.append(dict(study="", source=folder.name, table=None, column=None, row=None,
                              rule="the data folder does not exist or is not a folder", value=None))
     else:
         studies = cohort_folders(folder)
@@ -244,15 +503,25 @@ def validate(folder: str | Path, *, absolute_dates: bool = False) -> IntakeRepor
                                  rule="no study found: neither the folder nor any folder inside it holds a "
                                       "patients.csv or patients.xlsx (the template is in data/template/)",
                                  value=None))
+        elif folder not in studies.values():  # a folder of studies: its name is printed too
+            named, noted, shaped = name_problems("", folder.name, "data folder's name")
+            problems, notes, hidden = problems + named, notes + noted, hidden + shaped
         for study, path in studies.items():
-            try:
-                cohort = contract.load_cohort(path)
-            except ContractError as error:
+            named, noted, shaped = name_problems(study, study, "study folder's name")
+            problems, notes, hidden = problems + named, notes + noted, hidden + shaped
+            cohort, error, caught = _load(path)
+            if error is not None:
                 problems += [dict(study=study, **p) for p in error.problems.to_dict("records")]
                 notes += [dict(study=study, **n) for n in error.notes.to_dict("records")]
+                notes += ignored_file_notes(study, path)
+                notes += _warning_notes(study, caught, notes, Masker(folder, hidden))
                 continue
             notes += [dict(study=study, **n) for n in cohort.notes.to_dict("records")]
-            found = _intake_problems(study, cohort)
+            notes += ignored_file_notes(study, path, cohort.files.values())
+            labelled, shaped = cohort_label_notes(study, cohort)
+            notes, hidden = notes + labelled, hidden + shaped
+            notes += _warning_notes(study, caught, notes, Masker(folder, hidden))
+            found = _intake_problems(study, cohort) + identifier_problems(study, cohort)
             dates = path / INFUSION_DATES_FILE
             if absolute_dates and dates.exists():
                 try:
@@ -270,10 +539,12 @@ def validate(folder: str | Path, *, absolute_dates: bool = False) -> IntakeRepor
             if not found:
                 report.studies[study] = cohort
                 ready += readiness(study, cohort)
-    report.problems = pd.DataFrame(problems, columns=["study", *PROBLEM_COLUMNS])
+    masker = Masker(folder, hidden)
+    report.hidden_labels = tuple(hidden)
+    report.problems = masker.frame(pd.DataFrame(problems, columns=["study", *PROBLEM_COLUMNS]))
     report.problems["row"] = report.problems["row"].astype("Int64")
-    report.notes = pd.DataFrame(notes, columns=["study", "source", "table", "note"])
-    report.readiness = pd.DataFrame(ready, columns=["study", "analysis", "status", "detail"])
+    report.notes = masker.frame(pd.DataFrame(notes, columns=["study", "source", "table", "note"]))
+    report.readiness = masker.frame(pd.DataFrame(ready, columns=["study", "analysis", "status", "detail"]))
     return report
 
 
