@@ -5,8 +5,9 @@ table), breaks it in exactly one way, and runs the intake (``helpers.site.intake
 step of ``python -m helpers.site.intake``). It then asserts the problem's **file**, **column**,
 **row(s)** and **rule** -- or, for the inputs the book accepts with a visible degradation (an empty
 optional table, one cohort, every patient censored, stray whitespace, a byte-order mark, a file that
-is not a contract table), the note or readiness line that says so. Nothing is fixed silently and no
-number is computed from a malformed input.
+is not a contract table, a plausibility warning such as percentages given as fractions), the note
+or readiness line that says so. Nothing is fixed silently and no number is computed from a
+malformed input.
 
 Row numbers are data rows of the file (CSV line = row + 1, because of the header).
 """
@@ -24,7 +25,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from helpers import chapters
+from helpers import chapters, contract
 from helpers.site import intake
 
 P1, P2, P3 = "MC-01", "MC-02", "MC-03"
@@ -466,9 +467,9 @@ def test_49_misnamed_file_is_noted_and_its_table_counted_absent(tables, folder):
     assert report.readiness.set_index("analysis").loc["CAR-T expansion", "status"] == "absent"
 
 
-def test_the_catalogue_has_at_least_25_malformed_inputs():
+def test_the_catalogue_has_at_least_120_malformed_inputs():
     cases = [name for name in globals() if name.startswith("test_") and name[5:7].isdigit()]
-    assert len(cases) >= 25
+    assert len(cases) >= 120  # issue 17
 
 
 # =========================================================================== reading files (issue 17)
@@ -937,3 +938,317 @@ def test_99_na_text_cells_are_read_as_missing_and_counted_in_a_note(tables, fold
 def test_100_value_error_text_in_a_number_column_is_named_as_a_spreadsheet_error(tables, folder):
     tables["labs"].loc[2, "value"] = "#VALUE!"
     problem(problems_of(write(tables, folder)), "labs.csv", "value", 3, "holds the spreadsheet error #VALUE!")
+
+
+# =========================================================================== plausibility, identifiers, messy values
+# (issue 17, second batch). The plausibility rules are declared in
+# helpers.contract.spec.PLAUSIBILITY_RULES and enforced by helpers.contract.plausibility at the end
+# of load_cohort: an error refuses the cohort with file, column, row and rule id; a warning reads the
+# data and is shown as a note of the intake report and a warning. Cases marked xfail(strict) are
+# wrong or unclear today; their reason says what goes wrong.
+
+def warning_note(report: intake.IntakeReport, source: str, *fragments: str) -> str:
+    """The one note of ``source`` that is a warning and holds every fragment."""
+    notes = report.notes[report.notes["source"] == source]["note"].astype(str).tolist()
+    hits = [n for n in notes if n.startswith("warning: ") and all(f in n for f in fragments)]
+    assert len(hits) == 1, f"expected one warning of {source} with {fragments}; notes:\n" + "\n".join(notes)
+    return hits[0]
+
+
+def load_problems(folder: Path) -> pd.DataFrame:
+    """The problems of the contract's own loader (``load_cohort``), which must refuse the folder."""
+    with pytest.raises(contract.ContractError) as caught:
+        contract.load_cohort(folder)
+    return caught.value.problems
+
+
+def load_problem(problems: pd.DataFrame, source: str, column: str, row: int, rule_id: str) -> dict:
+    hits = problems[(problems["source"] == source) & (problems["column"] == column) & (problems["row"] == row)
+                    & problems["rule"].str.contains(f"(plausibility rule {rule_id})", regex=False)]
+    assert len(hits) == 1, problems.to_string()
+    return hits.iloc[0].to_dict()
+
+
+def add_treatment(tables, pid: str, category: str, agent: str, start: str, end: str) -> None:
+    row = dict(study_id="mycentre", patient_id=pid, category=category, agent=agent, start_day=start,
+               end_day=end, dose="", dose_unit="", origin="user")
+    tables["treatments"] = pd.concat([tables["treatments"], pd.DataFrame([row], dtype=object)], ignore_index=True)
+
+
+# --------------------------------------------------------------------------- plausibility: grade semantics
+
+def test_101_grade_5_in_a_living_patient_is_refused_naming_the_outcomes_row(tables, folder):
+    tables["adverse_events"].loc[2, "grade"] = "5"  # MC-03 is alive (outcomes.csv row 3)
+    p = problem(problems_of(write(tables, folder)), "adverse_events.csv", "grade", 3,
+                "grade 5 means death from the event", "(outcomes.csv row 3: died false)",
+                "(plausibility rule grade5_without_death)")
+    assert p["value"] == "5"
+
+
+def test_102_grade_0_with_onset_and_duration_is_refused_on_both_cells(tables, folder):
+    tables["adverse_events"].loc[1, ["onset_day", "duration_days"]] = ["2", "3"]  # MC-02: grade 0
+    report = problems_of(write(tables, folder))
+    for column in ("onset_day", "duration_days"):
+        problem(report, "adverse_events.csv", column, 2, "must be empty when grade is 0",
+                "(plausibility rule grade0_with_timing)")
+
+
+def test_103_grade_5_in_a_living_patient_is_refused_by_load_cohort_itself(tables, folder):
+    tables["adverse_events"].loc[0, "grade"] = "5"
+    p = load_problem(load_problems(write(tables, folder)), "adverse_events.csv", "grade", 1, "grade5_without_death")
+    assert "outcomes.csv row 1" in p["rule"]
+
+
+# --------------------------------------------------------------------------- plausibility: flags agree with rows
+
+def test_104_hsct_flag_true_without_an_hsct_row_is_refused(tables, folder):
+    tables["patients"].loc[0, "bridged_to_hsct"] = "yes"
+    problem(problems_of(write(tables, folder)), "patients.csv", "bridged_to_hsct", 1,
+            "is true but treatments.csv has no allo-HSCT row for the patient after day 0 and before relapse",
+            "(plausibility rule hsct_flag_without_row)")
+
+
+def test_105_hsct_row_with_the_flag_false_is_refused_naming_the_treatment_row(tables, folder):
+    add_treatment(tables, P1, "allo-HSCT", "MUD HSCT", "60", "60")  # treatments.csv row 7; MC-01 never relapsed
+    problem(problems_of(write(tables, folder)), "patients.csv", "bridged_to_hsct", 1,
+            "is false but treatments.csv row 7 has an allo-HSCT on day 60",
+            "(plausibility rule hsct_row_without_flag)")
+
+
+def test_106_hsct_after_the_relapse_is_not_a_bridge_and_needs_no_flag(tables, folder):
+    add_treatment(tables, P3, "allo-HSCT", "MUD HSCT", "60", "60")  # MC-03 relapsed on day 30
+    report = intake.validate(write(tables, folder))
+    assert report.ok, report.text()
+
+
+def test_107_patient_without_a_car_t_row_is_refused(tables, folder):
+    tx = tables["treatments"]
+    tables["treatments"] = tx[~((tx["patient_id"] == P2) & (tx["category"] == "CAR-T"))].reset_index(drop=True)
+    p = problem(problems_of(write(tables, folder)), "patients.csv", "patient_id", 2,
+                "patient has no CAR-T row in treatments.csv", "(plausibility rule no_car_t_row)")
+    assert p["value"] == "'MC-02'"
+
+
+# --------------------------------------------------------------------------- plausibility: day offsets
+
+def test_108_treatment_55_years_before_the_infusion_is_refused(tables, folder):
+    tables["treatments"].loc[0, ["start_day", "end_day"]] = ["-20089", "-20087"]  # 55.0 years
+    report = problems_of(write(tables, folder))
+    problem(report, "treatments.csv", "start_day", 1, "is 55.0 years before the infusion",
+            "more than 30 years before it are not plausible", "(plausibility rule treatment_too_early)")
+    problem(report, "treatments.csv", "end_day", 1, "(plausibility rule treatment_too_early)")
+
+
+def test_109_treatment_before_the_patients_birth_is_refused(tables, folder):
+    tables["patients"].loc[2, "age_years"] = "5"
+    tables["treatments"].loc[2, ["start_day", "end_day"]] = ["-3000", "-2998"]  # 8.2 years before, aged 5
+    problem(problems_of(write(tables, folder)), "treatments.csv", "start_day", 3,
+            "is 8.2 years before the infusion, but the patient was 5 years old at infusion (patients.csv row 3)",
+            "(plausibility rule treatment_before_birth)")
+
+
+def test_110_treatment_ending_after_the_last_follow_up_is_refused(tables, folder):
+    tables["treatments"].loc[5, "end_day"] = "120"  # MC-03 followed for 90 days (outcomes.csv row 3)
+    problem(problems_of(write(tables, folder)), "treatments.csv", "end_day", 6,
+            "after the patient's last follow-up (followup_days 90 in outcomes.csv row 3)",
+            "(plausibility rule treatment_after_followup)")
+
+
+# --------------------------------------------------------------------------- plausibility: ranges per unit
+
+def test_111_percentages_given_as_fractions_are_read_with_a_visible_warning(tables, folder):
+    tables["patients"]["marrow_blasts_pct"] = ["0.455", "0.01", "0.8"]
+    with pytest.warns(contract.ContractWarning, match="percent_as_fraction"):
+        report = intake.validate(write(tables, folder))
+    assert report.ok, report.text()
+    note = warning_note(report, "patients.csv", "column 'marrow_blasts_pct', row 1",
+                        "every value of this percentage column is ≤ 1 (3 values, rows 1, 2, 3)",
+                        "give percent (0–100, e.g. 0.45 -> 45)")
+    assert note.endswith("(found 0.455)")
+
+
+def test_112_il6_of_1e308_is_refused_as_impossible(tables, folder):
+    tables["labs"].loc[3, "value"] = "1e308"
+    problem(problems_of(write(tables, folder)), "labs.csv", "value", 4,
+            "IL-6 of 1e+308 pg/mL is above 1e+09 pg/mL, which no blood sample can hold",
+            "(plausibility rule lab_value_impossible)")
+
+
+def test_113_implausibly_high_il6_is_read_with_a_visible_warning(tables, folder):
+    tables["labs"].loc[3, "value"] = "5e6"
+    with pytest.warns(contract.ContractWarning, match="lab_value_implausible"):
+        report = intake.validate(write(tables, folder))
+    assert report.ok, report.text()
+    warning_note(report, "labs.csv", "column 'value', row 4", "IL-6 of 5e+06 pg/mL is above 1e+06 pg/mL",
+                 "check the unit and the decimal point")
+
+
+def test_114_hemoglobin_in_g_per_dl_is_read_with_a_visible_warning(tables, folder):
+    rows = [dict(study_id="mycentre", patient_id=p, analyte="hemoglobin", day="7", value=v, unit="g/L",
+                 below_lloq="false", origin="user") for p, v in ((P1, "9.5"), (P2, "11"))]
+    tables["labs"] = pd.concat([tables["labs"], pd.DataFrame(rows, dtype=object)], ignore_index=True)
+    with pytest.warns(contract.ContractWarning, match="hemoglobin_in_g_per_dl"):
+        report = intake.validate(write(tables, folder))
+    assert report.ok, report.text()
+    warning_note(report, "labs.csv", "row 5", "every hemoglobin value is below 30 g/L (2 values, rows 5, 6)",
+                 "looks like g/dL")
+
+
+def test_115_impossible_car_copy_number_is_refused(tables, folder):
+    tables["kinetics"].loc[1, "copies_per_ug_gdna"] = "2e7"
+    problem(problems_of(write(tables, folder)), "kinetics.csv", "copies_per_ug_gdna", 2,
+            "2e+07 copies/µg gDNA is above 1e+07", "(plausibility rule car_copies_impossible)")
+
+
+# --------------------------------------------------------------------------- plausibility: event order, origin
+
+def test_116_death_from_relapse_without_a_relapse_is_refused(tables, folder):
+    tables["outcomes"].loc[1, ["relapsed", "relapse_day"]] = ["false", ""]  # MC-02 died of relapse
+    problem(problems_of(write(tables, folder)), "outcomes.csv", "death_cause", 2,
+            "is 'relapse' but relapsed is not true", "(plausibility rule death_from_relapse_without_relapse)")
+
+
+def test_117_death_from_relapse_without_a_relapse_is_refused_by_load_cohort_itself(tables, folder):
+    tables["outcomes"].loc[1, ["relapsed", "relapse_day"]] = ["false", ""]
+    p = load_problem(load_problems(write(tables, folder)), "outcomes.csv", "death_cause", 2,
+                     "death_from_relapse_without_relapse")
+    assert p["value"] == "'relapse'"
+
+
+def test_118_synthetic_origin_on_a_users_study_is_read_with_a_visible_warning(tables, folder):
+    for frame in tables.values():
+        frame["origin"] = "synthetic"
+    with pytest.warns(contract.ContractWarning, match="origin_invented_on_user_study"):
+        report = intake.validate(write(tables, folder))
+    assert report.ok, report.text()
+    warning_note(report, "patients.csv", "column 'origin', row 1", "is 'synthetic' in rows 1, 2, 3",
+                 "the site would call these patients invented", "write origin 'user'")
+
+
+# --------------------------------------------------------------------------- identifiers in free text
+
+def test_119_doctors_name_in_an_adverse_event_term_is_refused_and_masked(tables, folder):
+    tables["adverse_events"].loc[0, "term"] = "CRS, seen by Dr Smith"
+    report = problems_of(write(tables, folder))
+    p = problem(report, "adverse_events.csv", "term", 1, "looks like a direct identifier (title and name)",
+                "never accepts direct identifiers")
+    assert p["value"].startswith("masked value") and "Smith" not in report.text()
+
+
+def test_120_obfuscated_email_in_an_adverse_event_term_is_refused_and_masked(tables, folder):
+    tables["adverse_events"].loc[2, "term"] = "CRS, ask name(at)example.org"
+    report = problems_of(write(tables, folder))
+    p = problem(report, "adverse_events.csv", "term", 3, "looks like a direct identifier (obfuscated e-mail address)")
+    assert p["value"].startswith("masked value") and "example" not in report.text()
+
+
+def test_121_bracketed_obfuscated_email_in_a_treatment_agent_is_refused(tables, folder):
+    tables["treatments"].loc[4, "agent"] = "CD19 CAR-T via name [at] example [dot] org"
+    problem(problems_of(write(tables, folder)), "treatments.csv", "agent", 5,
+            "looks like a direct identifier (obfuscated e-mail address)")
+
+
+# --------------------------------------------------------------------------- cohorts and kinetics the book must survive
+
+def test_122_third_cohort_label_of_one_patient_is_accepted_and_counted(tables, folder):
+    tables["patients"].loc[1, "cohort"] = "Cohort C"
+    report = intake.validate(write(tables, folder))
+    assert report.ok, report.text()
+    ready = report.readiness.set_index("analysis")
+    assert ready.loc["Patients", "detail"] == "3 patients in 3 cohort(s): Cohort A, Cohort B, Cohort C"
+    assert ready.loc["Comparisons between cohorts", "detail"] == "3 cohorts"
+
+
+@pytest.mark.xfail(strict=True, reason="a cohort of one patient is reported as 'ok - 3 cohorts': the readiness "
+                                       "does not say that its between-cohort tests (Welch t, rank-sum) have "
+                                       "one observation (the chapters cope: tests/test_edge_cohorts.py builds a third cohort of one patient)")
+def test_123_cohort_of_one_patient_is_named_in_the_readiness(tables, folder):
+    tables["patients"].loc[1, "cohort"] = "Cohort C"
+    report = intake.validate(write(tables, folder))
+    detail = report.readiness.set_index("analysis").loc["Comparisons between cohorts", "detail"]
+    assert "Cohort C" in detail and "1 patient" in detail
+
+
+def test_124_kinetics_sampled_weekly_is_accepted(tables, folder):
+    tables["kinetics"] = pd.DataFrame([dict(study_id="mycentre", patient_id=p, day=str(day),
+                                            copies_per_ug_gdna=str(100 * day), below_lloq="false", origin="user")
+                                       for p in (P1, P3) for day in (7, 14, 21, 28, 35)], dtype=object)
+    report = intake.validate(write(tables, folder))
+    assert report.ok, report.text()
+    assert report.readiness.set_index("analysis").loc["CAR-T expansion", "detail"] == "10 rows for 2 of 3 patients"
+    assert report.studies["mycentre"]["kinetics"]["day"].tolist() == [7, 14, 21, 28, 35] * 2
+
+
+# --------------------------------------------------------------------------- messy values
+
+def test_125_short_date_in_a_day_column_is_refused_and_masked(tables, folder):
+    tables["responses"].loc[0, "day"] = "30/03/21"
+    report = problems_of(write(tables, folder))
+    p = problem(report, "responses.csv", "day", 1, "must be a whole number")
+    assert p["value"] == "masked value '99/99/99'" and "30/03/21" not in report.text()
+
+
+@pytest.mark.xfail(strict=True, reason="'30/03/21' is refused only as 'must be a whole number': the contract's "
+                                       "date rules miss a two-digit year, so the calendar-date hint of an ISO "
+                                       "date (test_38) is not given")
+def test_126_short_date_in_a_day_column_is_named_as_a_calendar_date(tables, folder):
+    tables["responses"].loc[0, "day"] = "30/03/21"
+    problem(problems_of(write(tables, folder)), "responses.csv", "day", 1, "holds a calendar date")
+
+
+def test_127_thousands_separator_is_refused_not_read_as_a_small_number(tables, folder):
+    tables["labs"].loc[1, "value"] = "760,000"
+    report = problems_of(write(tables, folder))
+    p = problem(report, "labs.csv", "value", 2, "must be a number")
+    assert p["value"] == "'760,000'"
+
+
+def test_128_thousands_separator_is_not_hinted_as_a_decimal_comma(tables, folder):
+    # '760,000' hinted as a decimal comma ('write 760.000') was a 1000-fold error waiting to happen
+    tables["labs"].loc[1, "value"] = "760,000"
+    p = problem(problems_of(write(tables, folder)), "labs.csv", "value", 2, "must be a number")
+    assert "found a decimal comma" not in p["rule"] and "write 760000 if they separate thousands" in p["rule"]
+
+
+def test_129_crlf_line_endings_are_accepted_and_leave_no_carriage_return(tables, folder):
+    write(tables, folder)
+    for path in folder.glob("*.csv"):
+        path.write_bytes(path.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+    assert b"\r\n" in (folder / "patients.csv").read_bytes()
+    report = intake.validate(folder)
+    assert report.ok, report.text()
+    assert report.notes.empty, report.notes  # a carriage return kept in a cell would be "stray whitespace"
+    cohort = report.studies["mycentre"]
+    assert cohort["patients"]["origin"].tolist() == ["user"] * 3  # the last column, next to the line end
+    assert cohort["outcomes"]["followup_days"].tolist() == [400, 200, 90]
+
+
+def test_130_mixed_case_booleans_are_read_as_documented(tables, folder):
+    tables["outcomes"]["relapsed"] = ["FALSE", "TRUE", "Yes"]
+    tables["outcomes"]["died"] = ["No", "True", "false"]
+    report = intake.validate(write(tables, folder))
+    assert report.ok, report.text()
+    outcomes = report.studies["mycentre"]["outcomes"]
+    assert outcomes["relapsed"].tolist() == [False, True, True]
+    assert outcomes["died"].tolist() == [False, True, False]
+
+
+def test_131_patient_in_outcomes_but_not_in_patients_is_refused(tables, folder):
+    extra = tables["outcomes"].iloc[[0]].assign(patient_id="MC-77")
+    tables["outcomes"] = pd.concat([tables["outcomes"], extra], ignore_index=True)
+    p = problem(problems_of(write(tables, folder)), "outcomes.csv", "patient_id", 4, "patient is not in patients.csv")
+    assert p["value"] == "'MC-77'"
+
+
+def test_132_relapse_day_without_a_relapse_is_refused(tables, folder):
+    tables["outcomes"].loc[0, "relapse_day"] = "100"  # MC-01: relapsed false
+    p = problem(problems_of(write(tables, folder)), "outcomes.csv", "relapse_day", 1,
+                "must be empty when relapsed is false")
+    assert p["value"] == "100"
+
+
+def test_133_unknown_lab_unit_is_refused_on_its_row(tables, folder):
+    tables["labs"].loc[2, "unit"] = "pmol/L"
+    report = problems_of(write(tables, folder))
+    problem(report, "labs.csv", "unit", 3, "must be one of: 10^9/L, g/L, mg/L, ng/mL, pg/mL")
+    assert set(report.problems["row"].dropna()) == {3}

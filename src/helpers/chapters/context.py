@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
@@ -61,10 +62,15 @@ def cohort_folders(data_dir: Path) -> dict[str, Path]:
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise FileNotFoundError(f"data_dir {data_dir} does not exist or is not a folder")
-    if any((data_dir / f"patients.{ext}").exists() for ext in ("csv", "xlsx")):
+    from helpers.contract import TABLES
+    from helpers.contract.files import holds_table
+
+    # a patients file in any letter case or almost so (patients.csv.csv) marks a study, so that
+    # reading it can say what is wrong with the name instead of "no study found"
+    if holds_table(data_dir, "patients", TABLES):
         return {data_dir.name: data_dir}
     return {p.name: p for p in sorted(data_dir.iterdir())
-            if p.is_dir() and any((p / f"patients.{ext}").exists() for ext in ("csv", "xlsx"))}
+            if p.is_dir() and not p.is_symlink() and holds_table(p, "patients", TABLES)}
 
 
 @dataclass
@@ -438,9 +444,25 @@ class PatientFlow:
         return "\n".join(lines)
 
 
+def warning_without_path(message, category, filename, lineno, line=None) -> str:
+    """A warning as a chapter prints it: the warning and the package that raised it, never the
+    file's absolute path (which names the folders of whoever built the site)."""
+    parts = Path(str(filename)).parts
+    where = parts[parts.index("site-packages") + 1] if "site-packages" in parts[:-1] else Path(str(filename)).name
+    return f"{category.__name__} ({where}): {message}\n"
+
+
+def show_warning_without_path(message, category, filename, lineno, file=None, line=None) -> None:
+    import sys
+
+    (file or sys.stderr).write(warning_without_path(message, category, filename, lineno))
+
+
 def setup(name: str, data_dir: str | Path = SYNTHETIC_DIR, seed: int = 20240101,
           ledger_dir: Optional[str | Path] = None, register_csv: str | Path = REGISTER_CSV) -> ChapterContext:
     """Load the data, open the ledger and remember the parameters of one chapter."""
+    warnings.formatwarning = warning_without_path
+    warnings.showwarning = show_warning_without_path  # IPython prints warnings its own way otherwise
     data_dir = Path(data_dir)
     parameters = {"data_dir": str(data_dir), "seed": seed, "ledger_dir": str(ledger_dir),
                   "register_csv": str(register_csv)}

@@ -807,8 +807,13 @@ def _coerce_rule(col: Column, value: Any) -> str:
             return (f"{rule}{unit}, but holds a calendar date (an Excel date cell or a typed date): the "
                     "contract counts days from the CAR-T infusion (day 0), so enter the number of days "
                     "(the date minus the infusion date); no calendar date is accepted")
-        if isinstance(value, str) and re.fullmatch(r"[+-]?\d+,\d+", value.strip()):
-            return f"{rule}, written with a decimal point (found a decimal comma: write {value.strip().replace(',', '.')})"
+        text = value.strip() if isinstance(value, str) else ""
+        if re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+", text):  # 760,000: a comma between thousands or a decimal one
+            return (f"{rule}, without separators (found commas between groups of three digits: write "
+                    f"{text.replace(',', '')} if they separate thousands, or {text.replace(',', '.', 1)} if "
+                    "the comma is a decimal one; the file cannot tell which)")
+        if re.fullmatch(r"[+-]?\d+,\d+", text):
+            return f"{rule}, written with a decimal point (found a decimal comma: write {text.replace(',', '.')})"
     return rule
 
 

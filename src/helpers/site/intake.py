@@ -78,6 +78,7 @@ from helpers.chapters.context import (
     read_infusion_months,
     register_studies,
 )
+from helpers.contract import files as input_files
 from helpers.contract import validate as contract
 from helpers.contract.validate import PROBLEM_COLUMNS, ContractError
 from helpers.paths import REGISTER_CSV, REPO_ROOT, SYNTHETIC_DIR
@@ -501,7 +502,8 @@ def validate(folder: str | Path, *, absolute_dates: bool = False) -> IntakeRepor
         if not studies:
             problems.append(dict(study="", source=folder.name, table="patients", column=None, row=None,
                                  rule="no study found: neither the folder nor any folder inside it holds a "
-                                      "patients.csv or patients.xlsx (the template is in data/template/)",
+                                      "patients.csv or patients.xlsx (the template is in data/template/); "
+                                      + input_files.describe_folder(folder, contract.TABLES, privacy.mask_identifiers),
                                  value=None))
         elif folder not in studies.values():  # a folder of studies: its name is printed too
             named, noted, shaped = name_problems("", folder.name, "data folder's name")

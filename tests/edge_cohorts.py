@@ -1,0 +1,68 @@
+"""Edge-case cohorts built from the worked example (data/examples/single-centre), for the test
+that every chapter survives every cohort the intake accepts (tests/test_edge_cohorts.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from helpers.paths import DATA_DIR
+
+EXAMPLE = DATA_DIR / "examples" / "single-centre"
+TABLES = ("patients", "outcomes", "responses", "treatments", "adverse_events")
+
+
+def _read() -> dict[str, pd.DataFrame]:
+    return {t: pd.read_csv(EXAMPLE / f"{t}.csv", dtype=str, keep_default_na=False) for t in TABLES}
+
+
+def _write(tables: dict[str, pd.DataFrame], folder: Path, study: str, ids: list[str]) -> None:
+    folder.mkdir(parents=True)
+    for name, frame in tables.items():
+        part = frame[frame["patient_id"].isin(ids)].copy()
+        part["study_id"] = study
+        part.to_csv(folder / f"{name}.csv", index=False)
+
+
+def weekly_kinetics(patients: list[str], study: str) -> pd.DataFrame:
+    """CAR-T copies sampled once a week (days 7, 14, ... 84), rising to day 14 and falling."""
+    rows = []
+    for i, pid in enumerate(patients):
+        for week in range(1, 13):
+            copies = 20000.0 * (0.5 ** abs(week - 2)) * (1 + 0.1 * i)
+            below = copies < 50
+            rows.append(dict(study_id=study, patient_id=pid, day=7 * week, copies_per_ug_gdna=50 if below else round(copies, 1),
+                             below_lloq=below, origin="synthetic"))
+    return pd.DataFrame(rows)
+
+
+def write_edge_cohorts(root: Path) -> list[str]:
+    """Four studies under ``root``; returns their names."""
+    base = _read()
+    ids = base["patients"]["patient_id"].tolist()
+    studies = {}
+    # two cohorts of one patient each
+    t = {k: v.copy() for k, v in base.items()}
+    t["patients"]["cohort"] = t["patients"]["patient_id"].map({ids[0]: "A", ids[1]: "B"}).fillna("C")
+    studies["edge-one-each"] = (t, ids[:2])
+    # one group only
+    studies["edge-one-group"] = ({k: v.copy() for k, v in base.items()}, ids[:12])
+    # everyone censored alive, no relapse, no event of any kind
+    t = {k: v.copy() for k, v in base.items()}
+    t["outcomes"] = t["outcomes"].assign(relapsed="False", relapse_day="", died="False", death_cause="")
+    t["adverse_events"] = t["adverse_events"][t["adverse_events"]["grade"] != "5"]
+    studies["edge-no-events"] = (t, ids[:15])
+    # a third cohort of one patient
+    t = {k: v.copy() for k, v in base.items()}
+    labels = {pid: ("A" if i < 10 else "B") for i, pid in enumerate(ids[:20])}
+    labels[ids[19]] = "C"
+    t["patients"]["cohort"] = t["patients"]["patient_id"].map(labels).fillna("A")
+    studies["edge-third-cohort"] = (t, ids[:20])
+    for study, (tables, chosen) in studies.items():
+        _write(tables, root / study, study, chosen)
+    kinetics = weekly_kinetics(ids[:12], "edge-one-group")
+    followup = base["outcomes"].set_index("patient_id")["followup_days"].astype(float)
+    kinetics = kinetics[kinetics["day"] <= kinetics["patient_id"].map(followup)]  # no sample after the end
+    kinetics.to_csv(root / "edge-one-group" / "kinetics.csv", index=False)
+    return list(studies)

@@ -1,0 +1,52 @@
+"""Every chapter survives every cohort the intake accepts (issue 17).
+
+One build of four small studies made from the worked example (tests/edge_cohorts.py): two
+cohorts of one patient each; one group only, with CAR-T kinetics sampled once a week; everyone
+censored alive with no event of any kind; and a third cohort of a single patient. The intake must
+accept them, and the book must build: every chapter executes, every page exists, the privacy
+check passes (no absolute path leaks through a library's warning, for instance), and each
+degraded analysis says so on its page instead of failing.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from edge_cohorts import write_edge_cohorts
+from helpers.paths import REPO_ROOT
+from helpers.site import build
+
+pytestmark = pytest.mark.build
+
+
+@pytest.fixture(scope="module")
+def edge_build(tmp_path_factory):
+    root = tmp_path_factory.mktemp("edge")
+    studies = write_edge_cohorts(root / "data")
+    completed = subprocess.run([sys.executable, "-m", "helpers.site.intake", str(root / "data"), "--out", str(root / "out")],
+                               cwd=REPO_ROOT, capture_output=True, text=True, timeout=1800)
+    return root, studies, completed
+
+
+def test_the_intake_accepts_every_edge_cohort_and_the_book_builds(edge_build):
+    root, studies, completed = edge_build
+    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
+    assert f"{len(studies)} valid studies" in completed.stdout
+    html = root / "out" / "_build" / "html"
+    for doc in build.toc_files():
+        assert (html / f"{doc}.html").exists(), doc
+    assert "privacy check: nothing that looks like a direct identifier" in completed.stdout
+
+
+def test_degraded_analyses_are_said_on_the_page(edge_build):
+    root, _, completed = edge_build
+    assert completed.returncode == 0
+    survival = (root / "out" / "_build" / "html" / "book" / "survival.html").read_text(encoding="utf-8")
+    for study in ("edge-no-events", "edge-one-each", "edge-third-cohort"):
+        assert study in survival
+    expansion = (root / "out" / "_build" / "html" / "book" / "expansion.html").read_text(encoding="utf-8")
+    assert "edge-one-group" in expansion
+    assert "site-packages" not in survival + expansion
