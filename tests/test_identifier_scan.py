@@ -14,7 +14,6 @@ rules of ``test_privacy.py``.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import warnings
 from pathlib import Path
@@ -24,14 +23,7 @@ import pytest
 
 from helpers.contract import validate as contract
 from helpers.site import intake, privacy
-
-TODAY = dt.date(2026, 11, 21)
-ALLOWED = privacy.published_months()
-
-
-def kinds(text: str, path: str = "book/page.html") -> list[str]:
-    return [f.kind.split(" (")[0] for f in privacy.scan_text(text, path, allowed_months=ALLOWED, today=TODAY)]
-
+from test_privacy import ALLOWED, TODAY, kinds  # the same scan set-up as the site's privacy tests
 
 # --------------------------------------------------------------------------- name-like identifiers in text
 
