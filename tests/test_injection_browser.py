@@ -241,11 +241,8 @@ def copy_of_built_page(target: Path, planted: str = "") -> Path:
     return page
 
 
-needs_a_built_site = pytest.mark.skipif(not BUILT_CHAPTER.exists(), reason="no built site in _build/html")
-
-
-@needs_a_built_site
-def test_every_event_handler_of_the_site_is_allowed_by_hash():
+@pytest.mark.build
+def test_every_event_handler_of_the_site_is_allowed_by_hash(built):
     """The theme's own handlers (print, full screen) must keep working under the policy."""
     policy = site_policy()
     handlers = {h for page in (BUILD_DIR / "html").rglob("*.html")
@@ -255,8 +252,8 @@ def test_every_event_handler_of_the_site_is_allowed_by_hash():
     assert "'unsafe-inline'" not in policy.split("script-src-attr", 1)[1].split(";", 1)[0]
 
 
-@needs_a_built_site
-def test_a_built_chapter_works_under_the_policy_and_refuses_a_planted_handler(browser, tmp_path):
+@pytest.mark.build
+def test_a_built_chapter_works_under_the_policy_and_refuses_a_planted_handler(built, browser, tmp_path):
     planted = handler("planted-in-a-built-page")
     page = copy_of_built_page(tmp_path / "html", planted=planted)
     figures_on_page = page.read_text(encoding="utf-8").count('class="plotly-graph-div"')
