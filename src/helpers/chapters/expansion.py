@@ -11,6 +11,7 @@ from helpers.clinical.kinetics import (
     compare_kinetics,
     first_recovery_day,
 )
+from helpers.clinical.outcomes import first_transplant_day
 
 # --------------------------------------------------------------------------- #
 # the published statements of studies 000 and 001
@@ -119,9 +120,8 @@ def after_transplant(kinetics: pd.DataFrame, treatments: pd.DataFrame, window: f
     """CAR-T copies around an allo-HSCT after the infusion, one row per transplanted patient with
     samples: the last quantifiable level before the transplant, and the samples ``window`` days
     or more after it (how many, how many still quantifiable, the highest, and its fall)."""
-    hsct = treatments[(treatments["category"] == "allo-HSCT") & (treatments["start_day"] > 0)]
     rows = []
-    for pid, day in hsct.groupby("patient_id")["start_day"].min().items():
+    for pid, day in first_transplant_day(treatments).items():
         samples = kinetics[kinetics["patient_id"] == pid].sort_values("day")
         before = samples[(samples["day"] <= day) & ~samples["below_lloq"].astype(bool)]
         after = samples[samples["day"] >= day + window]

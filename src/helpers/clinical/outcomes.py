@@ -14,6 +14,13 @@ from helpers.stats.units import DAYS_PER_MONTH
 RESPONSE_CODES = ("CR", "CRi")
 
 
+def first_transplant_day(treatments: pd.DataFrame) -> pd.Series:
+    """Day of each patient's first allo-HSCT *after* the infusion (patient_id -> day); a
+    transplant on or before day 0 is history, not exposure."""
+    hsct = treatments[(treatments["category"] == "allo-HSCT") & (treatments["start_day"] > 0)]
+    return hsct.groupby("patient_id")["start_day"].min()
+
+
 def outcome_frame(tables: dict, *, days_per_unit: float = DAYS_PER_MONTH) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One analysis row per patient from a cohort's contract tables.
 
@@ -88,7 +95,7 @@ def outcome_frame(tables: dict, *, days_per_unit: float = DAYS_PER_MONTH) -> tup
         tx = tables["treatments"]
         hs = tx[tx["category"] == "allo-HSCT"]
         before = hs[hs["start_day"] <= 0]
-        after = hs[hs["start_day"] > 0].groupby("patient_id")["start_day"].min()
+        after = first_transplant_day(tx)
         out["hsct_time"] = out["patient_id"].map(after).astype(float) / u
         checks.append(dict(rule="allo-HSCT before CAR-T (history, not exposure)",
                            patients=int(before["patient_id"].nunique())))

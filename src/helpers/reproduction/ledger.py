@@ -47,7 +47,6 @@ from helpers.reproduction import register as reg
 from helpers.reproduction.published import rounds_to
 from helpers.reproduction.tolerances import tolerance_for
 from helpers.stats.format import format_p
-from helpers.stats.proportions import chisq_test, fisher_exact
 
 STATUSES = ("exact", "within-tolerance", "differs", "not-reproducible")
 BASES = ("recomputed", "synthetic", "transcribed")
@@ -133,20 +132,19 @@ def _decided(recorded: pd.DataFrame, register: pd.DataFrame) -> pd.DataFrame:
     return recorded.assign(status=statuses, tolerance=tolerances)
 
 
-def _comparison_p(table: list[list[int]], yates: bool) -> float:
-    return float(chisq_test(table, correct=True).iloc[0]["p_value"]) if yates else fisher_exact(table)
-
-
-def data_values(recorded: pd.DataFrame, register: pd.DataFrame) -> pd.Series:
+def data_values(recorded: pd.DataFrame, register: pd.DataFrame, register_csv: str | Path = REGISTER_CSV) -> pd.Series:
     """For each recomputed P of two published proportions, the same test on the cohort's counts.
 
     A recomputed P depends on the published counts alone, so its status says nothing about the
     data. The cohort's own counts for the two compared proportions (recorded by a chapter as
     ``k/n`` rows) give the value the data imply; shown beside the recomputed one, it moves when
-    the data move. The test is the one that reproduces the published P (Yates' chi-square when
-    only it does, else Fisher's exact), as :func:`helpers.reproduction.recompute.comparison_table`
-    chooses it. Empty where a compared proportion was not recorded from the data."""
-    counts = {rec["register_id"]: [int(rec["numerator"]), int(rec["denominator"])]
+    the data move. The test is the one the chapter recorded: the one
+    :func:`helpers.reproduction.recompute.recompute_comparison` finds reproducing the published P
+    (Yates' chi-square when only it does, else Fisher's exact). Empty where a compared
+    proportion was not recorded from the data."""
+    from helpers.reproduction import recompute  # it records through this module
+
+    counts = {rec["register_id"]: (int(rec["numerator"]), int(rec["denominator"]))
               for _, rec in recorded.iterrows() if rec["record"] == "proportion" and rec["basis"] == "synthetic"}
     values = []
     for _, rec in recorded.iterrows():
@@ -155,15 +153,13 @@ def data_values(recorded: pd.DataFrame, register: pd.DataFrame) -> pd.Series:
         if rec["basis"] != "recomputed" or len(ids) != 2 or not all(i in counts for i in ids):
             values.append("")
             continue
-        published = [[int(register.loc[i, "numerator"]), int(register.loc[i, "denominator"])] for i in ids]
+        yates = recompute.recompute_comparison(rec["register_id"], register_csv)["reproduced by"] == "Yates chi-square"
+        (k1, n1), (k2, n2) = counts[ids[0]], counts[ids[1]]
+        test = recompute.compare_proportions(k1, n1, k2, n2).iloc[0]
+        p = float(test["yates_p"] if yates else test["fisher_p"])
         text = str(register.loc[rec["register_id"], "value_text"])
-        as_table = lambda kn: [[kn[0][0], kn[0][1] - kn[0][0]], [kn[1][0], kn[1][1] - kn[1][0]]]  # noqa: E731
-        yates = (rounds_to(text, _comparison_p(as_table(published), True))
-                 and not rounds_to(text, _comparison_p(as_table(published), False)))
-        from_cohort = [counts[i] for i in ids]
-        p = _comparison_p(as_table(from_cohort), yates)
         values.append(f"{format_like(text, 'p_value', p)} ({'Yates chi-square' if yates else 'Fisher exact'} on "
-                      f"the cohort's {from_cohort[0][0]}/{from_cohort[0][1]} vs {from_cohort[1][0]}/{from_cohort[1][1]})")
+                      f"the cohort's {k1}/{n1} vs {k2}/{n2})")
     return pd.Series(values, index=recorded.index, dtype=str)
 
 
@@ -399,7 +395,7 @@ def merge_ledger(parts_dir: Path, out_csv: Path, chapters: Optional[list[str]] =
             f"{rid} ({', '.join(part['chapter'])})" for rid, part in twice.groupby("register_id")))
     register = reg.load_register(register_csv)
     recorded = _decided(recorded, register)
-    recorded = recorded.assign(from_data=data_values(recorded, register))
+    recorded = recorded.assign(from_data=data_values(recorded, register, register_csv))
     recorded = recorded[[*CHAPTER_COLUMNS, "from_data"]]
     missing = register.loc[~register["register_id"].isin(recorded["register_id"])]
     pending = pd.DataFrame({
