@@ -296,20 +296,25 @@ def lfs_p_value_figure(published: dict, synthetic: Optional[dict] = None):
 
     rhos = np.linspace(-0.8, 0.8, 161)
     fig = go.Figure()
+    from helpers.plots.figures import OKABE_ITO
+
     names = {"kd": "ABL-KD mutation", "lbc": "CML-LBC"}
+    # one colour per covariate for its curve and its published line; labels at opposite ends
+    looks = {"kd": (OKABE_ITO[0], "top left"), "lbc": (OKABE_ITO[1], "bottom right")}
     for term, other in (("kd", "lbc"), ("lbc", "kd")):
         z_adj, z_other = published["adjusted_z"][term], published["adjusted_z"][other]
+        colour, label_at = looks[term]
         fig.add_trace(go.Scatter(x=rhos, y=[unadjusted_z(z_adj, z_other, r) for r in rhos], mode="lines",
-                                 name=f"{names[term]}: log-rank z implied by the adjusted z's"))
-        fig.add_hline(y=published["logrank_z"][term], line_dash="dash",
-                      annotation_text=f"published log-rank z, {names[term]}", annotation_position="top left")
+                                 line={"color": colour}, name=f"{names[term]}: log-rank z implied by the adjusted z's"))
+        fig.add_hline(y=published["logrank_z"][term], line_dash="dash", line_color=colour, line_width=1.5,
+                      annotation_text=f"published log-rank z, {names[term]}", annotation_position=label_at)
         needed = published["needed_rho"][term]
         fig.add_trace(go.Scatter(x=needed, y=[published["logrank_z"][term]] * len(needed),
-                                 mode="markers", marker={"size": 10}, showlegend=False,
+                                 mode="markers", marker={"size": 10, "color": colour}, showlegend=False,
                                  hovertemplate=f"{names[term]}: needs ρ = %{{x:.2f}}<extra></extra>"))
-    fig.add_vline(x=0, line_color="grey")
+    fig.add_vline(x=0, line_color="grey", line_width=1)
     if synthetic is not None:
-        fig.add_vline(x=synthetic["rho"], line_dash="dot",
+        fig.add_vline(x=synthetic["rho"], line_dash="dot", line_color="black", line_width=1,
                       annotation_text=f"synthetic cohort ρ = {synthetic['rho']:+.2f}", annotation_position="bottom right")
     fig.update_xaxes(title="ρ: correlation of mutation and CML-LBC within the risk sets (information at β = 0)")
     fig.update_yaxes(title="unadjusted |z|")
