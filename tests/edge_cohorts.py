@@ -25,14 +25,19 @@ def _write(tables: dict[str, pd.DataFrame], folder: Path, study: str, ids: list[
         part.to_csv(folder / f"{name}.csv", index=False)
 
 
-def weekly_kinetics(patients: list[str], study: str) -> pd.DataFrame:
-    """CAR-T copies sampled once a week (days 7, 14, ... 84), rising to day 14 and falling."""
+# CAR-T copies sampled in each cadence a centre uses: daily over the first fortnight, weekly, monthly
+SAMPLING_DAYS = {"daily": list(range(1, 15)), "weekly": [7 * w for w in range(1, 13)],
+                 "monthly": [30 * m for m in range(1, 13)]}
+
+
+def sampled_kinetics(patients: list[str], study: str, days: list[int]) -> pd.DataFrame:
+    """CAR-T copies on ``days``, peaking on day 14 (halving every week away from it)."""
     rows = []
     for i, pid in enumerate(patients):
-        for week in range(1, 13):
-            copies = 20000.0 * (0.5 ** abs(week - 2)) * (1 + 0.1 * i)
+        for day in days:
+            copies = 20000.0 * (0.5 ** (abs(day - 14) / 7)) * (1 + 0.1 * i)
             below = copies < 50
-            rows.append(dict(study_id=study, patient_id=pid, day=7 * week, copies_per_ug_gdna=50 if below else round(copies, 1),
+            rows.append(dict(study_id=study, patient_id=pid, day=day, copies_per_ug_gdna=50 if below else round(copies, 1),
                              below_lloq=below, origin="synthetic"))
     return pd.DataFrame(rows)
 
@@ -61,8 +66,9 @@ def write_edge_cohorts(root: Path) -> list[str]:
     studies["edge-third-cohort"] = (t, ids[:20])
     for study, (tables, chosen) in studies.items():
         _write(tables, root / study, study, chosen)
-    kinetics = weekly_kinetics(ids[:12], "edge-one-group")
     followup = base["outcomes"].set_index("patient_id")["followup_days"].astype(float)
-    kinetics = kinetics[kinetics["day"] <= kinetics["patient_id"].map(followup)]  # no sample after the end
-    kinetics.to_csv(root / "edge-one-group" / "kinetics.csv", index=False)
+    for study, cadence in (("edge-one-group", "weekly"), ("edge-no-events", "monthly"), ("edge-third-cohort", "daily")):
+        kinetics = sampled_kinetics(studies[study][1][:12], study, SAMPLING_DAYS[cadence])
+        kinetics = kinetics[kinetics["day"] <= kinetics["patient_id"].map(followup)]  # no sample after the end
+        kinetics.to_csv(root / study / "kinetics.csv", index=False)
     return list(studies)

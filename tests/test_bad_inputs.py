@@ -944,8 +944,7 @@ def test_100_value_error_text_in_a_number_column_is_named_as_a_spreadsheet_error
 # (issue 17, second batch). The plausibility rules are declared in
 # helpers.contract.spec.PLAUSIBILITY_RULES and enforced by helpers.contract.plausibility at the end
 # of load_cohort: an error refuses the cohort with file, column, row and rule id; a warning reads the
-# data and is shown as a note of the intake report and a warning. Cases marked xfail(strict) are
-# wrong or unclear today; their reason says what goes wrong.
+# data and is shown as a note of the intake report and a warning.
 
 def warning_note(report: intake.IntakeReport, source: str, *fragments: str) -> str:
     """The one note of ``source`` that is a warning and holds every fragment."""
@@ -1156,17 +1155,16 @@ def test_122_third_cohort_label_of_one_patient_is_accepted_and_counted(tables, f
     assert report.ok, report.text()
     ready = report.readiness.set_index("analysis")
     assert ready.loc["Patients", "detail"] == "3 patients in 3 cohort(s): Cohort A, Cohort B, Cohort C"
-    assert ready.loc["Comparisons between cohorts", "detail"] == "3 cohorts"
+    assert ready.loc["Comparisons between cohorts", "detail"].startswith("3 cohorts; ")
 
 
-@pytest.mark.xfail(strict=True, reason="a cohort of one patient is reported as 'ok - 3 cohorts': the readiness "
-                                       "does not say that its between-cohort tests (Welch t, rank-sum) have "
-                                       "one observation (the chapters cope: tests/test_edge_cohorts.py builds a third cohort of one patient)")
+# the chapters cope with a cohort of one (tests/test_edge_cohorts.py builds one); the readiness says so
 def test_123_cohort_of_one_patient_is_named_in_the_readiness(tables, folder):
     tables["patients"].loc[1, "cohort"] = "Cohort C"
     report = intake.validate(write(tables, folder))
     detail = report.readiness.set_index("analysis").loc["Comparisons between cohorts", "detail"]
-    assert "Cohort C" in detail and "1 patient" in detail
+    assert "Cohort C" in detail and "1 patient" in detail and "Welch t" in detail
+    assert report.readiness.set_index("analysis").loc["Comparisons between cohorts", "status"] == "degraded"
 
 
 def test_124_kinetics_sampled_weekly_is_accepted(tables, folder):
@@ -1188,9 +1186,6 @@ def test_125_short_date_in_a_day_column_is_refused_and_masked(tables, folder):
     assert p["value"] == "masked value '99/99/99'" and "30/03/21" not in report.text()
 
 
-@pytest.mark.xfail(strict=True, reason="'30/03/21' is refused only as 'must be a whole number': the contract's "
-                                       "date rules miss a two-digit year, so the calendar-date hint of an ISO "
-                                       "date (test_38) is not given")
 def test_126_short_date_in_a_day_column_is_named_as_a_calendar_date(tables, folder):
     tables["responses"].loc[0, "day"] = "30/03/21"
     problem(problems_of(write(tables, folder)), "responses.csv", "day", 1, "holds a calendar date")

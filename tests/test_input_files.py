@@ -281,3 +281,20 @@ def test_a_password_protected_or_old_workbook_named_xlsx_is_named(tmp_path):
     assert input_files.read_xlsx_table(path, "labs", [], problems, columns=[]) is None
     assert problems[0]["rule"].startswith("is not an .xlsx workbook: it is an old Excel (.xls) workbook or a "
                                           "password-protected one")
+
+
+# --------------------------------------------------------------------------- no absolute path in a message
+
+def test_an_error_names_the_data_folder_without_its_absolute_path(cohort, monkeypatch):
+    """The folder's parents may carry a user's or a centre's name: an error names the folder by its
+    own name when it lies outside the working directory, and relative to it when below it."""
+    (cohort / "patients.csv").write_text("study_id,patient_id\n", encoding="utf-8")
+    monkeypatch.chdir(REPO_ROOT)
+    with pytest.raises(ContractError) as outside:
+        load_cohort(cohort)
+    head = str(outside.value).splitlines()[0]
+    assert " in single-centre " in head and str(cohort.parent) not in str(outside.value)
+    monkeypatch.chdir(cohort.parent.parent)
+    with pytest.raises(ContractError) as below:
+        load_cohort(cohort)
+    assert f" in {cohort.parent.name}/single-centre " in str(below.value).splitlines()[0]

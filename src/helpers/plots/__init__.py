@@ -2,7 +2,6 @@
 
 from .cytokines import (  # noqa: F401
     grade_box_figure,
-    html_escape,
     model_figure,
     patient_course_figure,
     ratio_figure,

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.clinical.cytokines import CYTOKINES, LABELS
+from helpers.plots.escape import escape_html
 from helpers.stats.mixed import MixedModelResult
 
 # ---------------------------------------------------------------- figures --
@@ -47,7 +48,7 @@ def trajectory_figure(summary: pd.DataFrame, *, group: str = "cohort", order: Op
                 error_y={"type": "data", "symmetric": False, "array": part["q3"] - part["median"],
                          "arrayminus": part["median"] - part["q1"], "thickness": 1.2, "width": 3},
                 customdata=np.column_stack([part["day"], part["q1"], part["q3"], part["n"], part["below_lloq"]]),
-                hovertemplate=(f"{html_escape(str(name))} · {LABELS[analyte]}<br>day %{{customdata[0]:g}}: "
+                hovertemplate=(f"{escape_html(str(name))} · {LABELS[analyte]}<br>day %{{customdata[0]:g}}: "
                                "median %{y:.3g}<br>IQR %{customdata[1]:.3g}–%{customdata[2]:.3g}<br>"
                                "n = %{customdata[3]} sampled (%{customdata[4]} below LLOQ)<extra></extra>"),
             ), row=r + 1, col=c + 1)
@@ -67,10 +68,6 @@ def _log_ticks() -> dict:
     return {"tickmode": "array", "tickvals": values, "ticktext": text}
 
 
-def html_escape(text: str) -> str:
-    import html
-    return html.escape(text)
-
 
 def ratio_figure(table: pd.DataFrame, *, label: str = "analyte", groups: Sequence[str] = ("group 1", "group 2"),
                  title: Optional[str] = None):
@@ -86,7 +83,7 @@ def ratio_figure(table: pd.DataFrame, *, label: str = "analyte", groups: Sequenc
                  "arrayminus": table["ratio (HL)"] - table["CI lower"]},
         customdata=np.column_stack([table["CI lower"], table["CI upper"], table["P"],
                                     table[f"n {groups[0]}"], table[f"n {groups[1]}"]]),
-        hovertemplate=(f"%{{y}}: {html_escape(groups[0])} / {html_escape(groups[1])} ratio %{{x:.2f}}<br>"
+        hovertemplate=(f"%{{y}}: {escape_html(groups[0])} / {escape_html(groups[1])} ratio %{{x:.2f}}<br>"
                        "95% CI %{customdata[0]:.2f}–%{customdata[1]:.2f}<br>P = %{customdata[2]:.3f}<br>"
                        "n = %{customdata[3]} vs %{customdata[4]}<extra></extra>"),
         showlegend=False))
@@ -114,7 +111,7 @@ def grade_box_figure(joined: pd.DataFrame, *, analyte: str = "IL-6", group: str 
             x=part["grade"].map(lambda g: f"Grade {g}" if g else "No CRS"), y=part["peak"], name=str(name),
             boxpoints="all", jitter=0.4, pointpos=0, marker={"color": _colour(j), "size": 5},
             line={"color": _colour(j)}, customdata=part[["patient_id", "peak_day"]].to_numpy(),
-            hovertemplate=("%{customdata[0]} (" + html_escape(str(name)) + ")<br>%{x}: peak %{y:.3g} "
+            hovertemplate=("%{customdata[0]} (" + escape_html(str(name)) + ")<br>%{x}: peak %{y:.3g} "
                            + unit + " on day %{customdata[1]:g}<extra></extra>")))
     categories = ["No CRS"] + [f"Grade {g}" for g in range(1, 6) if (joined["grade"] == g).any()]
     figure.update_layout(boxmode="group",
@@ -146,7 +143,7 @@ def patient_course_figure(series: pd.DataFrame, *, analytes: Sequence[str] = CYT
                 x=part["day"], y=part["value"], mode="lines+markers", name=str(patient), legendgroup=str(patient),
                 showlegend=i == 0, line={"color": _colour(j), "dash": ["solid", "dash", "dot"][j % 3]},
                 customdata=part[["origin"]].to_numpy(),
-                hovertemplate=(f"{html_escape(str(patient))} · {LABELS[analyte]}<br>day %{{x:g}}: %{{y:.3g}}"
+                hovertemplate=(f"{escape_html(str(patient))} · {LABELS[analyte]}<br>day %{{x:g}}: %{{y:.3g}}"
                                "<br>origin: %{customdata[0]}<extra></extra>")), row=r + 1, col=c + 1)
         figure.update_yaxes(type="log", **_log_ticks(), row=r + 1, col=c + 1)
         figure.update_xaxes(title_text="Day after infusion" if r == rows - 1 else None, row=r + 1, col=c + 1)
@@ -177,14 +174,14 @@ def model_figure(result: "MixedModelResult", observed: pd.DataFrame, *, group: s
             x=m["day"], y=m["geometric_mean"], mode="lines", name=f"{name}: model (geometric mean, 95% CI)",
             line={"color": colour, "width": 2}, legendgroup=str(name),
             customdata=m[["lower", "upper"]].to_numpy(),
-            hovertemplate=(html_escape(str(name)) + " model<br>day %{x:g}: %{y:.3g} "
+            hovertemplate=(escape_html(str(name)) + " model<br>day %{x:g}: %{y:.3g} "
                            "(95% CI %{customdata[0]:.3g}–%{customdata[1]:.3g})<extra></extra>")))
         o = observed[observed[group] == name].sort_values("day")
         figure.add_trace(go.Scatter(
             x=o["day"], y=o["median"], mode="markers", name=f"{name}: observed median",
             marker={"color": colour, "size": 7, "symbol": ["circle-open", "square-open"][j % 2]},
             legendgroup=str(name), customdata=o[["n"]].to_numpy(),
-            hovertemplate=(html_escape(str(name)) + " observed<br>day %{x:g}: median %{y:.3g} "
+            hovertemplate=(escape_html(str(name)) + " observed<br>day %{x:g}: median %{y:.3g} "
                            "(n = %{customdata[0]})<extra></extra>")))
     figure.update_layout(yaxis={"type": "log", **_log_ticks(), "title": "IL-6 (pg/mL, log scale)"},
                          xaxis={"title": "Day after infusion"})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import math
 from typing import Optional
 
@@ -13,6 +12,7 @@ import plotly.graph_objects as go
 from helpers.clinical.response import BEST_RESPONSE_ORDER, SHORT_STATUS_LABELS
 
 pass
+from helpers.plots.escape import escape_html
 from helpers.plots.figures import OKABE_ITO, style
 
 
@@ -50,7 +50,7 @@ def rate_figure(table: pd.DataFrame, x: str, color: Optional[str] = None, title:
                      "arrayminus": pct - 100 * part["cp_lower"].to_numpy(), "color": "#333"},
             customdata=np.column_stack([part["k"], part["n"], 100 * part["cp_lower"], 100 * part["cp_upper"],
                                         100 * part["wilson_lower"], 100 * part["wilson_upper"]]),
-            hovertemplate=(f"{html.escape(str(name)) + '<br>' if name is not None else ''}%{{x}}: "
+            hovertemplate=(f"{escape_html(str(name)) + '<br>' if name is not None else ''}%{{x}}: "
                            "%{customdata[0]}/%{customdata[1]} (%{y:.1f}%)<br>"
                            "exact 95% CI %{customdata[2]:.1f}–%{customdata[3]:.1f}%<br>"
                            "Wilson 95% CI %{customdata[4]:.1f}–%{customdata[5]:.1f}%<extra></extra>"),
@@ -170,7 +170,7 @@ def forest_figure(table: pd.DataFrame, title: str = "", group: str = "method",
                      "color": OKABE_ITO[gi], "thickness": 2},
             customdata=np.column_stack([ok["_row"], ok["OR"], ok["95% CI"], ok["CI type"], ok["P (LR)"],
                                         ok["events"], ok["n"]]),
-            hovertemplate=("%{customdata[0]}<br>" + html.escape(str(name)) +
+            hovertemplate=("%{customdata[0]}<br>" + escape_html(str(name)) +
                            ": OR %{customdata[1]} (95% CI %{customdata[2]}, %{customdata[3]})<br>"
                            "P (likelihood ratio) %{customdata[4]}<br>events %{customdata[5]}/%{customdata[6]}"
                            "<extra></extra>"),
@@ -186,7 +186,7 @@ def forest_figure(table: pd.DataFrame, title: str = "", group: str = "method",
                 text=["→ ∞" if x == hi else "← 0" for x in xs], cliponaxis=False,
                 textposition=["middle left" if x == hi else "middle right" for x in xs],
                 customdata=np.column_stack([bad["_row"], bad["OR"]]),
-                hovertemplate=("%{customdata[0]}<br>" + html.escape(str(name)) +
+                hovertemplate=("%{customdata[0]}<br>" + escape_html(str(name)) +
                                ": %{customdata[1]} — no finite maximum-likelihood estimate<extra></extra>"),
             ))
     figure.add_vline(x=1, line={"color": "#777", "dash": "dash"})

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import html
 from typing import Optional, Sequence
 
 import numpy as np
 import pandas as pd
 
+from helpers.plots.escape import escape_html
 from helpers.stats.competing_risks import cumulative_incidence, one_minus_km
 from helpers.stats.format import format_estimate, format_p
 from helpers.stats.survival import ZphResult
@@ -112,7 +112,7 @@ def survival_figure(curves: Sequence, *, title: str, y_title: str, time_title: s
         fig.add_trace(go.Scatter(
             x=x, y=y, mode="lines", line=dict(color=color, width=2.4, shape="hv"), name=name,
             legendgroup=c.label, customdata=customdata,
-            hovertemplate=(f"<b>{html.escape(c.label)}</b><br>%{{x:.1f}} months: %{{y:.1f}}% (95% CI "
+            hovertemplate=(f"<b>{escape_html(c.label)}</b><br>%{{x:.1f}} months: %{{y:.1f}}% (95% CI "
                            f"%{{customdata[0]}}–%{{customdata[1]}})<br>at risk %{{customdata[2]}}/{c.n}; "
                            "events so far %{customdata[3]}<extra></extra>")), row=1, col=1)
         ct = c.censor_times
@@ -122,14 +122,14 @@ def survival_figure(curves: Sequence, *, title: str, y_title: str, time_title: s
             fig.add_trace(go.Scatter(
                 x=ct, y=cy, mode="markers", marker=dict(symbol="line-ns-open", size=11, color=color,
                                                         line=dict(width=1.6, color=color)),
-                hovertemplate=f"{html.escape(c.label)}: censored at %{{x:.1f}} months<extra></extra>",
+                hovertemplate=f"{escape_html(c.label)}: censored at %{{x:.1f}} months<extra></extra>",
                 showlegend=False, legendgroup=c.label, name=f"{c.label} censored"),
                 row=1, col=1)
         # number at risk
         nr = c.n_at_risk(risk_times)
         fig.add_trace(go.Scatter(
             x=risk_times, y=[n_curves - i] * len(risk_times), mode="text", text=[str(v) for v in nr],
-            textfont=dict(color=color, size=12), hovertext=[f"{html.escape(c.label)}: {v}/{c.n} at risk at "
+            textfont=dict(color=color, size=12), hovertext=[f"{escape_html(c.label)}: {v}/{c.n} at risk at "
                                                             f"{t:g} months" for v, t in zip(nr, risk_times)],
             hoverinfo="text", showlegend=False, legendgroup=c.label, name=f"{c.label} at risk"), row=2, col=1)
     for j, c in enumerate(comparison or []):
@@ -145,7 +145,7 @@ def survival_figure(curves: Sequence, *, title: str, y_title: str, time_title: s
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines",
                                  line=dict(color=color, width=1.6, dash="dash", shape="hv"),
                                  name=f"{c.label}: {comparison_name}", legendgroup=c.label + "-cmp",
-                                 hovertemplate=f"{html.escape(c.label)} ({html.escape(comparison_name)})"
+                                 hovertemplate=f"{escape_html(c.label)} ({escape_html(comparison_name)})"
                                                "<br>%{x:.1f} months: %{y:.1f}%<extra></extra>"),
                       row=1, col=1)
     fig.update_yaxes(title_text=y_title, range=[0, 102], ticksuffix="%", row=1, col=1)
@@ -159,7 +159,7 @@ def survival_figure(curves: Sequence, *, title: str, y_title: str, time_title: s
     fig.update_xaxes(range=[-0.02 * t_end, t_end * 1.02], tickvals=risk_times, showticklabels=False,
                      showline=False, ticks="", showgrid=True, gridcolor="#eee", row=2, col=1)
     if test_text:
-        fig.add_annotation(text=html.escape(test_text), xref="x domain", yref="y domain", x=0.98,
+        fig.add_annotation(text=escape_html(test_text), xref="x domain", yref="y domain", x=0.98,
                            y=0.98 if not incidence else 0.02, xanchor="right",
                            yanchor="top" if not incidence else "bottom", showarrow=False,
                            font=dict(size=12), bgcolor="rgba(255,255,255,0.8)", row=1, col=1)
@@ -204,7 +204,7 @@ def forest_plot(table: pd.DataFrame, *, title: str, labels: Optional[dict] = Non
     for name, tab, color, offset in series:
         ylab = [labels.get(t, t) for t in tab["term"]]
         ypos = [names.index(v) + offset for v in ylab]
-        hover = [f"{html.escape(name)}: {html.escape(v)}<br>HR {hr:.2f} (95% CI {lo:.2f}–{hi:.2f})"
+        hover = [f"{escape_html(name)}: {escape_html(v)}<br>HR {hr:.2f} (95% CI {lo:.2f}–{hi:.2f})"
                  + (f"<br>P = {format_p(p)}" if p is not None and np.isfinite(p) else "")
                  for v, hr, lo, hi, p in zip(ylab, tab["hr"], tab["lower"], tab["upper"],
                                              tab["p"] if "p" in tab else [np.nan] * len(tab))]

@@ -29,7 +29,6 @@ nothing is silently dropped.
 
 from __future__ import annotations
 
-import html
 import math
 from dataclasses import dataclass, field
 from typing import Mapping, Optional, Sequence
@@ -39,6 +38,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from helpers.plots.escape import escape_html
 from helpers.plots.figures import OKABE_ITO, style
 
 BAR_COLUMNS = ("lane", "start", "end", "category")
@@ -412,8 +412,8 @@ def swimmer(bars: Optional[pd.DataFrame] = None, events: Optional[pd.DataFrame] 
                 if row["ongoing"]:
                     hx.append(row["end"])
                     hy.append(y)
-                    htext.append(f"<b>{html.escape(row['lane'])}</b><br>" + (
-                        html.escape(row["hover"]) if row["hover"]
+                    htext.append(f"<b>{escape_html(row['lane'])}</b><br>" + (
+                        escape_html(row["hover"]) if row["hover"]
                         else f"last contact {_fmt(row['end'], dated, unit)}, still followed"))
             figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"color": "#9a9a9a", "width": 1.5},
                                         name="Follow-up", legendgroup="follow-up", hoverinfo="skip",
@@ -442,10 +442,10 @@ def swimmer(bars: Optional[pd.DataFrame] = None, events: Optional[pd.DataFrame] 
                     what = row["label"] or category
                     end_text = (f"{_fmt(row['end'], dated, unit)} (ongoing at last contact)" if row["open_ended"]
                                 else _fmt(row["end"], dated, unit))
-                    texts.append(f"<b>{html.escape(row['lane'])}</b><br>{html.escape(what)}<br>"
+                    texts.append(f"<b>{escape_html(row['lane'])}</b><br>{escape_html(what)}<br>"
                                  f"{_fmt(row['start'], dated, unit)} to {end_text}"
                                  f" ({_duration(row['start'], row['end'], dated, x_unit)})"
-                                 + (f"<br>{html.escape(row['hover'])}" if row["hover"] else ""))
+                                 + (f"<br>{escape_html(row['hover'])}" if row["hover"] else ""))
                 figure.add_trace(go.Bar(
                     base=bases, x=lengths, y=ys, width=widths, orientation="h",
                     marker={"color": colour[category], "line": {"width": 0.5, "color": "white"}},
@@ -472,8 +472,8 @@ def swimmer(bars: Optional[pd.DataFrame] = None, events: Optional[pd.DataFrame] 
                 part = panel.events[panel.events["event"] == event]
                 if part.empty:
                     continue
-                texts = [f"<b>{html.escape(r['lane'])}</b><br>{html.escape(event)}: {_fmt(r['time'], dated, unit)}"
-                         + (f"<br>{html.escape(r['hover'])}" if r["hover"] else "") for _, r in part.iterrows()]
+                texts = [f"<b>{escape_html(r['lane'])}</b><br>{escape_html(event)}: {_fmt(r['time'], dated, unit)}"
+                         + (f"<br>{escape_html(r['hover'])}" if r["hover"] else "") for _, r in part.iterrows()]
                 figure.add_trace(go.Scatter(
                     x=part["time"].tolist(), y=[position[l] + offsets[i] for i, l in zip(part.index, part["lane"])],
                     mode="markers", name=_legend_name(event, lanes_with("events", "event", event), n_lanes,

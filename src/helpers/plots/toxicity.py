@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from typing import Optional, Sequence
 
 import numpy as np
@@ -10,6 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from helpers.plots import figures
+from helpers.plots.escape import escape_html
 
 #: Grade colours from the Okabe-Ito palette, cool to warm (grey = no event).
 GRADE_COLOURS = {0: "#BBBBBB", 1: "#56B4E9", 2: "#0072B2", 3: "#E69F00", 4: "#D55E00", 5: "#000000"}
@@ -31,7 +31,7 @@ def grade_bars(distribution: pd.DataFrame, *, group: str = "cohort", title: Opti
             y=groups, x=pct, orientation="h", name=name, marker_color=GRADE_COLOURS[g],
             marker_line={"color": "white", "width": 1},
             customdata=np.column_stack([part["n"], part["N"]]),
-            hovertemplate="%{y}<br>" + html.escape(name) + ": %{customdata[0]}/%{customdata[1]} "
+            hovertemplate="%{y}<br>" + escape_html(name) + ": %{customdata[0]}/%{customdata[1]} "
                           "(%{x:.1f}%)<extra></extra>",
             text=[f"{p:.0f}%" if p >= 7 else "" for p in pct], textposition="inside",
             textfont={"color": "white" if g in (2, 4, 5) else "black"},
@@ -89,8 +89,8 @@ def difference_figure(table: pd.DataFrame, title: Optional[str] = None) -> go.Fi
                      "arrayminus": part["difference"] - part["lower"], "thickness": 1.5},
             customdata=np.column_stack([part["term"], part["k1"], part["N1"], part["k2"], part["N2"],
                                         part["lower"], part["upper"], part["fisher_p"]]),
-            hovertemplate=("%{customdata[0]} (" + outcome + ")<br>" + html.escape(g1)
-                           + ": %{customdata[1]}/%{customdata[2]}<br>" + html.escape(g2)
+            hovertemplate=("%{customdata[0]} (" + outcome + ")<br>" + escape_html(g1)
+                           + ": %{customdata[1]}/%{customdata[2]}<br>" + escape_html(g2)
                            + ": %{customdata[3]}/%{customdata[4]}<br>difference %{x:+.1f} points "
                            "(95% CI %{customdata[5]:+.1f} to %{customdata[6]:+.1f})<br>"
                            "Fisher P = %{customdata[7]:.3f}<extra></extra>"),
@@ -131,7 +131,7 @@ def episode_figure(episodes: pd.DataFrame, *, group: str = "cohort", syndrome: s
         if block.empty:
             continue
         figure.add_annotation(x=0, y=block["y"].min() - 1, xref="x", yref="y", xanchor="left", showarrow=False,
-                              text=f"<b>{html.escape(str(name))}</b> ({len(block)} patients)",
+                              text=f"<b>{escape_html(str(name))}</b> ({len(block)} patients)",
                               font={"size": 12})
     figure.update_layout(xaxis={"title": "Days after CAR-T infusion", "rangemode": "tozero"},
                          yaxis={"autorange": "reversed", "showticklabels": False, "ticks": "",

@@ -210,8 +210,6 @@ def execute_chapter(name: str, params: dict, force: bool = False, allow_absent: 
 
     With ``allow_absent``, a chapter stopped by absent data (see :func:`absent_reason`)
     is replaced by a page that says what is missing (status ``absent``)."""
-    import papermill
-
     source = NOTEBOOKS_DIR / f"{name}.ipynb"
     target = EXECUTED_DIR / f"{name}.ipynb"
     stamp = EXECUTED_DIR / f"{name}.inputs.sha256"
@@ -223,12 +221,7 @@ def execute_chapter(name: str, params: dict, force: bool = False, allow_absent: 
     stamp.unlink(missing_ok=True)
     partial = EXECUTED_DIR / f".{name}.partial.ipynb"
     try:
-        with kernel_noise_filtered():
-            papermill.execute_notebook(
-                str(source), str(partial), parameters=params, cwd=str(NOTEBOOKS_DIR),
-                kernel_name="python3", progress_bar=False, log_output=False, report_mode=False,
-                request_save_on_cell_execute=False,  # a save per cell re-serialises the whole notebook
-            )
+        run_papermill(source, partial, params)
     except Exception as error:  # papermill's PapermillExecutionError carries the traceback
         target.unlink(missing_ok=True)
         partial.unlink(missing_ok=True)
@@ -244,6 +237,44 @@ def execute_chapter(name: str, params: dict, force: bool = False, allow_absent: 
     partial.replace(target)
     stamp.write_text(digest)
     return ChapterResult(name, "executed", time.perf_counter() - start)
+
+
+# jupyter_client picks the kernel's ports before the kernel binds them; another process can take
+# one in between, and the kernel then dies with "Address already in use". A new start picks anew.
+PORT_CLASH = "Address already in use"
+KERNEL_START_ATTEMPTS = 3
+
+
+def run_papermill(source: Path, target: Path, params: dict) -> None:
+    """Execute ``source`` into ``target`` with papermill, in a warm kernel when the worker was
+    warmed (:mod:`helpers.site.warm_kernels`), starting the kernel again on a port clash."""
+    import papermill
+
+    from helpers.site import warm_kernels
+
+    manager = {"kernel_manager_class": warm_kernels.WarmKernelManager} if warm_kernels.enabled() else {}
+    for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
+        try:
+            with kernel_noise_filtered():
+                papermill.execute_notebook(
+                    str(source), str(target), parameters=params, cwd=str(NOTEBOOKS_DIR),
+                    kernel_name="python3", progress_bar=False, log_output=False, report_mode=False,
+                    request_save_on_cell_execute=False,  # a save per cell re-serialises the whole notebook
+                    **manager,
+                )
+            return
+        except Exception as error:
+            if attempt == KERNEL_START_ATTEMPTS or not is_port_clash(error):
+                raise
+            log(f"{source.stem}: kernel port already in use (attempt {attempt}); starting the kernel again")
+
+
+def is_port_clash(error: BaseException) -> bool:
+    """A kernel that died binding its ports, before running any cell (a chapter's own socket
+    error, raised in a cell, is papermill's execution error and is not retried)."""
+    import papermill
+
+    return PORT_CLASH in str(error) and not isinstance(error, papermill.PapermillExecutionError)
 
 
 def without_absolute_paths(notebook: Path, name: str) -> None:
@@ -351,9 +382,15 @@ def _strip_ansi(text: str) -> str:
     return re.sub(r"\x1b\[[0-9;]*m", "", text)
 
 
-def set_environment(values: dict[str, str]) -> None:
-    """Set environment variables in a worker process (its chapters' kernels inherit them)."""
+def prepare_worker(values: dict[str, str], data_dir: str) -> None:
+    """Set environment variables in a worker process (its chapters' kernels inherit them) and,
+    unless kernels are cold, import the analysis stack and load the cohorts once for all the
+    kernels it will fork (:func:`helpers.site.warm_kernels.warm_up`)."""
     os.environ.update(values)
+    from helpers.site import warm_kernels
+
+    if warm_kernels.enabled():
+        warm_kernels.warm_up(from_notebook(data_dir))
 
 
 def start_chapters(pool: futures.Executor, names: list[str], params: Parameters, force: bool,
@@ -768,8 +805,8 @@ def main(argv: list[str] | None = None) -> int:
     # last chapters, the ledger and Sphinx (they need only the figures' specs).
     on_idle = export.start if export.enabled else None
     try:
-        with futures.ProcessPoolExecutor(max_workers=workers, initializer=set_environment,
-                                         initargs=(chapter_environment,)) as pool:
+        with futures.ProcessPoolExecutor(max_workers=workers, initializer=prepare_worker,
+                                         initargs=(chapter_environment, params.data_dir)) as pool:
             pending = start_chapters(pool, first, params, args.force, args.allow_absent)
             problems = pairing_problems(names)  # checked while the first chapters start
             if problems:

@@ -449,7 +449,15 @@ def readiness(study: str, cohort: contract.Cohort) -> list[dict]:
             f"one cohort ({labels[0]}): between-cohort tests (Fisher, rank-sum, log-rank) are not computable; "
             "chapters describe the cohort on its own")
     else:
-        add("Comparisons between cohorts", "ok", f"{len(labels)} cohorts")
+        sizes = patients["cohort"].value_counts()
+        single = sorted(sizes.index[sizes == 1])
+        if single:
+            add("Comparisons between cohorts", "degraded",
+                f"{len(labels)} cohorts; {', '.join(single)} {'has' if len(single) == 1 else 'each have'} 1 patient: "
+                "tests that need a spread within each cohort (Welch t) are not computable for "
+                f"{'it' if len(single) == 1 else 'them'}, and counts and rank tests rest on one observation")
+        else:
+            add("Comparisons between cohorts", "ok", f"{len(labels)} cohorts")
     for table, analysis in (("responses", "Response"), ("adverse_events", "Toxicity (CRS, ICANS, other events)"),
                             ("labs", "Cytokines and blood counts"), ("kinetics", "CAR-T expansion"),
                             ("treatments", "Treatment timelines")):
