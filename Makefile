@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
 R_PACKAGES := r-base-core r-cran-survival r-cran-cmprsk
 
-.PHONY: setup r-oracle browser synthetic book test lint serve clean lock bench
+.PHONY: setup r-oracle browser synthetic book test lint serve preview clean lock bench
 
 setup: $(STAMP) r-oracle
 
@@ -35,7 +35,8 @@ browser:
 synthetic: $(STAMP)
 	$(PY) -m helpers.synthetic --out data/synthetic
 
-book: setup
+# Chromium draws the SVG/PNG copies of the figures, so a fresh machine's site has them too.
+book: setup browser
 	$(PY) -m helpers.site.build
 
 test: setup browser lint
@@ -47,6 +48,10 @@ lint: $(STAMP)
 
 serve: book
 	$(PY) -m http.server --directory _build/html 8000
+
+# For authors: serve the site, rebuild what an edit touches, reload the page (helpers.site.preview).
+preview: setup
+	$(PY) -m helpers.site.preview
 
 bench: setup
 	$(PY) benchmarks/build_times.py

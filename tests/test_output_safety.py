@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import json
 import re
 import shlex
 import shutil
@@ -284,7 +285,10 @@ def test_table_download_has_no_live_formula_and_keeps_its_numbers(tmp_path):
     finally:
         tables.configure_downloads(None, None)
     with open(tmp_path / "formulas.csv", newline="", encoding="utf-8") as handle:
-        header, *rows = list(csv.reader(handle))
+        origin_header, *origins = [row[:1] for row in csv.reader(handle)]
+        handle.seek(0)
+        header, *rows = [row[1:] for row in csv.reader(handle)]  # after the data_origin column (tables.py)
+    assert origin_header == ["data_origin"] and {o[0] for o in origins} == {"not stated"}
     assert header == ["'=cmd()", "value", "as text", "free text"]
     assert len(rows) == 7, "a carriage return inside a cell split its row"
     assert [r[0] for r in rows] == ["'" + f for f in FORMULAS[:6]] + ["-0.25"]
@@ -331,5 +335,7 @@ def test_the_site_stages_every_download_neutralised(tmp_path, monkeypatch):
     (build_dir / "reproduction-ledger.csv").write_text("register_id,note\n000-a,@SUM(A1)\n000-b,-0.25\n")
     build.stage_site(["chapter"])
     downloads = site / "_static" / "downloads"
-    assert (downloads / "chapter" / "t.csv").read_text() == "note\n'=1+1\n"
-    assert (downloads / "reproduction-ledger.csv").read_text() == "register_id,note\n000-a,'@SUM(A1)\n000-b,-0.25\n"
+    stamp = json.loads((site / "_static" / "build-stamp.json").read_text())["line"]  # the provenance column
+    assert (downloads / "chapter" / "t.csv").read_text() == f'note,built_from\n\'=1+1,"{stamp}"\n'
+    assert (downloads / "reproduction-ledger.csv").read_text() == (
+        f'register_id,note,built_from\n000-a,\'@SUM(A1),"{stamp}"\n000-b,-0.25,"{stamp}"\n')

@@ -118,7 +118,7 @@ def test_the_build_fails_and_removes_the_site_when_the_check_finds_something(tmp
     monkeypatch.setattr(build, "LEDGER_PARTS_DIR", tmp_path / "_build" / "ledger")
     monkeypatch.setattr(build, "chapters", lambda: [])
     monkeypatch.setattr(build, "pairing_problems", lambda names: [])
-    monkeypatch.setattr(build, "stage_site", lambda names: None)
+    monkeypatch.setattr(build, "stage_site", lambda names, data_dir=None: None)
     monkeypatch.setattr(build.FigureExport, "start", lambda self: None)
     monkeypatch.setattr(build.FigureExport, "finish", lambda self, names, meanwhile=None: 0)
 

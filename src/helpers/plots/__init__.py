@@ -31,12 +31,12 @@ from .kinetics import (  # noqa: F401
 )
 from .regression import (  # noqa: F401
     compare_methods,
+    forest_figure,
     odds_ratio_table,
     separation_table,
     side_by_side,
 )
 from .response import (  # noqa: F401
-    forest_figure,
     rate_figure,
     sankey_figure,
     wrap_label,

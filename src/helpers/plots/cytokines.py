@@ -87,7 +87,11 @@ def ratio_figure(table: pd.DataFrame, *, label: str = "analyte", groups: Sequenc
                        "95% CI %{customdata[0]:.2f}–%{customdata[1]:.2f}<br>P = %{customdata[2]:.3f}<br>"
                        "n = %{customdata[3]} vs %{customdata[4]}<extra></extra>"),
         showlegend=False))
-    figure.add_vline(x=1, line={"color": "#555", "dash": "dot"})
+    # the null value: the same peak in both groups
+    figure.add_vline(x=1, line={"color": "#555", "width": 1.5}, name="null")
+    # an annotation on a log axis is placed by log10 of its value: 0 is the ratio 1
+    figure.add_annotation(x=0, xref="x", y=1, yref="y domain", yanchor="bottom", showarrow=False,
+                          text="equal", font={"size": 11, "color": "#555"})
     figure.update_layout(xaxis={"type": "log", **_log_ticks(),
                                 "title": f"Ratio of peak values, {groups[0]} / {groups[1]} "
                                          "(Hodges–Lehmann, log scale)"},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Optional
 
 import numpy as np
@@ -127,74 +126,3 @@ def sankey_figure(counts: pd.DataFrame, title: str = "", labels: Optional[dict] 
                                "(%{customdata[3]:.1f}%)<extra></extra>"},
     ))
     return style(figure, title, height=height)
-
-
-def forest_figure(table: pd.DataFrame, title: str = "", group: str = "method",
-                  row: str = "factor", panel: Optional[str] = None, height: Optional[int] = None) -> go.Figure:
-    """Forest plot of odds ratios (log scale) with CIs, one marker series per ``group``.
-
-    ``table`` is :func:`helpers.stats.regression.odds_ratio_table` output. Estimates
-    that are not finite (ML under separation) are drawn as a hollow marker at
-    the edge of the axis with an arrow-like label, never as a number.
-    """
-    table = table.copy()
-    rows = list(dict.fromkeys(table[row] if panel is None else
-                              [f"{m} · {f}" for m, f in zip(table[panel], table[row])]))
-    if panel is not None:
-        table["_row"] = [f"{m} · {f}" for m, f in zip(table[panel], table[row])]
-    else:
-        table["_row"] = table[row]
-    finite = table["or_value"].replace([np.inf, -np.inf], np.nan).dropna()
-    bounds = pd.concat([finite, table["or_lower_value"], table["or_upper_value"]]).replace(
-        [np.inf, -np.inf], np.nan).dropna()
-    bounds = bounds[bounds > 0]
-    lo = max(min(bounds.min(), 0.5) / 2, 1e-3) if len(bounds) else 0.01
-    hi = min(max(bounds.max(), 2.0) * 2, 1e4) if len(bounds) else 100
-    figure = go.Figure()
-    markers = {"ML": "circle", "Firth": "diamond"}
-    legend = {"ML": "ML (Wald CI)", "Firth": "Firth (profile CI)"}
-    groups = list(dict.fromkeys(table[group]))
-    offsets = np.linspace(-0.18, 0.18, len(groups)) if len(groups) > 1 else [0.0]
-    ypos = {r: i for i, r in enumerate(rows)}
-    for gi, name in enumerate(groups):
-        part = table[table[group] == name]
-        ok = part[~part["separated"]]
-        y = [ypos[r] + offsets[gi] for r in ok["_row"]]
-        upper = np.minimum(ok["or_upper_value"].to_numpy(dtype=float), hi)
-        lower = np.maximum(ok["or_lower_value"].to_numpy(dtype=float), lo)
-        est = ok["or_value"].to_numpy(dtype=float)
-        figure.add_trace(go.Scatter(
-            x=est, y=y, mode="markers", name=legend.get(str(name), str(name)),
-            marker={"symbol": markers.get(str(name), "circle"), "size": 10, "color": OKABE_ITO[gi]},
-            error_x={"type": "data", "symmetric": False, "array": upper - est, "arrayminus": est - lower,
-                     "color": OKABE_ITO[gi], "thickness": 2},
-            customdata=np.column_stack([ok["_row"], ok["OR"], ok["95% CI"], ok["CI type"], ok["P (LR)"],
-                                        ok["events"], ok["n"]]),
-            hovertemplate=("%{customdata[0]}<br>" + escape_html(str(name)) +
-                           ": OR %{customdata[1]} (95% CI %{customdata[2]}, %{customdata[3]})<br>"
-                           "P (likelihood ratio) %{customdata[4]}<br>events %{customdata[5]}/%{customdata[6]}"
-                           "<extra></extra>"),
-        ))
-        bad = part[part["separated"]]
-        if len(bad):
-            xs = [hi if v == np.inf else lo for v in bad["or_value"].fillna(np.inf)]
-            figure.add_trace(go.Scatter(
-                x=xs, y=[ypos[r] + offsets[gi] for r in bad["_row"]], mode="markers+text",
-                name=f"{name}: no finite estimate",
-                marker={"symbol": ["triangle-right" if x == hi else "triangle-left" for x in xs], "size": 12,
-                        "color": "white", "line": {"color": OKABE_ITO[gi], "width": 2}},
-                text=["→ ∞" if x == hi else "← 0" for x in xs], cliponaxis=False,
-                textposition=["middle left" if x == hi else "middle right" for x in xs],
-                customdata=np.column_stack([bad["_row"], bad["OR"]]),
-                hovertemplate=("%{customdata[0]}<br>" + escape_html(str(name)) +
-                               ": %{customdata[1]} — no finite maximum-likelihood estimate<extra></extra>"),
-            ))
-    figure.add_vline(x=1, line={"color": "#777", "dash": "dash"})
-    decades = [10.0 ** e for e in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)]
-    figure.update_xaxes(type="log", range=[math.log10(lo), math.log10(hi)], tickvals=decades,
-                        ticktext=[f"{d:g}" for d in decades],
-                        title="Odds ratio (log scale)")
-    figure.update_yaxes(tickvals=list(range(len(rows))), ticktext=rows, autorange="reversed")
-    style(figure, title, height=height or 180 + 42 * len(rows))
-    figure.update_layout(margin={"t": 120}, legend={"y": 1.0, "yanchor": "bottom"})
-    return figure

@@ -95,7 +95,10 @@ def difference_figure(table: pd.DataFrame, title: Optional[str] = None) -> go.Fi
                            "(95% CI %{customdata[5]:+.1f} to %{customdata[6]:+.1f})<br>"
                            "Fisher P = %{customdata[7]:.3f}<extra></extra>"),
         ))
-    figure.add_vline(x=0, line={"color": "#555", "dash": "dot"})
+    # the null value: no difference between the groups
+    figure.add_vline(x=0, line={"color": "#555", "width": 1.5}, name="null",
+                     annotation={"text": "no difference", "font": {"size": 11, "color": "#555"}},
+                     annotation_position="top")
     figure.update_layout(xaxis={"title": f"{g1} minus {g2} (percentage points)"},
                          yaxis={"tickmode": "array", "tickvals": list(range(len(terms))), "ticktext": terms,
                                 "autorange": "reversed", "showgrid": False})

@@ -216,7 +216,7 @@ def execute_chapter(name: str, params: dict, force: bool = False, allow_absent: 
     digest = chapter_inputs_digest(name, Parameters(**params))
     if not force and target.exists() and stamp.exists() and stamp.read_text() == digest:
         return ChapterResult(name, "skipped")
-    start = time.perf_counter()
+    start, began = time.perf_counter(), time.time()
     EXECUTED_DIR.mkdir(parents=True, exist_ok=True)
     stamp.unlink(missing_ok=True)
     partial = EXECUTED_DIR / f".{name}.partial.ipynb"
@@ -231,12 +231,21 @@ def execute_chapter(name: str, params: dict, force: bool = False, allow_absent: 
         if reason:
             write_absent_page(name, source, target, reason, from_notebook(params["data_dir"]))
             stamp.write_text(digest)
+            write_run_record(name, "no data", time.perf_counter() - start, began, digest)
             return ChapterResult(name, "absent", time.perf_counter() - start, reason)
         return ChapterResult(name, "failed", time.perf_counter() - start, _strip_ansi(detail))
     without_absolute_paths(partial, name)
     partial.replace(target)
     stamp.write_text(digest)
+    write_run_record(name, "executed", time.perf_counter() - start, began, digest)
     return ChapterResult(name, "executed", time.perf_counter() - start)
+
+
+def write_run_record(name: str, status: str, seconds: float, began: float, digest: str) -> None:
+    """What the execution report shows of this run (:func:`helpers.site.provenance.execution_report`)."""
+    from helpers.site import provenance
+
+    (EXECUTED_DIR / f"{name}.run.json").write_text(provenance.run_record(status, seconds, began, digest))
 
 
 # jupyter_client picks the kernel's ports before the kernel binds them; another process can take
@@ -519,9 +528,12 @@ def regenerate_intake_files() -> int:
 
 # ------------------------------------------------------------------- site --
 
-def stage_site(names: list[str]) -> None:
-    """Assemble the Jupyter Book source: text pages + executed chapters."""
+def stage_site(names: list[str], data_dir: Path = SYNTHETIC_DIR) -> None:
+    """Assemble the Jupyter Book source: text pages + executed chapters, the build stamp and the
+    execution report (:mod:`helpers.site.provenance`)."""
     import plotly
+
+    from helpers.site import cell_tags, provenance
 
     SITE_SOURCE_DIR.mkdir(parents=True, exist_ok=True)
     wanted = set()
@@ -541,7 +553,7 @@ def stage_site(names: list[str]) -> None:
     for name in names:
         executed = EXECUTED_DIR / f"{name}.ipynb"
         target = SITE_SOURCE_DIR / "book" / f"{name}.ipynb"
-        write_if_changed(target, executed.read_bytes())
+        write_if_changed(target, cell_tags.site_notebook(executed.read_bytes()))  # code hidden, plumbing removed
         wanted.add(target)
     # One shared copy of plotly.js for the whole site (figures do not inline it).
     plotly_js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
@@ -552,16 +564,23 @@ def stage_site(names: list[str]) -> None:
     # injection); the chapters' tables already are (helpers.plots.tables), the ledger is here.
     from helpers.plots.escape import neutralise_csv_bytes
 
+    stamp = provenance.build_stamp(data_dir)
+    stamp_line = provenance.stamp_text(stamp)
     downloads = BUILD_DIR / "downloads"
-    for name in names:  # each chapter's result tables as CSV
-        for path in sorted((downloads / name).glob("*.csv")):
-            target = SITE_SOURCE_DIR / "_static" / "downloads" / name / path.name
-            write_if_changed(target, neutralise_csv_bytes(path.read_bytes()))
-            wanted.add(target)
+    csvs = {SITE_SOURCE_DIR / "_static" / "downloads" / name / path.name: path  # each chapter's result tables
+            for name in names for path in sorted((downloads / name).glob("*.csv"))}
     ledger = BUILD_DIR / "reproduction-ledger.csv"
     if ledger.exists():
-        target = SITE_SOURCE_DIR / "_static" / "downloads" / "reproduction-ledger.csv"
-        write_if_changed(target, neutralise_csv_bytes(ledger.read_bytes()))
+        csvs[SITE_SOURCE_DIR / "_static" / "downloads" / "reproduction-ledger.csv"] = ledger
+    for target, path in csvs.items():
+        write_if_changed(target, provenance.stamp_csv(neutralise_csv_bytes(path.read_bytes()), stamp_line))
+        wanted.add(target)
+    for target, data in ((SITE_SOURCE_DIR / "_static" / "build-stamp.json",
+                          json.dumps({**stamp, "line": stamp_line}, indent=1, sort_keys=True).encode()),
+                         (SITE_SOURCE_DIR / "_static" / "build-stamp.csv", provenance.stamp_table(stamp)),
+                         (SITE_SOURCE_DIR / "_static" / "execution-report.csv",
+                          provenance.execution_report(EXECUTED_DIR, names))):
+        write_if_changed(target, data)
         wanted.add(target)
     for path in list(SITE_SOURCE_DIR.rglob("*")):
         if path.is_file() and path not in wanted:
@@ -763,11 +782,18 @@ class FigureExport:
         elif export_figures.pending(FIGURE_SPECS_DIR, FIGURES_DRAWN_DIR):  # figures new since start()
             drawn = export_figures.draw(FIGURE_SPECS_DIR, FIGURES_DRAWN_DIR)
             log(f"static figures: {drawn} drawn in {time.perf_counter() - start:.1f} s")
-        missing = export_figures.publish(FIGURE_SPECS_DIR, FIGURES_DRAWN_DIR, HTML_DIR, names)
+        missing = export_figures.publish(FIGURE_SPECS_DIR, FIGURES_DRAWN_DIR, HTML_DIR, names,
+                                         stamp=self.stamp_line())
         if missing:
             log(f"static figure export FAILED: no copy of {', '.join(missing)}")
             return 1
         return 0
+
+    @staticmethod
+    def stamp_line() -> str:
+        """The build stamp :func:`stage_site` wrote, which every figure copy carries."""
+        path = SITE_SOURCE_DIR / "_static" / "build-stamp.json"
+        return json.loads(path.read_text())["line"] if path.exists() else ""
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -776,6 +802,41 @@ class FigureExport:
 
 
 # -------------------------------------------------------------------- main --
+
+def execute_book(pool: futures.Executor, workers: int, names: list[str], params: Parameters, force: bool = False,
+                 allow_absent: bool = False, regenerate_seed: int | None = None,
+                 on_idle=None) -> list[ChapterResult] | None:
+    """Steps 1-4 of the build in ``pool``: the chapters (skipping those whose inputs are
+    unchanged), the data regenerated meanwhile when ``regenerate_seed`` is given, the ledger
+    merged and cross-checked, then the last chapters. None when the twins disagree or the ledger
+    fails its cross-check (both logged); else every chapter's result, failures included."""
+    first = [n for n in names if n not in LAST_CHAPTERS]
+    last = [n for n in names if n in LAST_CHAPTERS]
+    pending = start_chapters(pool, first, params, force, allow_absent)
+    problems = pairing_problems(names)  # checked while the first chapters start
+    if problems:
+        pool.shutdown(wait=True, cancel_futures=True)
+        log("text/notebook twins out of sync:\n  " + "\n  ".join(problems))
+        return None
+    # The generated data are checked while the chapters run: the generators are
+    # deterministic, so this rewrites nothing unless they changed. When it did, the
+    # chapters that ran on the old files run again (their input digests changed).
+    changed = 0 if regenerate_seed is None else regenerate(regenerate_seed)
+    results = finish_chapters(pending, workers, None if changed else on_idle)
+    if changed:
+        log("generated data changed while the chapters ran: running them on the new data")
+        results = finish_chapters(start_chapters(pool, first, params, force, allow_absent), workers, on_idle)
+    if any(r.status == "failed" for r in results):
+        return results
+    from helpers.reproduction.ledger import merge_ledger
+
+    merge_ledger(LEDGER_PARTS_DIR, BUILD_DIR / "reproduction-ledger.csv", chapters=first,
+                 data_dir=from_notebook(params.data_dir))
+    if cross_check_ledger(BUILD_DIR / "reproduction-ledger.csv", Path(from_notebook(params.data_dir))):
+        shutil.rmtree(HTML_DIR, ignore_errors=True)
+        return None
+    return results + finish_chapters(start_chapters(pool, last, params, force, allow_absent), workers)
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers.site.build", description=__doc__.split("\n")[0])
@@ -796,9 +857,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     names = chapters()
     params = Parameters(data_dir=for_notebook(args.data_dir), seed=args.seed)
-    first = [n for n in names if n not in LAST_CHAPTERS]
-    last = [n for n in names if n in LAST_CHAPTERS]
-    workers = max(1, min(args.jobs, len(first)))
+    workers = max(1, min(args.jobs, len(names) - len(LAST_CHAPTERS)))
     export = FigureExport(enabled=not (args.no_site or args.no_figure_copies))
     chapter_environment = {FIGURE_COPIES_ENV: "1" if export.enabled else "0"}  # read by the kernels
     # The figure copies are drawn on the first core the chapters leave idle, alongside the
@@ -807,33 +866,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with futures.ProcessPoolExecutor(max_workers=workers, initializer=prepare_worker,
                                          initargs=(chapter_environment, params.data_dir)) as pool:
-            pending = start_chapters(pool, first, params, args.force, args.allow_absent)
-            problems = pairing_problems(names)  # checked while the first chapters start
-            if problems:
-                pool.shutdown(wait=True, cancel_futures=True)
-                log("text/notebook twins out of sync:\n  " + "\n  ".join(problems))
+            results = execute_book(pool, workers, names, params, args.force, args.allow_absent,
+                                   regenerate_seed=None if args.no_regenerate else args.seed, on_idle=on_idle)
+            if results is None:
                 return 1
-            # The generated data are checked while the chapters run: the generators are
-            # deterministic, so this rewrites nothing unless they changed. When it did, the
-            # chapters that ran on the old files run again (their input digests changed).
-            changed = 0 if args.no_regenerate else regenerate(args.seed)
-            results = finish_chapters(pending, workers, None if changed else on_idle)
-            if changed:
-                log("generated data changed while the chapters ran: running them on the new data")
-                results = finish_chapters(start_chapters(pool, first, params, args.force, args.allow_absent),
-                                          workers, on_idle)
             failed = [r for r in results if r.status == "failed"]
-            if not failed:
-                from helpers.reproduction.ledger import merge_ledger
-
-                merge_ledger(LEDGER_PARTS_DIR, BUILD_DIR / "reproduction-ledger.csv", chapters=first,
-                             data_dir=from_notebook(params.data_dir))
-                if cross_check_ledger(BUILD_DIR / "reproduction-ledger.csv", Path(from_notebook(params.data_dir))):
-                    shutil.rmtree(HTML_DIR, ignore_errors=True)
-                    return 1
-                results += finish_chapters(start_chapters(pool, last, params, args.force, args.allow_absent),
-                                           workers)
-                failed = [r for r in results if r.status == "failed"]
         if failed:
             for result in failed:
                 print(f"\n=== chapter '{result.chapter}' failed ===\n{result.error}\n", file=sys.stderr)
@@ -842,7 +879,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         code = 0
         if not args.no_site:
-            stage_site(names)
+            stage_site(names, from_notebook(params.data_dir))
             prescan = PrivacyPrescan()
             code = build_site(strict=True, meanwhile=prescan.sources_and_copies)
             if not code:

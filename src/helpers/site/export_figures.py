@@ -18,7 +18,6 @@ import argparse
 import base64
 import json
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -100,9 +99,12 @@ def draw(specs_dir: Path, drawn_dir: Path, *, until: Path | None = None, scale: 
     return written
 
 
-def publish(specs_dir: Path, drawn_dir: Path, html_dir: Path, chapters: list[str]) -> list[str]:
+def publish(specs_dir: Path, drawn_dir: Path, html_dir: Path, chapters: list[str], stamp: str = "") -> list[str]:
     """Put the copies of the chapters' current figures into the site's ``_static/figures``
-    (and nothing else). Returns the ids that have no copy (empty when all were drawn)."""
+    (and nothing else), each carrying ``stamp`` in its metadata (:mod:`helpers.site.provenance`).
+    Returns the ids that have no copy (empty when all were drawn)."""
+    from helpers.site.provenance import stamped
+
     target = html_dir / "_static" / "figures"
     target.mkdir(parents=True, exist_ok=True)
     wanted, missing = set(), []
@@ -113,8 +115,9 @@ def publish(specs_dir: Path, drawn_dir: Path, html_dir: Path, chapters: list[str
                 missing.append(fid)
                 continue
             wanted.add(copy.name)
-            if not copy.exists() or copy.stat().st_size != source.stat().st_size:
-                shutil.copyfile(source, copy)
+            data = stamped(copy, source.read_bytes(), stamp) if stamp else source.read_bytes()
+            if not copy.exists() or copy.read_bytes() != data:
+                copy.write_bytes(data)
     for path in target.iterdir():
         if path.name not in wanted:
             path.unlink()  # a figure no chapter shows any more

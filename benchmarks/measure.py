@@ -1,0 +1,58 @@
+"""Run a command and measure it: wall seconds and the peak memory of its whole process tree.
+
+The peak is the largest sum of resident set sizes (RSS) over the command's process and all its
+descendants (the build's workers, their forked kernels, Sphinx, Chromium), sampled from /proc
+every ``interval`` seconds; a process living less than one interval may be missed. Forked
+kernels share pages with their worker until they write them, so the sum counts shared pages
+more than once: it is an upper bound of what the machine needed.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        tree.setdefault(int(fields[1]), []).append(int(entry.name))
+    return tree
+
+
+def tree_rss(pid: int) -> int:
+    """Bytes resident in ``pid`` and its descendants now."""
+    tree, total, todo = _children(), 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            total += int(Path(f"/proc/{current}/statm").read_text().split()[1]) * PAGE
+        except OSError:
+            pass
+        todo += tree.get(current, [])
+    return total
+
+
+def run_measured(command: list[str], interval: float = 0.1, **kwargs) -> tuple[float, int, str, int]:
+    """(seconds, peak tree RSS in bytes, output, exit code) of ``command``."""
+    with tempfile.TemporaryFile("w+") as output:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, text=True, **kwargs)
+        peak = 0
+        while process.poll() is None:
+            peak = max(peak, tree_rss(process.pid))
+            time.sleep(interval)
+        seconds = time.perf_counter() - start
+        output.seek(0)
+        return seconds, peak, output.read(), process.returncode

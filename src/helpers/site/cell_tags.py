@@ -1,0 +1,122 @@
+"""How a chapter's code cells appear on the site: one convention, applied by the build.
+
+The site shows a chapter's results; its code is one click away. :func:`site_notebook` takes an
+executed notebook (as written to ``_build/executed/``) and returns the copy the site is built
+from, with Jupyter Book 1 display tags set on its code cells. The executed notebook itself is
+never changed (re-execution and the build cache read it), only the staged copy.
+
+The convention, in order (the first rule that applies decides):
+
+1. A cell that already carries a display tag keeps it: ``remove-cell``, ``remove-input``,
+   ``remove-output``, ``hide-cell``, ``hide-input``, ``hide-output``, or ``show-input`` (the
+   book's own tag: the code is part of the text, e.g. a worked example, and stays visible).
+2. ``remove-cell`` for the chapter's ``parameters`` cell and papermill's ``injected-parameters``
+   cell: the banner that every chapter prints from ``chapters.setup`` already shows the data
+   folder, seed, ledger folder and register the chapter ran with.
+3. ``remove-input`` for the setup cell (the one that calls ``chapters.setup(...)``): its imports
+   are plumbing, its output is the banner.
+4. ``remove-cell`` for a ledger-recording cell: one that shows nothing (no output) and hands
+   values to the reproduction ledger, i.e. calls a method of ``<something>.ledger`` (``record``,
+   ``claim``...) or passes the ledger to a function (``ledger=book.ledger`` or
+   ``record_rates(book.ledger, ...)``). Its rows are on the chapter's source-trace table and the
+   ledger page. A chapter author who wants a recording step off the page writes it in a cell of
+   its own that displays nothing; a cell that records and also shows a table stays, hidden.
+5. ``hide-input`` for every other code cell: the output is shown, the code sits behind a toggle.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import json
+
+import nbformat
+
+DISPLAY_TAGS = frozenset({"remove-cell", "remove-input", "remove-output", "hide-cell", "hide-input",
+                          "hide-output", "show-input"})
+PARAMETER_TAGS = frozenset({"parameters", "injected-parameters"})
+
+
+def _syntax(source: str) -> ast.AST | None:
+    """The cell's code as a syntax tree; None for what Python cannot parse (IPython magics)."""
+    try:
+        return ast.parse(source)
+    except SyntaxError:
+        return None
+
+
+def _names(node: ast.AST) -> list[str]:
+    """The dotted parts of an expression such as ``book.ledger.record`` (innermost first)."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+    return parts
+
+
+def calls_setup(source: str) -> bool:
+    """Whether the cell calls ``chapters.setup(...)`` (the chapter's set-up cell)."""
+    tree = _syntax(source)
+    return tree is not None and any(
+        isinstance(node, ast.Call) and _names(node.func)[:2] == ["setup", "chapters"]
+        for node in ast.walk(tree))
+
+
+def records_to_ledger(source: str) -> bool:
+    """Whether the cell hands values to the ledger: calls a method of ``X.ledger`` or passes
+    ``X.ledger`` (or ``ledger=...``) to a function."""
+    tree = _syntax(source)
+    if tree is None:
+        return False
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        if "ledger" in _names(node.func)[1:]:
+            return True
+        if any(keyword.arg == "ledger" for keyword in node.keywords):
+            return True
+        if any(_names(arg)[:1] == ["ledger"] for arg in node.args):
+            return True
+    return False
+
+
+def display_tag(cell) -> str | None:
+    """The tag the site convention adds to one code cell (None: the cell keeps its own)."""
+    tags = set(cell.metadata.get("tags", []))
+    if tags & DISPLAY_TAGS:
+        return None
+    if tags & PARAMETER_TAGS:
+        return "remove-cell"
+    if calls_setup(cell.source):
+        return "remove-input"
+    if not cell.get("outputs") and records_to_ledger(cell.source):
+        return "remove-cell"
+    return "hide-input"
+
+
+def site_notebook(notebook):
+    """The notebook as the site shows it: ``notebook`` (an nbformat node, or the bytes of an
+    ``.ipynb`` file) with the display tags of the module's convention. Bytes in, bytes out (as
+    :func:`nbformat.write` writes them; bytes without a cell to tag come back as they were); a
+    node in, a new node out."""
+    as_bytes = isinstance(notebook, (bytes, bytearray))
+    if as_bytes:
+        text = bytes(notebook).decode("utf-8")
+        if not json.loads(text).get("cells"):
+            return bytes(notebook)
+        node = nbformat.reads(text, as_version=4)
+    else:
+        node = copy.deepcopy(notebook)
+    changed = False
+    for cell in node.cells:
+        if cell.cell_type != "code":
+            continue
+        tag = display_tag(cell)
+        if tag:
+            cell.metadata["tags"] = [*cell.metadata.get("tags", []), tag]
+            changed = True
+    if not as_bytes:
+        return node
+    return (nbformat.writes(node) + "\n").encode("utf-8") if changed else bytes(notebook)

@@ -1,0 +1,91 @@
+"""The authors' live preview (helpers.site.preview, `make preview`): a text edit reaches the page
+without running the chapter, a code edit is recognised as one, served pages carry the reload
+script while the files on disk do not."""
+
+from __future__ import annotations
+
+import threading
+import urllib.request
+
+import nbformat
+import pytest
+
+from helpers.paths import HTML_DIR
+from helpers.site import preview
+
+
+def chapter(*cells):
+    nb = nbformat.v4.new_notebook()
+    for kind, source, tags in cells:
+        make = nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell
+        nb.cells.append(make(source, metadata={"tags": tags} if tags else {}))
+    return nb
+
+
+def executed(nb):
+    """``nb`` as papermill leaves it: the injected cell after the parameters, outputs on each cell."""
+    ran = nbformat.from_dict(dict(nb))
+    ran.cells = []
+    for i, cell in enumerate(nb.cells):
+        cell = nbformat.from_dict(dict(cell))
+        if cell.cell_type == "code":
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"output {i}\n")]
+        ran.cells.append(cell)
+        if "parameters" in cell.metadata.get("tags", []):
+            ran.cells.append(nbformat.v4.new_code_cell("seed = 7", metadata={"tags": ["injected-parameters"]}))
+    return ran
+
+
+SOURCE = chapter(("markdown", "# Title", None), ("code", "seed = 0", ["parameters"]),
+                 ("markdown", "Old sentence.", None), ("code", "print(seed)", None))
+
+
+def test_a_text_edit_keeps_every_output_and_the_injected_parameters():
+    edited = chapter(("markdown", "# Title", None), ("code", "seed = 0", ["parameters"]),
+                     ("markdown", "New sentence.", None), ("markdown", "An added paragraph.", None),
+                     ("code", "print(seed)", None))
+    updated = preview.with_new_text(executed(SOURCE), edited)
+    assert [c.source for c in updated.cells] == ["# Title", "seed = 0", "seed = 7", "New sentence.",
+                                                 "An added paragraph.", "print(seed)"]
+    assert updated.cells[2].metadata["tags"] == ["injected-parameters"]
+    assert updated.cells[-1].outputs[0]["text"] == "output 3\n"  # the output of the code it ran
+
+
+@pytest.mark.parametrize("edit", ["print(seed + 1)", None], ids=["code changed", "code cell removed"])
+def test_a_code_edit_means_running_the_chapter_again(edit):
+    cells = [("markdown", "# Title", None), ("code", "seed = 0", ["parameters"]), ("markdown", "Old sentence.", None)]
+    if edit:
+        cells.append(("code", edit, None))
+    assert preview.with_new_text(executed(SOURCE), chapter(*cells)) is None
+
+
+def test_changed_files_are_the_added_removed_and_modified(tmp_path):
+    (tmp_path / "book").mkdir()
+    for name in ("a.md", "b.md"):
+        (tmp_path / "book" / name).write_text(name)
+    before = preview.snapshot(tmp_path)
+    (tmp_path / "book" / "a.md").unlink()
+    (tmp_path / "book" / "c.md").write_text("new")
+    (tmp_path / "book" / ".b.md.swp").write_text("editor swap file")
+    assert preview.changed_files(before, preview.snapshot(tmp_path)) == {tmp_path / "book" / "a.md",
+                                                                        tmp_path / "book" / "c.md"}
+
+
+def test_served_pages_carry_the_reload_script_and_the_files_do_not(built):
+    class Version:
+        version = "v1"
+
+    server = preview.serve(Version(), 0)
+    port = server.server_address[1]
+    try:
+        page = urllib.request.urlopen(f"http://127.0.0.1:{port}/book/survival.html").read()
+        assert page.count(preview.RELOAD_TAG) == 1 and page.index(preview.RELOAD_TAG) < page.index(b"</body>")
+        assert preview.RELOAD_TAG not in (HTML_DIR / "book" / "survival.html").read_bytes()
+        assert urllib.request.urlopen(f"http://127.0.0.1:{port}/_preview/version").read() == b"v1"
+        Version.version = "v2"
+        assert urllib.request.urlopen(f"http://127.0.0.1:{port}/_preview/version").read() == b"v2"
+        script = urllib.request.urlopen(f"http://127.0.0.1:{port}/_preview/reload.js")
+        assert script.headers["Content-Type"] == "text/javascript" and b"location.reload()" in script.read()
+    finally:
+        server.shutdown()
+        threading.Thread(target=server.server_close).start()

@@ -1,0 +1,104 @@
+"""Stamps and the execution report (helpers.site.provenance, issue 16): every page, CSV download and
+figure copy says which commit, data and package versions made it; the execution report lists how
+each chapter ran. Stamped files still parse as before (pandas, Pillow and an XML parser are the
+independent readers)."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import xml.etree.ElementTree as ET
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+from helpers.paths import HTML_DIR, REPO_ROOT
+from helpers.site import build, provenance
+
+STAMP = "commit abc123 +local changes; data 0123456789ab; Python 3.11; pandas 2.3.3"
+
+
+def test_a_stamped_csv_reads_as_before_plus_one_column():
+    original = pd.DataFrame({"what": ['a "quoted", text', "line\nbreak", "é"], "n": [1, 2, 3], "p": [0.5, None, 1e-9]})
+    data = original.to_csv(index=False, lineterminator="\n").encode()
+    read = pd.read_csv(io.BytesIO(provenance.stamp_csv(data, STAMP)))
+    pd.testing.assert_frame_equal(read.drop(columns="built_from"), original)
+    assert list(read.columns)[-1] == "built_from" and (read["built_from"] == STAMP).all()
+
+
+def test_a_stamped_svg_is_valid_xml_with_the_stamp_as_metadata():
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="5" height="5"/></svg>'
+    hostile = STAMP + " <script>&"
+    root = ET.fromstring(provenance.stamp_svg(svg, hostile))
+    metadata = root.find("{http://www.w3.org/2000/svg}metadata")
+    assert metadata is not None and metadata.text == hostile
+    assert root.find("{http://www.w3.org/2000/svg}rect") is not None
+
+
+def test_a_stamped_png_decodes_to_the_same_pixels_with_the_stamp_as_text():
+    original = Image.new("RGB", (4, 3), (200, 10, 30))
+    buffer = io.BytesIO()
+    original.save(buffer, format="PNG")
+    stamped = Image.open(io.BytesIO(provenance.stamp_png(buffer.getvalue(), STAMP)))
+    stamped.load()  # Pillow checks every chunk's CRC while reading
+    assert stamped.text["Comment"] == STAMP
+    assert list(stamped.getdata()) == list(original.getdata())
+
+
+def test_the_report_has_a_row_per_chapter_and_says_which_never_ran(tmp_path):
+    (tmp_path / "a.run.json").write_text(provenance.run_record("executed", 3.21, 0.0, "f" * 64))
+    report = pd.read_csv(io.BytesIO(provenance.execution_report(tmp_path, ["a", "b"])), dtype=str, keep_default_na=False)
+    assert report.to_dict("records") == [
+        {"chapter": "a", "status": "executed", "seconds": "3.2", "started_utc": "1970-01-01 00:00",
+         "commit": provenance.source_commit(), "inputs": "f" * 12},
+        {"chapter": "b", "status": "not run", "seconds": "", "started_utc": "", "commit": "", "inputs": ""}]
+
+
+# --------------------------------------------------------------------------- the built site
+
+@pytest.fixture(scope="module")
+def stamp_line(built):
+    return json.loads((build.SITE_SOURCE_DIR / "_static" / "build-stamp.json").read_text())["line"]
+
+
+def test_the_stamp_names_the_commit_git_names(stamp_line):
+    head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+                          text=True).stdout.strip()
+    assert stamp_line.startswith(f"commit {head}")
+    assert f"pandas {pd.__version__}" in stamp_line
+
+
+def test_every_page_csv_and_figure_copy_carries_the_stamp(stamp_line):
+    from helpers.plots.escape import escape_html
+
+    pages = [HTML_DIR / f"{doc}.html" for doc in build.toc_files()]
+    unstamped = [p.name for p in pages if escape_html(stamp_line) not in p.read_text(encoding="utf-8")]
+    assert unstamped == []
+    downloads = sorted((HTML_DIR / "_static" / "downloads").rglob("*.csv"))
+    assert len(downloads) > 100
+    for path in downloads:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        assert frame.columns[-1] == "built_from" and (frame["built_from"] == stamp_line).all(), path.name
+    figures = sorted((HTML_DIR / "_static" / "figures").iterdir())
+    assert figures
+    for path in figures:
+        if path.suffix == ".svg":
+            assert f"<metadata>{escape_html(stamp_line)}</metadata>" in path.read_text(encoding="utf-8")
+        else:
+            assert Image.open(path).text["Comment"] == stamp_line.encode("latin-1", "replace").decode("latin-1")
+
+
+def test_the_execution_report_lists_every_chapter_as_executed(built):
+    import re
+
+    page = (HTML_DIR / "book" / "execution-report.html").read_text(encoding="utf-8")
+    cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", page, flags=re.S)]
+    columns = len(provenance.REPORT_COLUMNS)
+    start = cells.index(build.chapters()[0]) if build.chapters()[0] in cells else 0
+    rows = [cells[i:i + columns] for i in range(start, len(cells), columns)]
+    rows = [r for r in rows if len(r) == columns and r[0] in build.chapters()]
+    assert sorted(r[0] for r in rows) == sorted(build.chapters())
+    assert {r[1] for r in rows} == {"executed"}  # the session build is forced
+    assert all(float(r[2]) > 0 for r in rows)
