@@ -184,3 +184,15 @@ def test_a_refused_cohort_is_refused_every_time(cohort_folder):
     for _ in range(2):
         with pytest.raises(contract.ContractError):
             contract.load_cohort(cohort_folder)
+
+
+def test_a_refused_cohort_still_says_what_it_warned_before_the_refusal(cohort_folder):
+    path = cohort_folder / "patients.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[0] = lines[0].replace("cohort", " cohort ", 1) + ",jane.doe@example.org"  # whitespace warned, then refused
+    path.write_text("\n".join([lines[0], *(line + "," for line in lines[1:])]) + "\n", encoding="utf-8")
+    with warnings.catch_warnings(record=True) as raised:
+        warnings.simplefilter("always")
+        with pytest.raises(contract.ContractError):
+            contract.load_cohort(cohort_folder)
+    assert any("whitespace" in str(w.message) for w in raised)

@@ -15,6 +15,7 @@ from .context import (  # noqa: F401
     setup,
 )
 from .ledger import (  # noqa: F401
+    SOURCE_TRACE_LAYOUT,
     status_figure,
 )
 from .outputs import (  # noqa: F401

@@ -13,6 +13,9 @@ from helpers.stats.proportions import clopper_pearson
 # Register ids use a short key per cohort of study 000.
 COHORT_KEYS_000 = {"CML-LBC": "lbc", "Ph+ ALL": "phall"}
 COHORT_ORDER_000 = ("CML-LBC", "Ph+ ALL")
+# Disease status in Table 1 from least to most advanced disease, not alphabetically.
+DISEASE_STATUS_ORDER = ["MRD-positive (flow cytometry)", "First relapse", "Second or later relapse",
+                        "Relapsed/refractory (unspecified)", "Primary refractory", "Refractory blast phase"]
 
 
 def published_vs_book(patients: pd.DataFrame, *, column: str, levels: Sequence,

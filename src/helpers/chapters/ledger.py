@@ -7,6 +7,16 @@ import pandas as pd
 from helpers.plots.figures import composition_bars
 from helpers.reproduction.ledger import STATUSES
 
+# The source-trace and ledger tables have up to 12 columns, twice as many as the text column
+# holds: on the page they are stacked into five (plots.tables.stacked); the CSV keeps all 12.
+SOURCE_TRACE_LAYOUT = {
+    "published number": ("register_id", "quantity", "group"),
+    "published": ("published", "location"),
+    "this book": ("reproduced", "from_data"),
+    "status": ("status", "basis", "evidence", "tolerance"),
+    "note": ("note",),
+}
+
 
 def status_figure(frame: pd.DataFrame):
     """Stacked bars of ledger statuses per evidence class (an exact transcription is not an emergent result)."""

@@ -321,6 +321,19 @@ def toxicity_section(book: ChapterContext, study: str) -> None:
                 title=f"Study {study}: CRS onset and duration (distribution per cohort)"), patients)))
 
 
+BOX_VALUES_LIMIT = 1000
+
+
+def box_numbers(values: pd.Series) -> dict:
+    """A box plot's five numbers: quartiles by linear interpolation (numpy's default), whiskers
+    to the most extreme values within 1.5 IQR of the box (Tukey's rule, as plotly draws them)."""
+    v = np.asarray(values, dtype=float)
+    q1, median, q3 = np.percentile(v, [25, 50, 75])
+    reach = 1.5 * (q3 - q1)
+    return {"q1": [q1], "median": [median], "q3": [q3], "lowerfence": [v[v >= q1 - reach].min()],
+            "upperfence": [v[v <= q3 + reach].max()]}
+
+
 def distribution_figure(frame: pd.DataFrame, columns: Sequence[str], labels: Sequence[str], *,
                         order: Sequence[str], group: str = "cohort", title: str = "") -> go.Figure:
     """Box plots (median, quartiles, whiskers to 1.5 IQR) per group, one panel per column:
@@ -331,8 +344,10 @@ def distribution_figure(frame: pd.DataFrame, columns: Sequence[str], labels: Seq
     for c, column in enumerate(columns, start=1):
         for i, name in enumerate(order):
             values = frame.loc[frame[group] == name, column].dropna()
+            # Above BOX_VALUES_LIMIT the box gets its five numbers, not the values (100,000 values weigh 500 KB).
+            data = {"y": values} if len(values) <= BOX_VALUES_LIMIT else {"x": [str(name)], **box_numbers(values)}
             figure.add_trace(go.Box(
-                y=values, name=str(name), marker_color=figures.OKABE_ITO[i % len(figures.OKABE_ITO)],
+                **data, name=str(name), marker_color=figures.OKABE_ITO[i % len(figures.OKABE_ITO)],
                 boxpoints=False, showlegend=c == 1, legendgroup=str(name),
                 hovertemplate=f"{escape_html(str(name))} (n={len(values)})<br>%{{y}}<extra></extra>"),
                 row=1, col=c)
@@ -475,51 +490,12 @@ def survival_section(book: ChapterContext, study: str) -> Optional[pd.DataFrame]
                                caption=f"Study {study}: {endpoint.lower()} by cohort (Kaplan–Meier)",
                                note=(test_text + ". " if test_text else "") + "Log-log 95% confidence intervals."))
         horizon = float(np.ceil(used[time].max() / 6) * 6)
-        if len(used) > LARGE_CURVE:  # every step and censor mark of 10,000 patients would weigh megabytes
-            figure = km_figure_aggregate(curves, title=f"Study {study}: {endpoint.lower()}", y_title=endpoint,
-                                         test_text=test_text)
-        else:
-            figure = sv.survival_figure(curves, title=f"Study {study}: {endpoint.lower()}", y_title=endpoint,
-                                        risk_times=list(np.arange(0, horizon + 1, 6 if horizon <= 36 else 12)),
-                                        test_text=test_text)
+        # Any size: survival_figure thins a large cohort's steps to what one pixel can show.
+        figure = sv.survival_figure(curves, title=f"Study {study}: {endpoint.lower()}", y_title=endpoint,
+                                    risk_times=list(np.arange(0, horizon + 1, 6 if horizon <= 36 else 12)),
+                                    test_text=test_text)
         show(figures.show(stamp(figure, patients)))
     return frame
-
-
-LARGE_CURVE = 1000  # patients; above this a survival figure is drawn on a time grid
-GRID_POINTS = 240
-
-
-def km_figure_aggregate(curves, *, title: str, y_title: str, test_text: Optional[str] = None,
-                        points: int = GRID_POINTS) -> go.Figure:
-    """Kaplan–Meier curves for a large cohort, drawn on a grid of ``points`` times (steps between
-    grid times merge; estimates in the tables are exact) with 95% bands; hover gives the estimate,
-    its interval and the number at risk n/N. No censor marks: with thousands of patients they
-    would cover the curve."""
-    horizon = max(c.time_max for c in curves)
-    grid = np.linspace(0, horizon, points)
-    figure = go.Figure()
-    for i, c in enumerate(curves):
-        colour = figures.OKABE_ITO[i % len(figures.OKABE_ITO)]
-        at = c.at(grid[grid <= c.time_max])
-        rgba = "rgba({},{},{},0.18)".format(*[int(colour[j:j + 2], 16) for j in (1, 3, 5)])
-        figure.add_trace(go.Scatter(x=at["t"], y=100 * at["upper"], mode="lines", line={"width": 0, "shape": "hv"},
-                                    showlegend=False, hoverinfo="skip", legendgroup=c.label))
-        figure.add_trace(go.Scatter(x=at["t"], y=100 * at["lower"], mode="lines", line={"width": 0, "shape": "hv"},
-                                    fill="tonexty", fillcolor=rgba, showlegend=False, hoverinfo="skip",
-                                    legendgroup=c.label))
-        figure.add_trace(go.Scatter(
-            x=at["t"], y=100 * at["surv"], mode="lines", line={"color": colour, "width": 2, "shape": "hv"},
-            name=f"{c.label} (n={c.n}, events={c.events})", legendgroup=c.label,
-            customdata=np.column_stack([100 * at["lower"], 100 * at["upper"], at["n_risk"], np.full(len(at), c.n)]),
-            hovertemplate=f"{escape_html(c.label)}<br>month %{{x:.1f}}: %{{y:.1f}}% (95% CI %{{customdata[0]:.1f}}–"
-                          "%{customdata[1]:.1f}%)<br>at risk %{customdata[2]}/%{customdata[3]}<extra></extra>"))
-    figure.update_layout(xaxis={"title": "Months since CAR-T infusion"},
-                         yaxis={"title": f"{y_title} (%)", "range": [0, 102]})
-    if test_text:
-        figure.add_annotation(text=escape_html(test_text), xref="paper", yref="paper", x=1, y=1, xanchor="right",
-                              yanchor="top", showarrow=False, font={"size": 12})
-    return figures.style(figure, title)
 
 
 # --------------------------------------------------------------------------
@@ -559,12 +535,25 @@ def expansion_section(book: ChapterContext, study: str) -> Optional[pd.DataFrame
     if len(groups) < 2:
         show(_one_cohort_note(book, study, patients, "Comparison of expansion between cohorts"))
     else:
-        rows = [clinical_kinetics.compare_kinetics(nca[column], nca["cohort"], other, groups[0], label=f"{label}: {other}")
-                for other in groups[1:] for column, label in (("cmax", "Cmax"), ("auc_0_28", "AUC0–28"))]
-        frame = pd.DataFrame(rows)
-        show(tables.show_table(kin.comparison_display(frame, first="cohort", second=groups[0]),
-                               caption=f"Study {study}: expansion compared with the largest cohort ({groups[0]})",
-                               note=clinical_kinetics.tests_used(frame)))
+        rows, skipped = [], []
+        for other in groups[1:]:
+            for column, label in (("cmax", "Cmax"), ("auc_0_28", "AUC0–28")):
+                # e.g. AUC0–28 of a cohort sampled only in the first fortnight: no value to compare
+                empty = [g for g in (other, groups[0]) if nca.loc[nca["cohort"] == g, column].notna().sum() == 0]
+                if empty:
+                    skipped.append(f"{label} of {other} vs {groups[0]} (no value in {', '.join(empty)})")
+                    continue
+                rows.append(clinical_kinetics.compare_kinetics(nca[column], nca["cohort"], other, groups[0],
+                                                               label=f"{label}: {other}"))
+        skipped_note = f" Not computable: {'; '.join(skipped)}." if skipped else ""
+        if rows:
+            frame = pd.DataFrame(rows)
+            show(tables.show_table(kin.comparison_display(frame, first="cohort", second=groups[0]),
+                                   caption=f"Study {study}: expansion compared with the largest cohort ({groups[0]})",
+                                   note=clinical_kinetics.tests_used(frame) + skipped_note))
+        else:
+            show(book.notice(f"Comparison of expansion between cohorts not computable for study {study}.{skipped_note}",
+                             title="No comparison"))
     return nca
 
 

@@ -1210,12 +1210,22 @@ def load_cohort(folder: str | Path) -> Cohort:
     if key not in _LOADED:
         with warnings.catch_warnings(record=True) as raised:
             warnings.simplefilter("always")
-            cohort = read_cohort(folder)
+            try:
+                cohort, refusal = read_cohort(folder), None
+            except ContractError as error:  # not cached; what was warned before it is still said
+                cohort, refusal = None, error
+        if refusal is not None:
+            _replay(raised)
+            raise refusal
         _LOADED[key] = (cohort, raised)
     cohort, raised = _LOADED[key]
+    _replay(raised)
+    return cohort.copy_for(folder)
+
+
+def _replay(raised: list[warnings.WarningMessage]) -> None:
     for w in raised:
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
-    return cohort.copy_for(folder)
 
 
 def read_cohort(folder: str | Path) -> Cohort:

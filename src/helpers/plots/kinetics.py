@@ -97,10 +97,29 @@ def _log_axis(fig, title="CAR transgene copies/µg gDNA (log scale)"):
     return fig
 
 
+#: Patients per panel a spaghetti figure draws; beyond it, a seeded random sample of this many
+#: (the panel title says so) -- a median and IQR band (:func:`median_band_figure`) shows the rest.
+SPAGHETTI_LIMIT = 60
+SPAGHETTI_SEED = 20240101
+
+
+def _spaghetti_sample(patient_ids: pd.Series) -> list:
+    ids = sorted(pd.unique(patient_ids))
+    if len(ids) <= SPAGHETTI_LIMIT:
+        return ids
+    chosen = np.random.default_rng(SPAGHETTI_SEED).choice(len(ids), size=SPAGHETTI_LIMIT, replace=False)
+    return [ids[i] for i in sorted(chosen)]
+
+
+def _spaghetti_title(group, n: int, drawn: int) -> str:
+    return f"{group} (n = {n})" if drawn == n else f"{group} (n = {n:,}): {drawn} of {n:,} drawn at random"
+
+
 def spaghetti_figure(kinetics: pd.DataFrame, patients: pd.DataFrame, *, group: str = "cohort",
                      title: str = "", max_day: Optional[float] = None):
     """One panel per group: each patient's profile on a log axis; BLQ samples as open
-    markers at the limit. Hover: patient, day, level, group n."""
+    markers at the limit. Hover: patient, day, level, group n. A panel of more than
+    :data:`SPAGHETTI_LIMIT` patients draws a seeded random sample of them, said in its title."""
     from plotly.subplots import make_subplots
 
     from helpers.plots.figures import style
@@ -111,8 +130,9 @@ def spaghetti_figure(kinetics: pd.DataFrame, patients: pd.DataFrame, *, group: s
     if max_day is not None:
         k = k[k["day"] <= max_day]
     groups = list(dict.fromkeys(patients[group]))
+    drawn = {g: _spaghetti_sample(k.loc[k[group] == g, "patient_id"]) for g in groups}
     fig = make_subplots(rows=1, cols=len(groups), shared_yaxes=True, horizontal_spacing=0.04,
-                        subplot_titles=[f"{g} (n = {k.loc[k[group] == g, 'patient_id'].nunique()})"
+                        subplot_titles=[_spaghetti_title(g, k.loc[k[group] == g, "patient_id"].nunique(), len(drawn[g]))
                                         for g in groups])
     colours = _palette()
     for ci, g in enumerate(groups, start=1):
@@ -120,7 +140,8 @@ def spaghetti_figure(kinetics: pd.DataFrame, patients: pd.DataFrame, *, group: s
         # One trace per group, patients separated by gaps (None): a trace per patient would
         # repeat its style and hover template a hundred times over in the page.
         xs, ys, symbols, custom = [], [], [], []
-        for pid, p in k[k[group] == g].groupby("patient_id"):
+        part = k[k[group] == g]
+        for pid, p in part[part["patient_id"].isin(drawn[g])].groupby("patient_id"):
             p = p.sort_values("day")
             xs += [*p["day"], None]
             ys += [*p["copies_per_ug_gdna"], None]

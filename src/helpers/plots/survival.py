@@ -51,6 +51,69 @@ def _rgba(hex_color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
+#: Points per step curve up to which a curve is drawn exactly as estimated (every step, every
+#: censor mark); above it :func:`thin_steps` keeps only the steps a reader can see. The
+#: published studies' curves (at most a few hundred steps) are never thinned.
+THIN_ABOVE = 500
+#: Width in pixels assumed for the time axis when censor marks of a large curve are merged
+#: (the book's page is narrower; a wider screen only spreads the merged marks apart).
+AXIS_WIDTH_PX = 1200
+CENSOR_MARK_PX = 6  # merged censor marks are at least this far apart (the tick is 11 px tall)
+
+
+def thin_steps(time, value, *, tolerance: float, keep_at: Sequence[float] = (),
+               limit: int = THIN_ABOVE) -> np.ndarray:
+    """Indices of the points of a right-continuous step curve (value ``value[i]`` from
+    ``time[i]`` until the next point) that draw it to within ``tolerance`` -- the value one
+    pixel represents -- at every time.
+
+    A curve of at most ``limit`` points is returned whole. Otherwise a point is kept when its
+    value falls in another ``tolerance``-wide band (counted from the first value) than the point
+    before it, so every dropped point lies in the same band as the last kept point before it and
+    the thinned curve is never more than ``tolerance`` away from the full one; every jump larger
+    than ``tolerance`` changes band and is kept at its exact time. The first and last points and
+    the point that sets the value at each time of ``keep_at`` (the risk-table times) are always
+    kept, so the curve is exact there. A monotone curve keeps at most range / tolerance + 2 +
+    ``len(keep_at)`` points, whatever the number of patients.
+    """
+    t = np.asarray(time, dtype=float)
+    y = np.asarray(value, dtype=float)
+    if t.size <= limit:
+        return np.arange(t.size)
+    if not tolerance > 0:
+        raise ValueError(f"thin_steps: tolerance must be > 0, got {tolerance}")
+    band = np.floor((y - y[0]) / tolerance)
+    keep = np.r_[True, band[1:] != band[:-1]]
+    keep[-1] = True
+    at = np.searchsorted(t, np.asarray(keep_at, dtype=float), side="right") - 1
+    keep[at[at >= 0]] = True
+    return np.flatnonzero(keep)
+
+
+def merge_marks(times, *, width: float) -> tuple[np.ndarray, np.ndarray]:
+    """Censor times merged into runs no wider than ``width`` (one mark per run, drawn at its
+    first time): the first time of each run and how many censorings it holds."""
+    t = np.sort(np.asarray(times, dtype=float))
+    firsts, counts = [], []
+    start = 0
+    while start < t.size:  # one pass per mark (a few hundred at most), each a binary search
+        end = int(np.searchsorted(t, t[start] + width, side="left"))
+        end = max(end, start + 1)
+        firsts.append(t[start])
+        counts.append(end - start)
+        start = end
+    return np.array(firsts), np.array(counts, dtype=int)
+
+
+def _pixel_size(height: int, entries: int, value_range: float = 102.0) -> float:
+    """Percentage points one pixel of the curve panel represents, for the layout
+    :func:`survival_figure` gives a figure of ``height`` with ``entries`` legend entries
+    (an upper bound on the panel's height, so the tolerance errs small)."""
+    total = height + 26 * max(entries - 2, 0)
+    panel = (total - (70 + 26 * entries) - 60) * 0.76 * (1 - 0.13)
+    return value_range / panel
+
+
 def survival_figure(curves: Sequence, *, title: str, y_title: str, time_title: str = "Months since CAR-T infusion",
                     risk_times: Optional[Sequence[float]] = None, test_text: Optional[str] = None,
                     show_ci: bool = True, show_median: bool = True, max_time: Optional[float] = None,
@@ -85,6 +148,9 @@ def survival_figure(curves: Sequence, *, title: str, y_title: str, time_title: s
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.76, 0.24], vertical_spacing=0.13)
     n_curves = len(curves)
     incidence = curves[0].kind == "incidence"
+    pixel = _pixel_size(height, len(curves) + len(comparison or []))
+    mark_width = CENSOR_MARK_PX * 1.04 * t_end / AXIS_WIDTH_PX  # the axis spans 1.04 t_end
+    thinned = False
     for i, c in enumerate(curves):
         color = colors[i % len(colors)]
         cv = c.curve()
@@ -96,15 +162,20 @@ def survival_figure(curves: Sequence, *, title: str, y_title: str, time_title: s
         lo, hi = 100 * cv["lower"].to_numpy(), 100 * cv["upper"].to_numpy()
         if x_last > x[-1]:
             x, y, lo, hi = np.r_[x, x_last], np.r_[y, y[-1]], np.r_[lo, lo[-1]], np.r_[hi, hi[-1]]
+        kept = thin_steps(x, y, tolerance=pixel, keep_at=risk_times)
+        thinned = thinned or kept.size < x.size
+        bands = [(x[k], v[k]) for v in (np.where(np.isnan(lo), y, lo), np.where(np.isnan(hi), y, hi))
+                 for k in [thin_steps(x, v, tolerance=pixel, keep_at=risk_times)]]
+        x, y, lo, hi = x[kept], y[kept], lo[kept], hi[kept]
         name = f"{c.label} (n = {c.n})"
         if show_median and c.kind == "survival":
             m = c.median()
             name += (" — median not reached" if not np.isfinite(m["estimate"]) else
                      f" — median {m['estimate']:.1f} months (95% CI {format_bound(m['lower'])}–"
                      f"{format_bound(m['upper'])})")
-        if show_ci:  # lower bound, then the upper bound filled down to it
-            for bound, fill in ((np.where(np.isnan(lo), y, lo), "none"), (np.where(np.isnan(hi), y, hi), "tonexty")):
-                fig.add_trace(go.Scatter(x=x, y=bound, mode="lines", line=dict(width=0, shape="hv"), fill=fill,
+        if show_ci:  # lower bound, then the upper bound filled down to it (each thinned on its own)
+            for (bx, bound), fill in zip(bands, ("none", "tonexty")):
+                fig.add_trace(go.Scatter(x=bx, y=bound, mode="lines", line=dict(width=0, shape="hv"), fill=fill,
                                          fillcolor=_rgba(color, 0.15), hoverinfo="skip", showlegend=False,
                                          legendgroup=c.label, name=f"{c.label} 95% CI"), row=1, col=1)
         at_risk = c.n_at_risk(x)
@@ -117,13 +188,19 @@ def survival_figure(curves: Sequence, *, title: str, y_title: str, time_title: s
                            "events so far %{customdata[3]}<extra></extra>")), row=1, col=1)
         ct = c.censor_times
         ct = ct[ct <= t_end]
+        if ct.size > THIN_ABOVE:  # one mark per few pixels, its hover counting the censorings it stands for
+            ct, merged = merge_marks(ct, width=mark_width)
+            thinned = True
+            marks = dict(customdata=merged, hovertemplate=f"{escape_html(c.label)}: %{{customdata}} censored from "
+                                                          "%{x:.1f} months<extra></extra>")
+        else:
+            marks = dict(hovertemplate=f"{escape_html(c.label)}: censored at %{{x:.1f}} months<extra></extra>")
         if ct.size:
-            cy = 100 * np.array([_value_at(cv, v) for v in ct])
+            cy = 100 * _values_at(cv, ct)
             fig.add_trace(go.Scatter(
                 x=ct, y=cy, mode="markers", marker=dict(symbol="line-ns-open", size=11, color=color,
                                                         line=dict(width=1.6, color=color)),
-                hovertemplate=f"{escape_html(c.label)}: censored at %{{x:.1f}} months<extra></extra>",
-                showlegend=False, legendgroup=c.label, name=f"{c.label} censored"),
+                showlegend=False, legendgroup=c.label, name=f"{c.label} censored", **marks),
                 row=1, col=1)
         # number at risk
         nr = c.n_at_risk(risk_times)
@@ -142,12 +219,21 @@ def survival_figure(curves: Sequence, *, title: str, y_title: str, time_title: s
         xs, ys = cv["time"].to_numpy(), est
         if min(t_end, c.time_max) > xs[-1]:
             xs, ys = np.r_[xs, min(t_end, c.time_max)], np.r_[ys, ys[-1]]
+        kept = thin_steps(xs, ys, tolerance=pixel, keep_at=risk_times)
+        thinned = thinned or kept.size < xs.size
+        xs, ys = xs[kept], ys[kept]
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines",
                                  line=dict(color=color, width=1.6, dash="dash", shape="hv"),
                                  name=f"{c.label}: {comparison_name}", legendgroup=c.label + "-cmp",
                                  hovertemplate=f"{escape_html(c.label)} ({escape_html(comparison_name)})"
                                                "<br>%{x:.1f} months: %{y:.1f}%<extra></extra>"),
                       row=1, col=1)
+    if thinned:
+        fig.add_annotation(text="Large cohort: steps smaller than one pixel merged, censor marks grouped (hover "
+                                "counts them); estimates in the tables are exact", xref="x domain", yref="y domain",
+                           x=0.01, y=0.01 if not incidence else 0.99, xanchor="left",
+                           yanchor="bottom" if not incidence else "top", showarrow=False,
+                           font=dict(size=11, color="#555"), row=1, col=1)
     fig.update_yaxes(title_text=y_title, range=[0, 102], ticksuffix="%", row=1, col=1)
     fig.update_yaxes(tickmode="array", tickvals=[n_curves - i for i in range(n_curves)],
                      ticktext=[c.label for c in curves], range=[0.4, n_curves + 0.6], showgrid=False,
@@ -175,9 +261,10 @@ def _pct(v: float) -> str:
     return "–" if v is None or not np.isfinite(v) else f"{v:.1f}"
 
 
-def _value_at(cv: pd.DataFrame, t: float) -> float:
-    idx = np.searchsorted(cv["time"].to_numpy(), t, side="right") - 1
-    return float(cv["estimate"].iloc[max(idx, 0)])
+def _values_at(cv: pd.DataFrame, times: np.ndarray) -> np.ndarray:
+    """The step curve ``cv`` (time, estimate) at each of ``times`` (right-continuous)."""
+    idx = np.searchsorted(cv["time"].to_numpy(), times, side="right") - 1
+    return cv["estimate"].to_numpy()[np.maximum(idx, 0)]
 
 
 def _cum_events(c, times) -> np.ndarray:

@@ -20,13 +20,24 @@ R's ``read.csv`` and spreadsheets' header detection unless the reader knows to s
 a column survives every reader, filtering and copying rows elsewhere; a sidecar file would be
 lost as soon as the CSV is downloaded alone. A table shown without an origin (a page that
 does not say) is written with ``data_origin`` "not stated", which the site tests refuse.
+
+Numbers and names
+-----------------
+A caption never types its number ("Table 3.2"): Sphinx numbers the tables and resolves
+``{numref}`tbl-...``` references to them (:mod:`helpers.site.sphinx_site`). A chapter names each
+table it shows, ``show_table(..., name="tbl-<chapter>-<what>")``; the name is written into the
+table's HTML as ``data-label`` beside the marked caption (:func:`split_table_html` reads them
+back), and becomes the table's anchor on the page. A table shown without a name (by a helper
+that has none to give) is still numbered, but cannot be referred to.
 """
 
 from __future__ import annotations
 
+import html
 import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 import pandas as pd
 
@@ -48,6 +59,37 @@ NOT_STATED = "not stated"
 #: Appended to a caption of a synthetic or mixed table that does not say "synthetic" itself.
 CAPTION_MARKS = {"synthetic": "(synthetic cohort)", "mixed": "(published and synthetic numbers)"}
 ORIGIN_COLUMN = "data_origin"
+#: What a table's name looks like: it is also the id of its anchor, so nothing an id would change.
+TABLE_NAME = re.compile(r"tbl-[a-z0-9]+(?:-[a-z0-9]+)*")
+# The start of a table's HTML up to its caption text, and what closes the caption: written by
+# TableHTML and read back by split_table_html (the Sphinx extension puts the number between).
+_CAPTION_OPEN = "<p class='book-table-caption'><strong>"
+_CAPTION_CLOSE = "</strong></p>"
+_MARKED_TABLE = re.compile(r"<div class='book-table-wrap'(?: data-label='(?P<label>[^']*)')?>"
+                           + re.escape(_CAPTION_OPEN) + r"(?P<caption>[^<]*)" + re.escape(_CAPTION_CLOSE))
+
+
+@dataclass(frozen=True)
+class TableParts:
+    """A captioned table's HTML cut at its caption text: ``before`` + ``caption_html`` + ``after``
+    is the whole; ``label`` is the table's name (None when it has none), ``caption`` the caption as
+    plain text."""
+    label: Optional[str]
+    caption: str
+    before: str
+    caption_html: str
+    after: str
+
+
+def split_table_html(markup: str) -> Optional[TableParts]:
+    """The parts of a captioned table written by :class:`TableHTML` (None for any other HTML)."""
+    markup = markup.strip()
+    found = _MARKED_TABLE.match(markup)
+    if found is None:
+        return None
+    label = html.unescape(found["label"]) if found["label"] is not None else None
+    return TableParts(label, html.unescape(found["caption"]), markup[:found.start("caption")],
+                      found["caption"], markup[found.end("caption"):])
 
 
 def table_origin(caption: Optional[str], origin: Optional[str]) -> str:
@@ -92,14 +134,53 @@ def slug(text: str, limit: int = 60) -> str:
     return (cleaned[:limit].rstrip("-") or "table")
 
 
+def stacked(frame: pd.DataFrame, layout: Mapping[str, Sequence[str]]) -> pd.DataFrame:
+    """``frame`` with groups of columns stacked into one cell each, for a page whose column is
+    too narrow for them side by side: ``layout`` maps a shown column to the columns it stacks,
+    one per line (the first as its bare value, the others as "name: value", the group's title
+    taken off a name that starts with it; empty values are
+    left out). A group stands where its first column stood; columns no group names stay as they
+    are, and a named column ``frame`` lacks is skipped. The CSV download keeps every column
+    (:class:`TableHTML`)."""
+    group_of = {column: title for title, columns in layout.items() for column in columns}
+    shown: dict[str, pd.Series] = {}
+    for column in frame.columns:
+        title = group_of.get(column)
+        if title is None:
+            shown[column] = frame[column]
+        elif title not in shown:
+            present = [c for c in layout[title] if c in frame.columns]
+            shown[title] = pd.Series([_stacked_cell(row, present, title) for _, row in frame[present].iterrows()],
+                                     index=frame.index, dtype=object)
+    return pd.DataFrame(shown, index=frame.index)
+
+
+def _stacked_cell(row: pd.Series, columns: Sequence[str], title: str) -> str:
+    parts = []
+    for i, column in enumerate(columns):
+        value = row[column]
+        if value is None or (isinstance(value, float) and pd.isna(value)) or str(value) == "":
+            continue
+        name = column.removeprefix(f"{title}: ")  # "CML-LBC: 1–2" under "CML-LBC" reads "1–2"
+        parts.append(str(value) if i == 0 else f"{name}: {value}")
+    return "\n".join(parts)
+
+
 class TableHTML:
     """A DataFrame rendered as a captioned HTML table (with a CSV download in the built site)."""
 
     def __init__(self, frame: pd.DataFrame, caption: Optional[str] = None, index: bool = False,
-                 note: Optional[str] = None, origin: Optional[str] = None):
+                 note: Optional[str] = None, origin: Optional[str] = None, label: Optional[str] = None,
+                 stack: Optional[Mapping[str, Sequence[str]]] = None):
+        if label is not None and not TABLE_NAME.fullmatch(label):
+            raise ValueError(f"a table's name is 'tbl-' and lower-case words joined by '-', not {label!r}")
+        if label is not None and not caption:
+            raise ValueError(f"table {label!r} has no caption: only a captioned table is numbered")
+        self.label = label
         self.origin = table_origin(caption, origin)
         self.name = slug(caption or "table")  # the caption as written: a mark does not rename the file
         self.frame, self.caption, self.index, self.note = frame, marked_caption(caption, self.origin), index, note
+        self.shown = stacked(frame, stack) if stack else frame  # the download keeps every column
         self.download = self._write_csv()
 
     def _write_csv(self) -> Optional[str]:
@@ -115,24 +196,28 @@ class TableHTML:
         return f"{href}{path.name}"
 
     def _repr_html_(self) -> str:
-        body = self.frame.to_html(index=self.index, escape=True, na_rep="", border=0,
-                                  classes="book-table table")
-        caption = f"<p class='book-table-caption'><strong>{escape_html(self.caption)}</strong></p>" \
-            if self.caption else ""
+        body = self.shown.to_html(index=self.index, escape=True, na_rep="", border=0,
+                                  classes="book-table table" + (" book-table-stacked" if self.shown is not self.frame else ""))
+        caption = f"{_CAPTION_OPEN}{escape_html(self.caption)}{_CAPTION_CLOSE}" if self.caption else ""
+        label = f" data-label='{escape_html(self.label)}'" if self.label else ""
         note = f"<p class='book-table-note'>{escape_html(self.note)}</p>" if self.note else ""
         link = (f"<p class='book-table-download'><a href='{escape_html(self.download)}' download>"
                 f"Download this table (CSV)</a></p>") if self.download else ""
-        return f"<div class='book-table-wrap'>{caption}{body}{note}{link}</div>"
+        return f"<div class='book-table-wrap'{label}>{caption}{body}{note}{link}</div>"
 
     def __repr__(self) -> str:
         return (self.caption + "\n" if self.caption else "") + self.frame.to_string(index=self.index)
 
 
 def show_table(frame: pd.DataFrame, caption: Optional[str] = None, index: bool = False,
-               note: Optional[str] = None, origin: Optional[str] = None) -> TableHTML:
+               note: Optional[str] = None, origin: Optional[str] = None,
+               name: Optional[str] = None, stack: Optional[Mapping[str, Sequence[str]]] = None) -> TableHTML:
     """Display a result table in a chapter (the last expression of a cell); ``origin`` says
-    where its numbers come from (one of :data:`ORIGINS`, see the module text)."""
-    return TableHTML(frame, caption, index, note, origin)
+    where its numbers come from (one of :data:`ORIGINS`), ``name`` is what ``{numref}`` calls
+    it (``tbl-<chapter>-<what>``; see the module text). The caption carries no number.
+    ``stack`` shows groups of columns as one multi-line cell each (:func:`stacked`), for tables
+    too wide for the text column; the download keeps every column."""
+    return TableHTML(frame, caption, index, note, origin, label=name, stack=stack)
 
 
 def table_one(patients: pd.DataFrame, *, columns: Sequence[str], categorical: Sequence[str],
@@ -152,6 +237,9 @@ def table_one(patients: pd.DataFrame, *, columns: Sequence[str], categorical: Se
     )
 
     grouped = groupby is not None and patients[groupby].nunique() > 1
+    # the levels in the order given, those not given after them; a level nobody has is left out
+    order = {column: [v for v in levels if v in set(patients[column].dropna().astype(str))]
+             for column, levels in (order or {}).items() if column in patients}
     table = TableOne(
         patients, columns=list(columns), categorical=list(categorical), groupby=groupby if grouped else None,
         nonnormal=list(nonnormal), rename=labels, order=order, pval=grouped, htest_name=grouped,
@@ -162,4 +250,60 @@ def table_one(patients: pd.DataFrame, *, columns: Sequence[str], categorical: Se
                      if isinstance(col, tuple) else str(col) for col in frame.columns]
     frame = frame.reset_index().rename(columns={"level_0": "Characteristic", "level_1": "Level"})
     frame["Level"] = frame["Level"].replace({"": ""})
-    return frame
+    return clinical_layout(frame)
+
+
+# Binary variables are shown on one row, as the count of their positive level.
+POSITIVE_LEVELS = {"yes", "true", "1", "present", "positive"}
+NEGATIVE_LEVELS = {"no", "false", "0", "absent", "negative"}
+TEST_MARKS = "ᵃᵇᶜᵈᵉᶠᵍʰ"
+# An em space puts levels under their variable's label; pandas strips leading whitespace from a
+# cell, so a zero-width space (not whitespace to str.strip) comes first and keeps it.
+INDENT = "\u200b\u2003"
+
+
+def clinical_layout(tidy: pd.DataFrame) -> pd.DataFrame:
+    """tableone's long output in the layout of a clinical Table 1 (gtsummary's): the group sizes
+    in the column headers ("CML-LBC (N = 13)", with no-break spaces), one label row per variable with its levels
+    indented beneath in the order given, a binary variable on one row (the count of its positive
+    level), P values marked with a letter per test and the tests named in ``attrs["note"]``, the
+    SMD on the label row, and the Missing column only when something is missing."""
+    frame = tidy.copy()
+    counts = frame[frame["Characteristic"] == "n"]
+    frame = frame[frame["Characteristic"] != "n"]
+    value_columns = [c for c in frame.columns if c not in ("Characteristic", "Level", "Missing", "P-Value", "Test")
+                     and not c.startswith("SMD")]
+    headers = {c: f"{c} (N\u00a0=\u00a0{counts[c].iloc[0]})" if len(counts) and str(counts[c].iloc[0]).strip() else c
+               for c in value_columns}
+    tests = [t for t in dict.fromkeys(frame.get("Test", pd.Series(dtype=str)).astype(str).str.strip()) if t]
+    mark = {t: TEST_MARKS[i] for i, t in enumerate(tests)}
+    smd = next((c for c in frame.columns if c.startswith("SMD")), None)
+    rows = []
+    for label, block in frame.groupby("Characteristic", sort=False):
+        levels = [str(v) for v in block["Level"]]
+        first = block.iloc[0]
+        common = {"Missing": str(first.get("Missing", "")).strip()}
+        if "P-Value" in block:
+            p = str(first["P-Value"]).strip()
+            test = str(first.get("Test", "")).strip()
+            common["P"] = f"{p} {mark[test]}" if p and test else p
+        if smd:
+            common["SMD"] = str(first[smd]).strip()
+        lowered = {v.strip().lower() for v in levels}
+        if len(block) == 2 and lowered & POSITIVE_LEVELS and lowered & NEGATIVE_LEVELS:
+            positive = block[[v.strip().lower() in POSITIVE_LEVELS for v in levels]].iloc[0]
+            rows.append({"Characteristic": label, **{headers[c]: positive[c] for c in value_columns}, **common})
+        elif levels == [""]:
+            rows.append({"Characteristic": label, **{headers[c]: first[c] for c in value_columns}, **common})
+        else:
+            rows.append({"Characteristic": label, **{headers[c]: "" for c in value_columns}, **common})
+            rows += [{"Characteristic": INDENT + str(row["Level"]), **{headers[c]: row[c] for c in value_columns}}
+                     for _, row in block.iterrows()]
+    out = pd.DataFrame(rows).fillna("")
+    if "Missing" in out and not any(v not in ("", "0") for v in out["Missing"]):
+        out = out.drop(columns="Missing")
+    names = {"chi-squared": "Pearson's chi-square test", "fisher's exact": "Fisher's exact test",
+             "kruskal-wallis": "Kruskal–Wallis test", "chi-squared (warning: expected count < 5)":
+             "Pearson's chi-square test (an expected count below 5)", "two sample t-test": "Welch's t-test"}
+    out.attrs["note"] = "; ".join(f"{mark[t]} {names.get(t.lower(), t)}" for t in tests)
+    return out

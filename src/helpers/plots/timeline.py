@@ -251,13 +251,8 @@ def order_lanes(panels: Sequence[Panel], order="followup") -> list[str]:
     ``"given"``     order of first appearance in the inputs;
     a list          exactly these lanes, in this order (every lane present, none repeated).
     """
-    seen: list[str] = []
-    for panel in panels:
-        for frame in (panel.bars, panel.events, panel.followup):
-            if frame is not None:
-                for lane in frame["lane"]:
-                    if lane not in seen:
-                        seen.append(lane)
+    seen = list(dict.fromkeys(lane for panel in panels for frame in (panel.bars, panel.events, panel.followup)
+                              if frame is not None for lane in frame["lane"]))
     if not seen:
         raise TimelineInputError("nothing to draw: no bars, events or follow-up rows")
     if isinstance(order, str):
@@ -324,13 +319,31 @@ def _legend_name(name: str, lanes_with: int, n_lanes: int, noun: str, counts: bo
     return f"{name} ({lanes_with}/{n_lanes} {noun})" if counts else name
 
 
+#: Lanes a swimmer plot draws; beyond it, a seeded random sample of this many (said in the title).
+#: A registry's courses are better shown aggregated (helpers.chapters.own_data.courses_section).
+MAX_LANES = 500
+LANE_SEED = 20240101
+
+
+def sample_lanes(lanes: Sequence[str], size: int, panels: Sequence[Panel] = (), seed: int = LANE_SEED) -> list[str]:
+    """``size`` of ``lanes`` chosen at random with a fixed seed, kept in their order; the
+    ``panels`` keep only the rows of those lanes."""
+    chosen = [lanes[i] for i in sorted(np.random.default_rng(seed).choice(len(lanes), size=size, replace=False))]
+    for panel in panels:
+        for key in ("bars", "events", "followup"):
+            frame = getattr(panel, key)
+            if frame is not None:
+                setattr(panel, key, frame[frame["lane"].isin(chosen)])
+    return chosen
+
+
 def swimmer(bars: Optional[pd.DataFrame] = None, events: Optional[pd.DataFrame] = None,
             followup: Optional[pd.DataFrame] = None, *, panels: Optional[Sequence[Panel]] = None,
             order="followup", colors: Optional[Mapping[str, str]] = None,
             symbols: Optional[Mapping[str, str]] = None, category_order: Optional[Sequence[str]] = None,
             event_order: Optional[Sequence[str]] = None, x_title: str = "Days after CAR-T infusion",
             x_unit: str = "days", lane_noun: str = "patients", legend_counts: bool = True,
-            max_lane_labels: int = 40, ongoing_label: str = "Followed beyond this point (alive at last contact)",
+            max_lane_labels: int = 40, max_lanes: int = MAX_LANES, ongoing_label: str = "Followed beyond this point (alive at last contact)",
             title: Optional[str] = None, plot_height: Optional[int] = None) -> go.Figure:
     """A swimmer plot (see the module docstring for the input tables).
 
@@ -340,7 +353,8 @@ def swimmer(bars: Optional[pd.DataFrame] = None, events: Optional[pd.DataFrame] 
     open-ended bars and ongoing follow-up end in an arrow. The legend counts lanes (k/N)
     with each category and event, so a cohort figure can be read without hovering.
     ``plot_height`` is the height of the lanes' area in pixels (default: from the number of
-    lanes); title and legend space are added to it.
+    lanes); title and legend space are added to it. More than ``max_lanes`` lanes: a seeded
+    random sample of ``max_lanes`` is drawn and the title says so.
     """
     if panels is None:
         panels = [Panel(bars=bars, events=events, followup=followup, x_title=x_title)]
@@ -364,6 +378,9 @@ def swimmer(bars: Optional[pd.DataFrame] = None, events: Optional[pd.DataFrame] 
         if panel.bars is not None:
             panel.bars = assign_tracks(resolve_open_ends(panel.bars, panel.followup))
     lanes = order_lanes(panels, order)
+    if len(lanes) > max_lanes:  # the title says how many of how many
+        title = f"{title + ' — ' if title else ''}{max_lanes} of {len(lanes):,} {lane_noun} drawn at random"
+        lanes = sample_lanes(lanes, max_lanes, panels)
     position = {lane: i for i, lane in enumerate(lanes)}
     n_lanes = len(lanes)
 

@@ -73,7 +73,21 @@ def build_stamp(data_dir: Path) -> dict:
     import platform
 
     return {"commit": source_commit(), "data": data_fingerprint(data_dir),
-            "python": platform.python_version(), "packages": package_versions()}
+            "python": platform.python_version(), "packages": package_versions(),
+            "all_seed_studies": holds_every_seed_study(data_dir)}
+
+
+def holds_every_seed_study(data_dir: Path) -> bool:
+    """Whether the data folder holds every study the book reproduces: only then must every
+    table the text refers to exist (a reader's own cohort lacks the seed studies' tables)."""
+    from helpers.chapters.context import cohort_folders, register_studies
+    from helpers.paths import REGISTER_CSV
+
+    try:
+        present = set(cohort_folders(Path(data_dir)))
+    except FileNotFoundError:
+        return False
+    return set(register_studies(REGISTER_CSV)) <= present
 
 
 def stamp_text(stamp: dict) -> str:

@@ -42,10 +42,21 @@ def clean_profile(day, copies, below_lloq, *, blq: str = "pknca", add_day0: bool
     """
     check_choice(blq, BLQ_RULES, "blq")
     t, c, b = as_profile(day, copies, below_lloq, who)
+    level, handling = _blq_levels(c, b, blq)
+    frame = pd.DataFrame({"day": t, "observed": c, "below_lloq": b, "level": level, "handling": handling})
+    if add_day0 and t[0] > 0:
+        frame = pd.concat([pd.DataFrame({"day": [0.0], "observed": [np.nan], "below_lloq": [False],
+                                         "level": [0.0], "handling": ["added: day 0 = 0"]}), frame],
+                          ignore_index=True)
+    return frame
+
+
+def _blq_levels(c: np.ndarray, b: np.ndarray, blq: str) -> tuple[np.ndarray, np.ndarray]:
+    """The level the AUC uses for each sample of one sorted profile (NaN when dropped), and why."""
     q = np.flatnonzero(~b)
-    first_q, last_q = (q[0], q[-1]) if len(q) else (len(t), -1)
+    first_q, last_q = (q[0], q[-1]) if len(q) else (len(c), -1)
     level = c.astype(float).copy()
-    handling = np.array(["quantifiable"] * len(t), dtype=object)
+    handling = np.array(["quantifiable"] * len(c), dtype=object)
     for i in np.flatnonzero(b):
         if blq == "lloq/2":
             level[i], handling[i] = c[i] / 2.0, "BLQ -> LLOQ/2"
@@ -55,12 +66,17 @@ def clean_profile(day, copies, below_lloq, *, blq: str = "pknca", add_day0: bool
             level[i], handling[i] = 0.0, "BLQ -> 0"
         else:                                 # embedded between quantifiable samples
             level[i], handling[i] = np.nan, "BLQ dropped"
-    frame = pd.DataFrame({"day": t, "observed": c, "below_lloq": b, "level": level, "handling": handling})
-    if add_day0 and t[0] > 0:
-        frame = pd.concat([pd.DataFrame({"day": [0.0], "observed": [np.nan], "below_lloq": [False],
-                                         "level": [0.0], "handling": ["added: day 0 = 0"]}), frame],
-                          ignore_index=True)
-    return frame
+    return level, handling
+
+
+def _used_samples(t: np.ndarray, c: np.ndarray, b: np.ndarray, blq: str) -> tuple[np.ndarray, np.ndarray]:
+    """Days and levels of one sorted profile as the AUC sees them: :func:`clean_profile` (with
+    day 0 = 0 added) without its dropped rows, on arrays (no frame per patient)."""
+    level, _ = _blq_levels(c, b, blq)
+    if t[0] > 0:
+        t, level = np.r_[0.0, t], np.r_[0.0, level]
+    kept = ~np.isnan(level)
+    return t[kept], level[kept]
 
 
 def _segment_area(t1: float, c1: float, t2: float, c2: float, method: str) -> float:
@@ -104,6 +120,11 @@ def auc(day, level, *, method: str = "linear-up/log-down", start: float = 0.0,
         raise ValueError(f"auc: start day {start:g} is not a sample day")
     if end < start:
         raise ValueError(f"auc: end {end:g} is before start {start:g}")
+    return _area(t, c, method, start, end)
+
+
+def _area(t: np.ndarray, c: np.ndarray, method: str, start: float, end: float) -> float:
+    """The area of :func:`auc` on samples it has checked (NaN when ``end`` is after the last)."""
     if end > t[-1]:
         return float("nan")
     total = 0.0
@@ -122,7 +143,13 @@ def nca_profile(day, copies, below_lloq, *, method: str = "linear-up/log-down", 
                 window: float = WINDOW_DAYS, who: str = "profile") -> dict:
     """Non-compartmental parameters of one patient's transgene profile (see module docstring)."""
     check_choice(method, AUC_METHODS, "method")
+    check_choice(blq, BLQ_RULES, "blq")
     t, c, b = as_profile(day, copies, below_lloq, who)
+    return _nca_sorted(t, c, b, method=method, blq=blq, window=window)
+
+
+def _nca_sorted(t: np.ndarray, c: np.ndarray, b: np.ndarray, *, method: str, blq: str, window: float) -> dict:
+    """:func:`nca_profile` of a profile already checked and sorted by :func:`as_profile`."""
     q = ~b
     out = {"n_samples": int(len(t)), "n_blq": int(b.sum()), "last_sample_day": float(t[-1])}
     if q.any():
@@ -141,14 +168,22 @@ def nca_profile(day, copies, below_lloq, *, method: str = "linear-up/log-down", 
         out.update(cmax=float("nan"), tmax=float("nan"), clast=float("nan"), tlast=float("nan"),
                    cmax_0_28=float("nan"), tmax_0_28=float("nan"), persistence_days=0.0,
                    persistence_censored=False)
-    clean = clean_profile(t, c, b, blq=blq, who=who)
-    used = clean.dropna(subset=["level"])
-    out["auc_0_28"] = auc(used["day"], used["level"], method=method, end=window)
+    used_day, used_level = _used_samples(t, c, b, blq)
+    out["auc_0_28"] = _profile_area(used_day, used_level, method, window)
     out["auc_0_28_note"] = "" if math.isfinite(out["auc_0_28"]) else (
-        f"not estimable: last usable level on day {used['day'].iloc[-1]:g}, before day {window:g}")
-    out["auc_last"] = (auc(used["day"], used["level"], method=method, end=out["tlast"])
+        f"not estimable: last usable level on day {used_day[-1]:g}, before day {window:g}")
+    out["auc_last"] = (_profile_area(used_day, used_level, method, out["tlast"])
                        if q.any() else 0.0)
     return out
+
+
+def _profile_area(day: np.ndarray, level: np.ndarray, method: str, end: float) -> float:
+    """:func:`auc` from day 0 of samples cleaned by :func:`_used_samples`: sorted, distinct,
+    finite and >= 0 by construction, so only a profile without a day-0 level goes through
+    auc's checks (and gets its error)."""
+    if day.size and day[0] == 0.0 and float(end) >= 0.0:
+        return _area(day, level, method, 0.0, float(end))
+    return auc(day, level, method=method, end=end)
 
 
 def nca_table(kinetics: pd.DataFrame, *, method: str = "linear-up/log-down", blq: str = "pknca",
@@ -160,13 +195,25 @@ def nca_table(kinetics: pd.DataFrame, *, method: str = "linear-up/log-down", blq
     sample gets a row; none is dropped.
     """
     check_columns(kinetics, ["patient_id", "day", "copies_per_ug_gdna", "below_lloq"], "nca_table")
+    check_choice(method, AUC_METHODS, "method")
+    check_choice(blq, BLQ_RULES, "blq")
+    # Grouped once into arrays: a frame per patient cost ~10 ms, minutes for a registry.
+    sorted_rows = kinetics[kinetics["patient_id"].notna()].sort_values("patient_id", kind="stable")
+    ids = sorted_rows["patient_id"].to_numpy()
+    day = sorted_rows["day"].to_numpy()
+    copies = sorted_rows["copies_per_ug_gdna"].to_numpy()
+    below = sorted_rows["below_lloq"].to_numpy()
+    study = sorted_rows["study_id"].to_numpy() if "study_id" in kinetics else None
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else np.array([], dtype=int)
+    ends = np.r_[starts[1:], len(ids)]
     rows = []
-    for pid, g in kinetics.groupby("patient_id", sort=True):
+    for start, end in zip(starts, ends):
+        pid = ids[start]
         row = {"patient_id": pid}
-        if "study_id" in g:
-            row["study_id"] = g["study_id"].iloc[0]
-        row.update(nca_profile(g["day"], g["copies_per_ug_gdna"], g["below_lloq"].to_numpy(),
-                               method=method, blq=blq, window=window, who=f"patient {pid}"))
+        if study is not None:
+            row["study_id"] = study[start]
+        t, c, b = as_profile(day[start:end], copies[start:end], below[start:end], f"patient {pid}")
+        row.update(_nca_sorted(t, c, b, method=method, blq=blq, window=window))
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -76,10 +76,73 @@ def qwilcox(p: float, m: int, n: int) -> int:
     return m * n  # pragma: no cover - the loop always returns
 
 
+#: Pairs above which the Hodges-Lehmann median is selected without forming every difference
+#: (two registry cohorts of 20,000 and 8,000 patients have 160 million: 1.3 GB and seconds of sorting).
+PAIRS_IN_MEMORY = 4_000_000
+FORM_CANDIDATES = 200_000  # pairwise_difference_ranks forms the differences left once this few
+
+
 def hodges_lehmann(x, y) -> float:
     """The Hodges-Lehmann shift: the median of all n_x * n_y differences x_i - y_j."""
     (x, _), (y, _) = as_sample(x, "x"), as_sample(y, "y")
-    return float(np.median(np.subtract.outer(x, y)))
+    if len(x) * len(y) <= PAIRS_IN_MEMORY:
+        return float(np.median(np.subtract.outer(x, y)))
+    total = len(x) * len(y)
+    low, high = pairwise_difference_ranks(x, y, [(total - 1) // 2, total // 2])
+    return float(np.mean([low, high]))  # as np.median takes the middle pair (one value twice when odd)
+
+
+def pairwise_difference_ranks(x, y, ranks, seed: int = 0) -> list[float]:
+    """The differences x_i - y_j (as floating point computes them) of the given 0-based ranks
+    among all n_x * n_y, found without forming them: randomised selection on the sorted samples
+    (each row x_i - y_j is monotone in y_j, so a pivot's rank in every row is a binary search).
+    Exactly the values ``np.sort(np.subtract.outer(x, y).ravel())[ranks]``; the seed only
+    changes the pivots, never the result."""
+    xs = np.sort(np.asarray(x, dtype=float))
+    ys = np.sort(np.asarray(y, dtype=float))[::-1]  # row i, x_i - ys[j], is ascending in j
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in ranks:
+        left = np.zeros(xs.size, dtype=np.int64)
+        right = np.full(xs.size, ys.size, dtype=np.int64)
+        while True:
+            width = right - left
+            candidates = int(width.sum())
+            below = int(left.sum())
+            if candidates <= FORM_CANDIDATES:  # few enough to form
+                rows = np.repeat(np.arange(xs.size), width)
+                cols = np.arange(candidates) - np.repeat(np.cumsum(width) - width, width) + np.repeat(left, width)
+                values = xs[rows] - ys[cols]
+                out.append(float(np.partition(values, k - below)[k - below]))
+                break
+            pick = int(rng.integers(candidates))
+            row = int(np.searchsorted(np.cumsum(width), pick, side="right"))
+            col = int(left[row] + pick - (np.cumsum(width)[row] - width[row]))
+            pivot = xs[row] - ys[col]
+            under = _row_counts(xs, ys, left, right, lambda d: d < pivot)
+            at_most = _row_counts(xs, ys, left, right, lambda d: d <= pivot)
+            if below + int(under.sum()) <= k < below + int(at_most.sum()):
+                out.append(float(pivot))
+                break
+            if k < below + int(under.sum()):
+                right = left + under
+            else:
+                left = left + at_most
+    return out
+
+
+def _row_counts(xs, ys, left, right, inside) -> np.ndarray:
+    """Per row i, how many of the differences xs[i] - ys[j], j in [left, right), satisfy ``inside``
+    (a prefix of the row, since the row is ascending): a binary search run on all rows at once."""
+    lo, hi = left.copy(), right.copy()
+    while True:
+        active = lo < hi
+        if not active.any():
+            return lo - left
+        mid = (lo + hi) // 2
+        ok = inside(xs - ys[np.minimum(mid, ys.size - 1)])
+        lo = np.where(active & ok, mid + 1, lo)
+        hi = np.where(active & ~ok, mid, hi)
 
 
 def _zeroin(f, a: float, b: float, fa: float, fb: float, tol: float, maxit: int = 1000) -> float:
