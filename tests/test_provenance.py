@@ -102,3 +102,18 @@ def test_the_execution_report_lists_every_chapter_as_executed(built):
     assert sorted(r[0] for r in rows) == sorted(build.chapters())
     assert {r[1] for r in rows} == {"executed"}  # the session build is forced
     assert all(float(r[2]) > 0 for r in rows)
+
+
+def test_a_table_no_longer_shown_leaves_no_download(tmp_path):
+    """A chapter run again writes its downloads afresh: a CSV of a table it no longer shows (a
+    renamed caption, say) must not stay on the site with an old stamp."""
+    from helpers.chapters import outputs
+
+    folder = tmp_path / "downloads" / "chapter"
+    folder.mkdir(parents=True)
+    (folder / "renamed-long-ago.csv").write_text("a\n1\n")
+    try:
+        outputs.configure("chapter", tmp_path / "ledger")
+        assert list(folder.glob("*.csv")) == []
+    finally:
+        outputs.configure("chapter", None)

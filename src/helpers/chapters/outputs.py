@@ -22,7 +22,10 @@ def configure(name: str, ledger_dir: Optional[str | Path]) -> None:
     """Turn the downloads and figure copies of page ``name`` on (run by the build) or off."""
     if ledger_dir:
         build_dir = Path(ledger_dir).parent
-        tables.configure_downloads(build_dir / "downloads" / name, f"../_static/downloads/{name}/")
+        downloads = build_dir / "downloads" / name
+        for stale in downloads.glob("*.csv"):  # a table the page no longer shows leaves no download
+            stale.unlink()
+        tables.configure_downloads(downloads, f"../_static/downloads/{name}/")
         if os.environ.get(FIGURE_COPIES_ENV) == "1":
             figures.configure_exports(build_dir / "figures" / "specs" / name, "../_static/figures/")
         else:

@@ -134,6 +134,11 @@ def slug(text: str, limit: int = 60) -> str:
     return (cleaned[:limit].rstrip("-") or "table")
 
 
+# Lines of a stacked cell: pandas' HTML writer prints a newline as a literal "\n", so the lines
+# are joined by U+2028 (LINE SEPARATOR), which it leaves alone and the page turns into <br>.
+STACK_BREAK = "\u2028"
+
+
 def stacked(frame: pd.DataFrame, layout: Mapping[str, Sequence[str]]) -> pd.DataFrame:
     """``frame`` with groups of columns stacked into one cell each, for a page whose column is
     too narrow for them side by side: ``layout`` maps a shown column to the columns it stacks,
@@ -163,7 +168,7 @@ def _stacked_cell(row: pd.Series, columns: Sequence[str], title: str) -> str:
             continue
         name = column.removeprefix(f"{title}: ")  # "CML-LBC: 1–2" under "CML-LBC" reads "1–2"
         parts.append(str(value) if i == 0 else f"{name}: {value}")
-    return "\n".join(parts)
+    return STACK_BREAK.join(parts)
 
 
 class TableHTML:
@@ -198,6 +203,7 @@ class TableHTML:
     def _repr_html_(self) -> str:
         body = self.shown.to_html(index=self.index, escape=True, na_rep="", border=0,
                                   classes="book-table table" + (" book-table-stacked" if self.shown is not self.frame else ""))
+        body = body.replace(STACK_BREAK, "<br>")  # after pandas escaped every cell: only our breaks become markup
         caption = f"{_CAPTION_OPEN}{escape_html(self.caption)}{_CAPTION_CLOSE}" if self.caption else ""
         label = f" data-label='{escape_html(self.label)}'" if self.label else ""
         note = f"<p class='book-table-note'>{escape_html(self.note)}</p>" if self.note else ""

@@ -238,8 +238,9 @@ def serve(preview: Preview, port: int) -> http.server.ThreadingHTTPServer:
     return server
 
 
-def watch(preview: Preview) -> None:
-    seen = snapshot()
+def watch(preview: Preview, seen: dict[Path, int]) -> None:
+    """Rebuild after every change since ``seen`` (taken before the site was served, so that an
+    edit saved the moment the page first loads is not missed)."""
     while True:
         time.sleep(POLL_SECONDS)
         now = snapshot()
@@ -267,10 +268,11 @@ def main(argv: list[str] | None = None) -> int:
     preview.start_pool()
     if not preview.execute() or preview.render():
         build.log("preview: the first build failed; fix the chapter and save it again")
+    seen = snapshot()
     serve(preview, args.port)
     build.log(f"preview: http://127.0.0.1:{args.port}/ (watching {', '.join(WATCHED)}; Ctrl-C stops)")
     try:
-        watch(preview)
+        watch(preview, seen)
     except KeyboardInterrupt:
         return 0
     finally:
