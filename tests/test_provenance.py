@@ -117,3 +117,15 @@ def test_a_table_no_longer_shown_leaves_no_download(tmp_path):
         assert list(folder.glob("*.csv")) == []
     finally:
         outputs.configure("chapter", None)
+
+
+def test_a_download_the_staged_site_no_longer_has_is_taken_off_the_built_site(tmp_path, monkeypatch):
+    staged, built = tmp_path / "site", tmp_path / "html"
+    monkeypatch.setattr(build, "SITE_SOURCE_DIR", staged)
+    monkeypatch.setattr(build, "HTML_DIR", built)
+    for root in (staged, built):
+        (root / "_static" / "downloads" / "chapter").mkdir(parents=True)
+        (root / "_static" / "downloads" / "chapter" / "kept.csv").write_text("a\n1\n")
+    (built / "_static" / "downloads" / "chapter" / "renamed-long-ago.csv").write_text("a\n1\n")
+    build.prune_stale_downloads()
+    assert sorted(p.name for p in (built / "_static" / "downloads").rglob("*.csv")) == ["kept.csv"]

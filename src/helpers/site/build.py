@@ -575,7 +575,7 @@ def stage_site(names: list[str], data_dir: Path = SYNTHETIC_DIR) -> None:
     for target, path in csvs.items():
         write_if_changed(target, provenance.stamp_csv(neutralise_csv_bytes(path.read_bytes()), stamp_line))
         wanted.add(target)
-    for target, data in ((SITE_SOURCE_DIR / "_static" / "build-stamp.json",
+    for target, data in ((provenance.stamp_path(SITE_SOURCE_DIR),
                           json.dumps({**stamp, "line": stamp_line}, indent=1, sort_keys=True).encode()),
                          (SITE_SOURCE_DIR / "_static" / "build-stamp.csv", provenance.stamp_table(stamp)),
                          (SITE_SOURCE_DIR / "_static" / "execution-report.csv",
@@ -607,8 +607,18 @@ def build_site(strict: bool = True, meanwhile=None) -> int:
     stamp.unlink(missing_ok=True)
     code = _run_jupyter_book(strict, meanwhile)
     if code == 0:
+        prune_stale_downloads()
         stamp.write_text(digest)
     return code
+
+
+def prune_stale_downloads() -> None:
+    """Sphinx copies ``_static`` into the site but never deletes from it: a CSV the staged
+    sources no longer hold (a table renamed or removed) is taken off the site here."""
+    staged, built = SITE_SOURCE_DIR / "_static" / "downloads", HTML_DIR / "_static" / "downloads"
+    for path in list(built.rglob("*.csv")) if built.is_dir() else []:
+        if not (staged / path.relative_to(built)).is_file():
+            path.unlink()
 
 
 def _run_jupyter_book(strict: bool, meanwhile=None) -> int:
@@ -792,8 +802,9 @@ class FigureExport:
     @staticmethod
     def stamp_line() -> str:
         """The build stamp :func:`stage_site` wrote, which every figure copy carries."""
-        path = SITE_SOURCE_DIR / "_static" / "build-stamp.json"
-        return json.loads(path.read_text())["line"] if path.exists() else ""
+        from helpers.site.provenance import read_stamp
+
+        return read_stamp(SITE_SOURCE_DIR).get("line", "")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

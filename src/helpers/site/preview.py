@@ -75,9 +75,13 @@ def changed_files(before: dict[Path, int], after: dict[Path, int]) -> set[Path]:
     return {p for p in before.keys() | after.keys() if before.get(p) != after.get(p)}
 
 
+def chapter_code_cells(nb) -> list:
+    """The code cells the chapter's author wrote (not papermill's injected parameters)."""
+    return [c for c in nb.cells if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])]
+
+
 def code_cells(nb) -> list[str]:
-    return [c.source for c in nb.cells
-            if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])]
+    return [c.source for c in chapter_code_cells(nb)]
 
 
 def with_new_text(executed, twin):
@@ -86,8 +90,7 @@ def with_new_text(executed, twin):
     parameters cell. None when a code cell changed (the chapter must run again)."""
     if code_cells(executed) != code_cells(twin):
         return None
-    ran = iter([c for c in executed.cells
-                if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])])
+    ran = iter(chapter_code_cells(executed))
     injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
     cells = []
     for cell in twin.cells:

@@ -90,6 +90,17 @@ def holds_every_seed_study(data_dir: Path) -> bool:
     return set(register_studies(REGISTER_CSV)) <= present
 
 
+def stamp_path(site_source: Path) -> Path:
+    """Where the staged site keeps the build stamp (as JSON, with its one-line form as ``line``)."""
+    return Path(site_source) / "_static" / "build-stamp.json"
+
+
+def read_stamp(site_source: Path) -> dict:
+    """The build stamp the staging wrote, or ``{}`` before any staging."""
+    path = stamp_path(site_source)
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
 def stamp_text(stamp: dict) -> str:
     """The stamp in one line, as pages, CSVs and figure copies carry it."""
     versions = ", ".join(f"{k} {v}" for k, v in stamp["packages"].items())

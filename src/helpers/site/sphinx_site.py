@@ -97,28 +97,17 @@ def drop_thebe(app, pagename, templatename, context, doctree) -> None:
 
 
 def add_build_stamp(app, config) -> None:
-    import json
-    from pathlib import Path
-
     from helpers.plots.escape import escape_html
+    from helpers.site.provenance import read_stamp
 
-    path = Path(app.srcdir) / "_static" / "build-stamp.json"
-    if not path.exists():
+    line = read_stamp(app.srcdir).get("line")
+    if line is None:
         return
-    line = json.loads(path.read_text(encoding="utf-8"))["line"]
     options = dict(config.html_theme_options or {})
     options["extra_footer"] = (options.get("extra_footer", "")
                                + f'<p class="build-stamp">Built from {escape_html(line)}; how each chapter '
                                + 'ran is on the execution report page.</p>')
     config.html_theme_options = options
-
-
-def _build_stamp(app) -> dict:
-    import json
-    from pathlib import Path
-
-    path = Path(app.srcdir) / "_static" / "build-stamp.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
 def absent_table_reference(app, env, node, contnode):
@@ -130,7 +119,9 @@ def absent_table_reference(app, env, node, contnode):
     target = str(node.get("reftarget", ""))
     if node.get("reftype") != "numref" or not target.startswith("tbl-"):
         return None
-    if _build_stamp(app).get("all_seed_studies", True):
+    from helpers.site.provenance import read_stamp
+
+    if read_stamp(app.srcdir).get("all_seed_studies", True):
         return None
     return nodes.inline("", "a table not shown in this build (its study is not in the data)",
                         classes=["absent-table-reference"])
