@@ -70,7 +70,7 @@ def test_check_only_reports_problems_and_writes_them(tmp_path, capsys):
     assert "nothing was built" in err.err
     problems = pd.read_csv(tmp_path / "out" / "intake-problems.csv")
     assert problems[["source", "column", "row"]].values.tolist() == [["outcomes.csv", "relapsed", 3]]
-    assert "| bad | outcomes.csv | relapsed | 3 |" in (tmp_path / "out" / "intake-report.md").read_text()
+    assert "| bad | outcomes.csv | relapsed | 1 | 3 |" in (tmp_path / "out" / "intake-report.md").read_text()
 
 
 def test_check_only_on_good_data(capsys):
@@ -281,3 +281,63 @@ def test_a_folder_of_excel_workbooks_is_read_like_csv(tmp_path):
 
 def test_build_regenerates_the_intake_files_without_changing_them():
     assert build.regenerate_intake_files() == 0, "data/template or data/examples was stale"
+
+
+# --------------------------------------------------------------------------- problems by cause
+
+def test_problems_are_grouped_by_cause_with_the_count_and_first_rows(tmp_path):
+    """A column of wrong codes is one cause: one line with its count and first rows, however many
+    rows hold it; the CSV keeps every row (issue 15: 462 lines from 4 causes before)."""
+    folder = tmp_path / "bad"
+    shutil.copytree(EXAMPLE, folder)
+    patients = pd.read_csv(folder / "patients.csv", dtype=str, keep_default_na=False)
+    patients["sex"] = "M"  # every one of the 64 rows
+    patients.loc[[6, 9], "age_years"] = "old"  # data rows 7 and 10
+    patients.to_csv(folder / "patients.csv", index=False)
+    report = intake.validate(folder)
+    n = len(patients)
+    assert len(report.problem_lines()) == n + 2
+    groups = report.problem_groups()
+    assert dict(groups[["column", "count"]].values.tolist()) == {"age_years": 2, "sex": n}
+    sex = groups.set_index("column").loc["sex"]
+    assert sex["first_rows"] == [1, 2, 3, 4, 5] and sex["first_value"] == "'M'"
+    lines = report.group_lines()
+    assert len(lines) == 2
+    line = next(x for x in lines if "column 'sex'" in x)
+    assert line.startswith("[bad] patients.csv: table 'patients', column 'sex': must be one of")
+    assert line.endswith(f"-- {n} times (rows 1, 2, 3, 4, 5 and {n - 5} more; first found 'M')")
+    text = report.text()
+    assert f"{n + 2} problem(s) from 2 cause(s)" in text and "counted from 1 below the header" in text
+    assert len(text.splitlines()) < 10  # one line per cause, not per row
+    markdown = report.markdown()
+    assert "| bad | patients.csv | age_years | 2 | 7, 10 |" in markdown
+
+
+def test_the_intake_reports_follow_up_as_the_site_does_checked_against_r(tmp_path):
+    """Reverse Kaplan–Meier median in months with its log-log 95 % CI, as R's survfit gives it
+    (the intake printed a plain median in days before, which disagreed with the survival chapter)."""
+    from r_oracle import SCRIPTS, run_rscript
+
+    if shutil.which("Rscript") is None:
+        pytest.skip("Rscript not installed")
+    report = intake.validate(EXAMPLE)
+    detail = report.readiness.set_index("analysis").loc["Follow-up", "detail"]
+    outcomes = pd.read_csv(EXAMPLE / "outcomes.csv")
+    given = pd.DataFrame({"followup_days": outcomes["followup_days"], "died": outcomes["died"].astype(int)})
+    r = run_rscript(SCRIPTS / "reverse_km_followup.R", {"outcomes": given})["followup"].iloc[0]
+    assert detail.startswith(f"median {r['median']:.1f} months by reverse Kaplan–Meier "
+                             f"(95% CI {r['lower']:.1f}–{r['upper']:.1f})")
+    months = outcomes["followup_days"] / (365.25 / 12)
+    assert f"range {months.min():.1f}–{months.max():.1f} months" in detail
+
+
+def test_a_folder_named_otherwise_than_study_id_is_said(tmp_path):
+    """The pages name a study by its folder; when the tables say another study_id the intake says
+    which name the pages will use (it was silent before, issue 15)."""
+    shutil.copytree(EXAMPLE, tmp_path / "mycentre")
+    report = intake.validate(tmp_path / "mycentre")
+    assert report.ok, report.text()
+    notes = report.notes[report.notes["note"].str.startswith("study_id is")]["note"].tolist()
+    assert notes == ["study_id is 'single-centre' in the tables, but the book names a study by its folder: "
+                     "the pages call it 'mycentre' (rename the folder to keep the other name)"]
+    assert not intake.validate(EXAMPLE).notes["note"].str.startswith("study_id is").any()

@@ -110,14 +110,31 @@ class IntakeReport:
         return Masker(self.folder, self.hidden_labels)(text)
 
     def problem_lines(self) -> list[str]:
+        """One line per problem (the full list, as in ``intake-problems.csv``)."""
+        return [_problem_line(p) for p in self.problems.to_dict("records")]
+
+    def problem_groups(self) -> pd.DataFrame:
+        """The problems grouped by root cause: one row per study, file, column and rule, with the
+        number of rows it concerns, the first rows and the first value found. A column of wrong
+        codes is one cause however many rows hold them, so the terminal and the report list causes,
+        and the CSV keeps every row."""
+        return problem_groups(self.problems)
+
+    def group_lines(self) -> list[str]:
+        """One line per cause (:meth:`problem_groups`); a cause of one problem reads as its line."""
         lines = []
-        for p in self.problems.to_dict("records"):
-            if contract._is_missing(p.get("table")):  # a folder's problem: no table to name
-                line = f"{p['source']}: {p['rule']}" + ("" if contract._is_missing(p.get("value"))
-                                                        else f" (found {p['value']})")
-            else:
-                line = contract._format_problem(p)
-            lines.append(f"[{p['study']}] {line}")
+        for g in self.problem_groups().to_dict("records"):
+            if g["count"] == 1:
+                lines.append(_problem_line(dict(g, row=g["first_rows"][0] if g["first_rows"] else None,
+                                                value=g["first_value"])))
+                continue
+            more = g["count"] - len(g["first_rows"])
+            rows = ("rows " + ", ".join(str(r) for r in g["first_rows"]) + (f" and {more} more" if more else "")
+                    if g["first_rows"] else "")
+            found = "" if contract._is_missing(g["first_value"]) else f"first found {g['first_value']}"
+            detail = "; ".join(x for x in (rows, found) if x)
+            lines.append(_problem_line(dict(g, row=None, value=None))
+                         + f" -- {g['count']} times" + (f" ({detail})" if detail else ""))
         return lines
 
     def text(self) -> str:
@@ -125,8 +142,10 @@ class IntakeReport:
                f"{'y' if len(self.studies) == 1 else 'ies'}"
                + (f" ({', '.join(self.shown(s) for s in self.studies)})" if self.studies else "")]
         if not self.ok:
-            out.append(f"{len(self.problems)} problem(s) - nothing is built until they are fixed:")
-            out += ["  " + line for line in self.problem_lines()]
+            causes = len(self.problem_groups())
+            out.append(f"{len(self.problems)} problem(s) from {causes} cause(s) - nothing is built until they "
+                       f"are fixed. {ROW_MEANING} Every row is listed in intake-problems.csv.")
+            out += ["  " + line for line in self.group_lines()]
         for n in self.notes.to_dict("records"):
             out.append(f"  note [{n['study']}] {n['source']}: {n['note']}")
         if len(self.readiness):
@@ -138,11 +157,15 @@ class IntakeReport:
     def markdown(self) -> str:
         lines = [f"# Intake report: `{self.shown(self.folder.name)}`", ""]
         if not self.ok:
-            lines += [f"**{len(self.problems)} problem(s); the book was not built.**", "",
-                      "| Study | File | Column | Row | Rule | Value |", "|---|---|---|---|---|---|"]
-            for p in self.problems.to_dict("records"):
-                lines.append("| " + " | ".join(_md(x) for x in (p["study"], p["source"], p["column"],
-                                                                 p["row"], p["rule"], p["value"])) + " |")
+            groups = self.problem_groups()
+            lines += [f"**{len(self.problems)} problem(s) from {len(groups)} cause(s); the book was not built.** "
+                      f"{ROW_MEANING} Every row is listed in `intake-problems.csv`.", "",
+                      "| Study | File | Column | Rows | First rows | Rule | First value |",
+                      "|---|---|---|---|---|---|---|"]
+            for g in groups.to_dict("records"):
+                first = ", ".join(str(r) for r in g["first_rows"])
+                lines.append("| " + " | ".join(_md(x) for x in (g["study"], g["source"], g["column"], g["count"],
+                                                                 first, g["rule"], g["first_value"])) + " |")
             lines.append("")
         if len(self.notes):
             lines += ["## Notes from loading", ""] + [f"- **{_md(n['study'])}**, {_md(n['source'])}: {_md(n['note'])}"
@@ -153,6 +176,40 @@ class IntakeReport:
             lines += ["| " + " | ".join(_md(r[c]) for c in ("study", "analysis", "status", "detail")) + " |"
                       for r in self.readiness.to_dict("records")]
         return "\n".join(lines) + "\n"
+
+
+#: What "row" means wherever the intake names one.
+ROW_MEANING = ("A row is a data row of the file, counted from 1 below the header (CSV line = row + 1; "
+               "a workbook names the sheet and cell instead).")
+#: How many rows a grouped problem names before "and N more".
+FIRST_ROWS = 5
+_GROUP_KEY = ["study", "source", "table", "column", "rule"]
+
+
+def _problem_line(p: dict) -> str:
+    if contract._is_missing(p.get("table")):  # a folder's problem: no table to name
+        line = f"{p['source']}: {p['rule']}" + ("" if contract._is_missing(p.get("value"))
+                                                else f" (found {p['value']})")
+    else:
+        line = contract._format_problem(p)
+    return f"[{p['study']}] {line}"
+
+
+def problem_groups(problems: pd.DataFrame) -> pd.DataFrame:
+    """``problems`` (study + :data:`PROBLEM_COLUMNS`) grouped by study, file, table, column and rule,
+    in the order each cause first appears: ``count`` (problems), ``first_rows`` (up to
+    :data:`FIRST_ROWS` row numbers, ascending) and ``first_value`` (the value of the first problem)."""
+    columns = [*_GROUP_KEY, "count", "first_rows", "first_value"]
+    if problems.empty:
+        return pd.DataFrame(columns=columns)
+    keyed = problems.assign(**{c: problems[c].astype(object).where(problems[c].notna(), "") for c in _GROUP_KEY})
+    groups = []
+    for key, group in keyed.groupby(_GROUP_KEY, sort=False):
+        rows = sorted(int(r) for r in group["row"].dropna())
+        record = dict(zip(_GROUP_KEY, (k if k != "" else None for k in key)))
+        groups.append(dict(record, count=len(group), first_rows=rows[:FIRST_ROWS],
+                           first_value=group["value"].iloc[0]))
+    return pd.DataFrame(groups, columns=columns)
 
 
 def _md(value) -> str:
@@ -173,13 +230,25 @@ def expected_cohorts(study: str) -> Optional[list[str]]:
     return sorted(pd.read_csv(path, dtype=str, keep_default_na=False, usecols=["cohort"])["cohort"].unique())
 
 
+def study_name_notes(study: str, cohort: contract.Cohort) -> list[dict]:
+    """A note when the tables' ``study_id`` is not the folder's name: the book names a study by its
+    folder, so the reader is told which name the pages will use instead of finding out there."""
+    named = sorted(set(cohort["patients"]["study_id"].astype(str)) - {study})
+    if not named:
+        return []
+    return [dict(study=study, source=cohort.files.get("patients", "patients.csv"), table="patients",
+                 note=f"study_id is {', '.join(repr(v) for v in named)} in the tables, but the book names a "
+                      f"study by its folder: the pages call it {study!r} (rename the folder to keep the other name)")]
+
+
 def _intake_problems(study: str, cohort: contract.Cohort) -> list[dict]:
     problems = []
     # one study per folder
     ids = {}
     for name, frame in cohort.items():
-        for pos, value in enumerate(frame["study_id"]):
-            ids.setdefault(value, {}).setdefault(name, []).append(pos + 1)
+        file_rows = _file_rows(cohort, name)
+        for value, positions in frame.groupby("study_id", sort=False).indices.items():
+            ids.setdefault(value, {})[name] = [file_rows[i] for i in positions]
     if len(ids) > 1:
         main = max(ids, key=lambda v: sum(len(r) for r in ids[v].values()))
         for value, tables in ids.items():
@@ -433,6 +502,20 @@ def _masked_warning(warning: Warning, masker: Masker) -> Warning:
         return contract.ContractWarning(masked)
 
 
+def followup_text(cohort: contract.Cohort) -> str:
+    """Median follow-up as the site reports it (reverse Kaplan–Meier, months from infusion, with its
+    95 % CI and the range of observed times), so the intake and the pages print the same number."""
+    from helpers.clinical.outcomes import outcome_frame
+    from helpers.plots.survival import format_bound
+    from helpers.stats.survival import median_followup
+
+    frame, _ = outcome_frame(cohort)
+    follow = median_followup(frame["os_time"], frame["os_event"])
+    return (f"median {format_bound(follow['median'])} months by reverse Kaplan–Meier (95% CI "
+            f"{format_bound(follow['lower'])}–{format_bound(follow['upper'])}), range {follow['min']:.1f}–"
+            f"{follow['max']:.1f} months, as the survival chapter reports it")
+
+
 def readiness(study: str, cohort: contract.Cohort) -> list[dict]:
     """What each analysis can do with one study's data: ok, degraded (and why) or absent."""
     rows = []
@@ -479,8 +562,7 @@ def readiness(study: str, cohort: contract.Cohort) -> list[dict]:
                 detail += f"; {n - readable} patient(s) without a readable assessment are counted as not evaluable"
         add(analysis, "ok" if covered == n or table in ("labs", "kinetics") else "ok (partial)", detail)
     deaths, relapses = int(outcomes["died"].sum()), int(outcomes["relapsed"].sum())
-    follow = outcomes["followup_days"]
-    add("Follow-up", "ok", f"median {follow.median():.0f} days (range {follow.min():.0f} to {follow.max():.0f})")
+    add("Follow-up", "ok", followup_text(cohort))
     if deaths == 0:
         add("Overall survival", "degraded",
             "every patient is censored (no death): survival stays at 100%, medians are not reached and "
@@ -527,6 +609,7 @@ def validate(folder: str | Path, *, absolute_dates: bool = False) -> IntakeRepor
                 notes += _warning_notes(study, caught, notes, Masker(folder, hidden))
                 continue
             notes += [dict(study=study, **n) for n in cohort.notes.to_dict("records")]
+            notes += study_name_notes(study, cohort)
             notes += ignored_file_notes(study, path, cohort.files.values())
             labelled, shaped = cohort_label_notes(study, cohort)
             notes, hidden = notes + labelled, hidden + shaped
