@@ -495,7 +495,185 @@ def survival_section(book: ChapterContext, study: str) -> Optional[pd.DataFrame]
                                     risk_times=list(np.arange(0, horizon + 1, 6 if horizon <= 36 else 12)),
                                     test_text=test_text)
         show(figures.show(stamp(figure, patients)))
+    responders = frame[frame["responder"].astype(bool)]
+    competing_risks_section(book, study, responders, order, patients)
+    for endpoint, used, time, event in (("Overall survival", frame, "os_time", "os_event"),
+                                        ("Leukaemia-free survival", responders, "lfs_time", "lfs_event")):
+        cox_section(book, study, endpoint, used, time, event, order, patients)
+    transplant_section(book, study, responders, patients)
     return frame
+
+
+# --------------------------------------------------------------------------
+# Survival models on any cohort: competing risks, Cox, transplant after CAR-T
+# --------------------------------------------------------------------------
+
+#: Patients-table columns a model of a reader's cohort may adjust for, in the order they are
+#: offered, with the scale a hazard ratio is given per (numbers) or the level compared (yes/no).
+MODEL_COVARIATES = {
+    "age_years": ("Age, per 10 years", 10.0), "sex": ("Male (vs female)", None),
+    "prior_lines": ("Prior lines of therapy, per line", 1.0),
+    "marrow_blasts_pct": ("Marrow blasts, per 10 %", 10.0),
+    "extramedullary_disease": ("Extramedullary disease (vs none)", None),
+    "high_risk_genetics": ("High-risk genetics", None), "abl_kd_mutation": ("ABL1 KD mutation", None),
+    "tregs_high": ("High regulatory T cells", None),
+}
+#: Events a model needs per term it estimates (the usual rule of thumb; fewer gives unstable fits).
+EVENTS_PER_TERM = 10
+
+
+def _covariate_column(values: pd.Series, column: str) -> Optional[pd.Series]:
+    """The covariate as a model term (numbers scaled, yes/no as 0/1), or None when unusable."""
+    _, per = MODEL_COVARIATES[column]
+    if per is not None:
+        return pd.to_numeric(values, errors="coerce") / per
+    if column == "sex":
+        return values.map({"male": 1.0, "female": 0.0})
+    if column == "extramedullary_disease":
+        return values.map({"none": 0.0, "cns": 1.0, "non_cns": 1.0})
+    return values.map({True: 1.0, False: 0.0})
+
+
+def model_design(used: pd.DataFrame, events: int, order: Sequence[str]) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+    """Terms of a survival model of a reader's cohort: cohort indicators against the largest
+    cohort first, then the patients-table covariates in :data:`MODEL_COVARIATES` order, at most
+    one term per :data:`EVENTS_PER_TERM` events. A covariate missing for any analysed patient is
+    not used (the fit would drop those patients silently), nor one that takes a single value.
+    Returns (design frame, labels of the terms, the table of every candidate and its fate)."""
+    budget = max(1, events // EVENTS_PER_TERM)
+    design, labels, fate = pd.DataFrame(index=used.index), {}, []
+    groups = [c for c in order if c in set(used["cohort"])]
+    candidates = [(f"cohort_{i}", f"{c} (vs {groups[0]})", (used["cohort"] == c).astype(float))
+                  for i, c in enumerate(groups[1:], start=1)]
+    for column in MODEL_COVARIATES:
+        if column in used.columns:
+            candidates.append((column, MODEL_COVARIATES[column][0], _covariate_column(used[column], column)))
+    for term, label, values in candidates:
+        missing = int(values.isna().sum())
+        if missing:
+            fate.append({"Term": label, "In the model": "no", "Why": f"missing for {missing} of {len(used)} patients"})
+        elif values.nunique() < 2:
+            fate.append({"Term": label, "In the model": "no", "Why": "one value for every patient"})
+        elif len(labels) >= budget:
+            fate.append({"Term": label, "In the model": "no",
+                         "Why": f"{events} events allow {budget} term(s) at {EVENTS_PER_TERM} events per term"})
+        else:
+            design[term], labels[term] = values, label
+            fate.append({"Term": label, "In the model": "yes", "Why": ""})
+    return design, labels, pd.DataFrame(fate, columns=["Term", "In the model", "Why"])
+
+
+def competing_risks_section(book: ChapterContext, study: str, responders: pd.DataFrame, order: Sequence[str],
+                            patients: pd.DataFrame) -> dict:
+    """Relapse and death in remission among responders: Aalen–Johansen cumulative incidence per
+    cohort beside 1 − Kaplan–Meier, Gray's test between cohorts, and the Fine–Gray model of
+    relapse on the same terms the Cox models use. Returns what was computed (``gray``: cause ->
+    test, ``fine_gray``, ``labels``)."""
+    from helpers import stats
+    from helpers.plots import survival as sv
+
+    title = f"Study {study}: relapse and death in remission among responders"
+    computed = {"gray": {}}
+    if responders.empty:
+        show(no_data_note(title, ["a patient who reached remission"]))
+        return computed
+    status = responders["cr_status"].astype(int)
+    relapses, deaths = int((status == 1).sum()), int((status == 2).sum())
+    if relapses + deaths == 0:
+        show(book.notice(f"{title}: no relapse and no death in remission among {len(responders)} responders; "
+                         "no cumulative incidence rises above 0.", title="No event"))
+        return computed
+    groups = [c for c in order if c in set(responders["cohort"])]
+    rows = []
+    for cause, name in ((1, "Relapse"), (2, "Death in remission")):
+        curves = stats.cif_by_group(responders, "lfs_time", "cr_status", "cohort", cause=cause, order=groups)
+        table = sv.rate_table(curves, [12, 24], what="CI").assign(Event=name)
+        rows.append(table)
+        test_text = None
+        count = relapses if cause == 1 else deaths
+        if len(groups) >= 2 and count:
+            gray = stats.gray_test(responders["lfs_time"], responders["cr_status"], responders["cohort"], cause=cause)
+            computed["gray"][cause] = gray
+            test_text = (f"Gray's test: chi-square {gray['statistic']:.2f} on {gray['df']} df, "
+                         f"P = {stats.format_p(gray['p_value'])}")
+        naive = [stats.one_minus_km(responders.loc[responders["cohort"] == c, "lfs_time"],
+                                    responders.loc[responders["cohort"] == c, "cr_status"], cause, label=c)
+                 for c in groups]
+        horizon = float(np.ceil(responders["lfs_time"].max() / 6) * 6)
+        figure = sv.survival_figure(curves, title=f"Study {study}: cumulative incidence of {name.lower()}, responders",
+                                    y_title=f"Cumulative incidence of {name.lower()}", test_text=test_text,
+                                    risk_times=list(np.arange(0, horizon + 1, 6 if horizon <= 36 else 12)),
+                                    comparison=naive)
+        show(figures.show(stamp(figure, patients)))
+    note = (f"{relapses} relapses and {deaths} deaths in remission among {len(responders)} responders. "
+            "Aalen–Johansen estimates; 95% CI on the log(−log) scale from cmprsk's variance.")
+    show(tables.show_table(pd.concat(rows, ignore_index=True), caption=f"{title}: cumulative incidence", note=note))
+    if relapses == 0 or deaths == 0:
+        show(book.notice(f"{title}: the Fine–Gray model needs both relapses and competing deaths "
+                         f"({relapses} relapses, {deaths} deaths in remission).", title="Not computable"))
+        return computed
+    design, labels, fate = model_design(responders, relapses, order)
+    show(tables.show_table(fate, caption=f"{title}: terms offered to the Fine–Gray model of relapse"))
+    if not labels:
+        show(book.notice(f"{title}: no term can be estimated (see the table above).", title="Not computable"))
+        return computed
+    data = pd.concat([responders[["lfs_time", "cr_status"]], design], axis=1)
+    fg = stats.fine_gray(data, "lfs_time", "cr_status", list(labels), failcode=1)
+    show(tables.show_table(fg.hazard_ratios(labels), caption=f"{title}: Fine–Gray model of relapse",
+                           note=f"{fg.events} relapses, {fg.competing} deaths in remission, converged = "
+                                f"{fg.converged}; sandwich standard errors as cmprsk::crr."))
+    return dict(computed, fine_gray=fg, labels=labels)
+
+
+def cox_section(book: ChapterContext, study: str, endpoint: str, used: pd.DataFrame, time: str, event: str,
+                order: Sequence[str], patients: pd.DataFrame):
+    """A Cox model of one endpoint on the cohort and the patients-table covariates
+    (:func:`model_design`), its hazard ratios as a table and a forest plot, and the
+    proportional-hazards tests of cox.zph. Returns the fit (None when not computable)."""
+    from helpers import stats
+    from helpers.plots import survival as sv
+
+    title = f"Study {study}: Cox model of {endpoint.lower()}"
+    events = int(used[event].astype(bool).sum()) if len(used) else 0
+    if events == 0:
+        show(book.notice(f"{title}: no event among {len(used)} patients; no hazard ratio is estimable.",
+                         title="Not computable"))
+        return None
+    design, labels, fate = model_design(used, events, order)
+    show(tables.show_table(fate, caption=f"{title}: terms offered to the model"))
+    if not labels:
+        show(book.notice(f"{title}: no term can be estimated (see the table above).", title="Not computable"))
+        return None
+    data = pd.concat([used[[time]], used[event].astype(int).rename(event), design], axis=1)
+    cox = stats.cox_model(data, time, event, list(labels))
+    show(tables.show_table(cox.hazard_ratios(labels), caption=title,
+                           note=f"{cox.n} patients, {cox.events} events; Efron ties; likelihood-ratio test "
+                                f"chi-square {cox.lr_statistic:.2f} on {cox.lr_df} df, P = {stats.format_p(cox.lr_p)}."))
+    show(figures.show(stamp(sv.forest_plot(cox.table, title=f"{title}: hazard ratios", labels=labels), patients)))
+    zph = stats.zph_for(cox, transform="km", labels=labels)
+    show(tables.show_table(zph.table.round(4), caption=f"{title}: proportional-hazards tests (cox.zph, KM time scale)"))
+    return cox
+
+
+def transplant_section(book: ChapterContext, study: str, responders: pd.DataFrame, patients: pd.DataFrame) -> None:
+    """Allo-HSCT after CAR-T among responders, analysed three ways (naive, time-dependent,
+    landmark at 3 months), so the immortal time before a transplant is shown, not hidden."""
+    from helpers import stats
+
+    title = f"Study {study}: allo-HSCT after CAR-T and leukaemia-free survival"
+    exposed = int(responders["hsct_time"].notna().sum()) if len(responders) else 0
+    events = int(responders["lfs_event"].astype(bool).sum()) if len(responders) else 0
+    if exposed == 0 or exposed == len(responders) or events == 0:
+        show(book.notice(f"{title}: not computable ({exposed} of {len(responders)} responders transplanted after "
+                         f"CAR-T, {events} LFS events); the comparison needs both groups and an event.",
+                         title="Not computable"))
+        return
+    data = responders.assign(lfs_event=responders["lfs_event"].astype(int))
+    tx = stats.immortal_time_comparison(data, time="lfs_time", event="lfs_event", exposure_time="hsct_time",
+                                        landmark_at=3.0)
+    show(tables.show_table(tx["table"], caption=title,
+                           note=f"{tx['n_exposed']} transplanted responders contribute {tx['immortal_months']:.0f} "
+                                "patient-months of immortal time before their transplant."))
 
 
 # --------------------------------------------------------------------------

@@ -1,0 +1,92 @@
+"""Every survival method on a reader's cohort (issue 15): competing risks, Gray's test,
+Fine–Gray, Cox with the patients-table covariates and its PH tests, and transplant after
+CAR-T, run by ``own_data.survival_section`` on a cohort the book does not reproduce and
+checked against R (survival::coxph, cmprsk::cuminc and crr) fitted on the same design."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import chapters
+from helpers.chapters import own_data
+from helpers.clinical.outcomes import outcome_frame
+from helpers.synthetic import registry
+from r_oracle import SCRIPTS, run_rscript
+
+
+@pytest.fixture(scope="module")
+def three_cohorts(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("own") / "data"
+    registry.write(registry.Shape("three", 400, tables=("patients", "responses", "treatments", "outcomes")), folder)
+    book = chapters.setup("t", folder)
+    frame, _ = outcome_frame(book.cohort("three"))
+    return book, frame
+
+
+def test_the_design_keeps_ten_events_per_term_and_never_drops_a_patient(three_cohorts):
+    _, frame = three_cohorts
+    order = own_data.cohort_order(frame)
+    for events in (9, 10, 25, 10_000):
+        design, labels, fate = own_data.model_design(frame, events, order)
+        usable = int((~fate["Why"].str.startswith(("missing", "one value"))).sum())
+        assert len(labels) == min(max(1, events // 10), usable)
+        assert (fate["In the model"] == "yes").sum() == len(labels)
+        assert len(design) == len(frame) and not design.isna().any().any()
+        assert list(labels)[:2] == ["cohort_1", "cohort_2"] or len(labels) < 2  # cohorts come first
+    incomplete = frame.assign(age_years=frame["age_years"].where(frame.index % 7 != 0))
+    _, labels, fate = own_data.model_design(incomplete, 10_000, own_data.cohort_order(frame))
+    age = fate.set_index("Term").loc["Age, per 10 years"]
+    assert "age_years" not in labels and age["Why"] == f"missing for {int((frame.index % 7 == 0).sum())} of {len(frame)} patients"
+
+
+def test_survival_models_of_a_readers_cohort_agree_with_r(three_cohorts, capsys):
+    if shutil.which("Rscript") is None:
+        pytest.skip("Rscript not installed")
+    book, frame = three_cohorts
+    order = own_data.cohort_order(frame)
+    patients = book.cohort("three")["patients"]
+    responders = frame[frame["responder"].astype(bool)]
+    fits, inputs = {}, {}
+    for name, used, time, event in (("os", frame, "os_time", "os_event"), ("lfs", responders, "lfs_time", "lfs_event")):
+        fits[name] = own_data.cox_section(book, "three", name, used, time, event, order, patients)
+        design, labels, _ = own_data.model_design(used, int(used[event].astype(bool).sum()), order)
+        assert list(labels) == list(fits[name].table["term"])
+        inputs[name] = pd.concat([used[[time]], used[event].astype(int), design], axis=1)
+    competing = own_data.competing_risks_section(book, "three", responders, order, patients)
+    design, labels, _ = own_data.model_design(responders, int((responders["cr_status"] == 1).sum()), order)
+    inputs["competing"] = pd.concat([responders[["lfs_time", "cr_status", "cohort"]], design], axis=1)
+    out = capsys.readouterr().out
+    assert "Study three: Cox model of os" in out and set(competing["gray"]) == {1, 2}
+    r = run_rscript(SCRIPTS / "own_survival.R", inputs)
+    for row in r["cox"].to_dict("records"):
+        ours = fits[row["model"]].table.set_index("term").loc[row["term"]]
+        assert np.isclose(ours["coef"], row["coef"], rtol=0, atol=1e-6), row
+        assert np.isclose(ours["se"], row["se"], rtol=0, atol=1e-6), row
+    for row in r["gray"].to_dict("records"):
+        ours = competing["gray"][int(row["cause"])]
+        assert np.isclose(ours["statistic"], row["statistic"], rtol=1e-8), row
+        assert np.isclose(ours["p_value"], row["p"], rtol=1e-6, atol=1e-12), row
+    fg = competing["fine_gray"].table.set_index("term")
+    for row in r["fine_gray"].to_dict("records"):
+        assert np.isclose(fg.loc[row["term"], "coef"], row["coef"], rtol=0, atol=1e-6), row
+        assert np.isclose(fg.loc[row["term"], "se"], row["se"], rtol=0, atol=1e-6), row
+
+
+def test_the_survival_section_shows_every_method_on_the_worked_example(capsys):
+    """One cohort, no comparison: the competing-risks curves, both Cox models with their PH tests
+    and the three transplant analyses are still there (the section had only KM and log-rank)."""
+    from helpers.paths import DATA_DIR
+
+    book = chapters.setup("t", DATA_DIR / "examples" / "single-centre")
+    own_data.survival_section(book, "single-centre")
+    out = capsys.readouterr().out
+    for expected in ("cumulative incidence of relapse, responders", "cumulative incidence of death in remission",
+                     "Fine–Gray model of relapse", "Cox model of overall survival: terms offered",
+                     "Cox model of leukaemia-free survival: proportional-hazards tests",
+                     "Time-dependent covariate (counting process)", "Landmark at 3 months"):
+        assert expected in out, expected
+    assert "Gray's test" not in out  # one cohort: no test between cohorts
