@@ -15,7 +15,7 @@ from bs4 import BeautifulSoup
 from helpers.paths import BUILD_DIR
 from helpers.plots import tables
 from helpers.site import build
-from helpers.site.cell_tags import site_notebook
+from helpers.site.cell_tags import reproduces_a_seed_study, seed_section_cells, site_notebook
 
 HTML = BUILD_DIR / "html"
 # The chapters that analyse data (the data dictionary and the ledger page are reference pages).
@@ -197,3 +197,37 @@ def test_a_download_carries_its_origin_as_a_parseable_first_column(tmp_path):
     assert unsaid.origin == tables.NOT_STATED
     with pytest.raises(ValueError):
         tables.show_table(frame, origin="made up")
+
+
+def test_seed_sections_vanish_from_a_build_without_seed_studies():
+    """Issue 15: on a centre's own cohort the chapters' reproductions of the papers are not the
+    page's spine. A section whose code only reproduces a seed study is dropped, prose included;
+    a section with any other code stays, and so does everything when a seed study is present."""
+    md = nbformat.v4.new_markdown_cell
+    nb = notebook(
+        md("# Survival"),                                                              # 0 kept: setup code
+        code('book = chapters.setup("survival", data_dir)'),
+        md("## Study 000: the letter's curves\nThe letter reports..."),                # 2-5 seed section
+        code('has_000 = book.require("000", ["responses"], analysis="Study 000: survival")'),
+        code('if has_000:\n    display(curves)'),
+        md("### Why 1 − KM overstates\nprose"),                                         # 5-6 seed subsection
+        code('if has_000 and book.require("004"):\n    display(naive)'),
+        md("## A simulation anyone can run"),                                          # 7-8 not seed
+        code('sim = stats.immortal_time_simulation(book.rng())'),
+        md("## Mixed\nprose"),                                                          # 9 kept (has plain code)
+        md("### Seed part"),                                                            # 10-11 seed subsection
+        code('if has_003:\n    show(x)'),
+        code('own_data.survival_section(book, study)'),                                 # 12 under "Seed part"? no:
+        md("## Assumptions\nonly prose"),                                               # 13 kept: no code
+    )
+    dropped = seed_section_cells(nb.cells)
+    # cell 12 belongs to "### Seed part" (cells 10-12), which therefore holds plain code and stays
+    assert dropped == {2, 3, 4, 5, 6}
+    shown = site_notebook(nb, seed_studies=False)
+    assert [cell.source.split("\n")[0] for cell in shown.cells if cell.cell_type == "markdown"] == [
+        "# Survival", "## A simulation anyone can run", "## Mixed", "### Seed part", "## Assumptions"]
+    assert len(site_notebook(nb).cells) == len(nb.cells)  # seed studies present: nothing dropped
+    assert reproduces_a_seed_study('has_004 = book.require("004")\nif has_004:\n    x()')
+    assert not reproduces_a_seed_study('if has_004:\n    x()\ny = 1')
+    assert not reproduces_a_seed_study('if transplanted:\n    x()')
+    assert not reproduces_a_seed_study('%matplotlib inline')

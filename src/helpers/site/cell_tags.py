@@ -22,6 +22,14 @@ The convention, in order (the first rule that applies decides):
    ledger page. A chapter author who wants a recording step off the page writes it in a cell of
    its own that displays nothing; a cell that records and also shows a table stays, hidden.
 5. ``hide-input`` for every other code cell: the output is shown, the code sits behind a toggle.
+
+**Seed sections.** A section of a chapter (a heading and the cells up to the next heading) whose
+code cells all reproduce a seed study is a *seed section*: each of its code cells only assigns
+``has_<study> = book.require(...)`` or runs under ``if has_<study>:`` / ``if book.require(...):``.
+On a build whose data hold none of the studies the book reproduces (a centre's own cohort),
+:func:`site_notebook` drops the seed sections, prose included, so the reader's cohort is the page
+and not the last section after a run of "no data" notes. A section with any other code cell stays
+(its seed subsections are judged on their own), and so does prose under a heading without code.
 """
 
 from __future__ import annotations
@@ -96,11 +104,66 @@ def display_tag(cell) -> str | None:
     return "hide-input"
 
 
-def site_notebook(notebook):
+def _seed_guard(node: ast.AST) -> bool:
+    """Whether an ``if`` test is a seed study's guard: a ``has_<study>`` name or a ``book.require``
+    call, alone or combined with ``and``/``or``/``not``."""
+    if isinstance(node, ast.Name):
+        return node.id.startswith("has_")
+    if isinstance(node, ast.Call):
+        return _names(node.func)[:2] == ["require", "book"]
+    if isinstance(node, ast.BoolOp):
+        return any(_seed_guard(value) for value in node.values)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        return _seed_guard(node.operand)
+    return False
+
+
+def reproduces_a_seed_study(source: str) -> bool:
+    """Whether a code cell only reproduces a seed study: every statement is ``has_<study> =
+    book.require(...)`` or an ``if`` under a seed guard (:func:`_seed_guard`)."""
+    tree = _syntax(source)
+    if tree is None or not tree.body:
+        return False
+    for statement in tree.body:
+        if isinstance(statement, ast.If) and _seed_guard(statement.test):
+            continue
+        if (isinstance(statement, ast.Assign) and isinstance(statement.value, ast.Call)
+                and _seed_guard(statement.value)
+                and all(isinstance(t, ast.Name) and t.id.startswith("has_") for t in statement.targets)):
+            continue
+        return False
+    return True
+
+
+def _heading_level(cell) -> int:
+    """The level of the heading a markdown cell opens with (0: not a heading)."""
+    if cell.cell_type != "markdown":
+        return 0
+    first = cell.source.lstrip("\n").split("\n", 1)[0]
+    marks = len(first) - len(first.lstrip("#"))
+    return marks if 0 < marks <= 6 and first[marks:marks + 1] == " " else 0
+
+
+def seed_section_cells(cells) -> set[int]:
+    """Indices of the cells of every seed section (see the module docstring), innermost first:
+    a section is a seed section when it holds code and all of its code, subsections included,
+    reproduces a seed study."""
+    headings = [(i, _heading_level(cell)) for i, cell in enumerate(cells) if _heading_level(cell)]
+    dropped: set[int] = set()
+    for position, (start, level) in enumerate(headings):
+        end = next((i for i, other in headings[position + 1:] if other <= level), len(cells))
+        code = [cells[i] for i in range(start, end) if cells[i].cell_type == "code"]
+        if code and all(reproduces_a_seed_study(cell.source) for cell in code):
+            dropped.update(range(start, end))
+    return dropped
+
+
+def site_notebook(notebook, *, seed_studies: bool = True):
     """The notebook as the site shows it: ``notebook`` (an nbformat node, or the bytes of an
-    ``.ipynb`` file) with the display tags of the module's convention. Bytes in, bytes out (as
-    :func:`nbformat.write` writes them; bytes without a cell to tag come back as they were); a
-    node in, a new node out."""
+    ``.ipynb`` file) with the display tags of the module's convention, and without its seed
+    sections when ``seed_studies`` is False (the data hold none of the studies the book
+    reproduces). Bytes in, bytes out (as :func:`nbformat.write` writes them; bytes without a
+    cell to change come back as they were); a node in, a new node out."""
     as_bytes = isinstance(notebook, (bytes, bytearray))
     if as_bytes:
         text = bytes(notebook).decode("utf-8")
@@ -110,6 +173,10 @@ def site_notebook(notebook):
     else:
         node = copy.deepcopy(notebook)
     changed = False
+    if not seed_studies:
+        dropped = seed_section_cells(node.cells)
+        node.cells = [cell for i, cell in enumerate(node.cells) if i not in dropped]
+        changed = bool(dropped)
     for cell in node.cells:
         if cell.cell_type != "code":
             continue

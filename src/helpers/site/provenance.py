@@ -90,6 +90,19 @@ def holds_every_seed_study(data_dir: Path) -> bool:
     return set(register_studies(REGISTER_CSV)) <= present
 
 
+def holds_a_seed_study(data_dir: Path) -> bool:
+    """Whether the data folder holds at least one study the book reproduces; without one the site
+    drops the chapters' seed sections (:func:`helpers.site.cell_tags.site_notebook`)."""
+    from helpers.chapters.context import cohort_folders, register_studies
+    from helpers.paths import REGISTER_CSV
+
+    try:
+        present = set(cohort_folders(Path(data_dir)))
+    except FileNotFoundError:
+        return False
+    return bool(set(register_studies(REGISTER_CSV)) & present)
+
+
 def stamp_path(site_source: Path) -> Path:
     """Where the staged site keeps the build stamp (as JSON, with its one-line form as ``line``)."""
     return Path(site_source) / "_static" / "build-stamp.json"

@@ -87,8 +87,10 @@ from .standardized import (  # noqa: F401
     standardized_difference_from_summary,
 )
 from .survival import (  # noqa: F401
+    COX_TIES,
     Z95,
     CoxResult,
+    ExactCoxFit,
     KaplanMeier,
     LogRankResult,
     ZphResult,
