@@ -33,15 +33,30 @@ def _children() -> dict[int, list[int]]:
 
 def tree_rss(pid: int) -> int:
     """Bytes resident in ``pid`` and its descendants now."""
-    tree, total, todo = _children(), 0, [pid]
+    return tree_memory(pid)[0]
+
+
+def _pss(pid: int) -> int:
+    """Proportional set size of one process in bytes: each page shared by k processes counts 1/k."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def tree_memory(pid: int) -> tuple[int, int]:
+    """(summed RSS, summed PSS) in bytes of ``pid`` and its descendants now. The RSS sum counts a
+    page shared by forked processes once per process; the PSS sum counts it once in all."""
+    tree, rss, pss, todo = _children(), 0, 0, [pid]
     while todo:
         current = todo.pop()
         try:
-            total += int(Path(f"/proc/{current}/statm").read_text().split()[1]) * PAGE
-        except OSError:
+            rss += int(Path(f"/proc/{current}/statm").read_text().split()[1]) * PAGE
+            pss += _pss(current)
+        except (OSError, ValueError):
             pass
         todo += tree.get(current, [])
-    return total
+    return rss, pss
 
 
 def run_measured(command: list[str], interval: float = 0.1, **kwargs) -> tuple[float, int, str, int]:

@@ -17,10 +17,14 @@ It measures, on this machine, in one run:
 
 and prints one table: the ratio (3) / (2), the target being **under 3**, the heaviest page of
 each site (target under 400 KB), the peak memory of each build (target under 4 GB) and the
-seconds of every chapter. Memory is measured two ways: the peak of the summed resident set of
-the build's whole process tree (the build, its workers, kernels, Sphinx, Chromium), sampled every
-0.2 s with psutil -- the number the 4 GB target is about; it counts pages shared between
-processes once per process, so it errs high -- and the largest single process
+seconds of every chapter and of each phase (validation before the build, the build's warm-up that
+validates the cohorts once for its workers, the chapters, the site; from when the build's lines
+arrive). Memory is measured three ways, over the build's whole process tree (the build, its
+workers, kernels, Sphinx, Chromium) sampled every 0.2 s from /proc: the peak of the summed
+proportional set size (PSS: a page shared by k forked processes counts 1/k in each, so the sum
+is the memory the machine needed) -- the number the 4 GB target is judged on; the peak of the
+summed resident set (a shared page counts once per process, so it errs high once workers and
+kernels are forked from a process holding the cohorts); and the largest single process
 (``ru_maxrss`` of the waited-for children, from ``resource.getrusage``). Both builds execute
 every chapter (``--force``), build the site strictly, draw the static figures and
 run the privacy check. It also reports the chapters the registry build showed as
@@ -48,6 +52,9 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from measure import tree_memory  # noqa: E402
 
 from helpers.synthetic import registry  # noqa: E402
 
@@ -57,49 +64,61 @@ RSS_TARGET_GB = 4.0
 
 
 class TreeMemory:
-    """Peak of the summed resident set of a process and all its descendants, sampled."""
+    """Peaks of the summed RSS and of the summed PSS of a process and all its descendants, sampled."""
 
     def __init__(self, pid: int, every: float = 0.2):
-        self.root, self.every, self.peak = psutil.Process(pid), every, 0
+        self.pid, self.every, self.peak_rss, self.peak_pss = pid, every, 0, 0
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
 
     def _sample(self) -> None:
         while not self._done.is_set():
-            try:
-                tree = [self.root, *self.root.children(recursive=True)]
-            except psutil.NoSuchProcess:
-                return
-            total = 0
-            for process in tree:
-                try:
-                    total += process.memory_info().rss
-                except (psutil.NoSuchProcess, psutil.AccessDenied):
-                    pass
-            self.peak = max(self.peak, total)
+            rss, pss = tree_memory(self.pid)
+            self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
             self._done.wait(self.every)
 
-    def stop(self) -> int:
+    def stop(self) -> tuple[int, int]:
         self._done.set()
         self._thread.join()
-        return self.peak
+        return self.peak_rss, self.peak_pss
 
 
-def timed(command: list[str], env: dict) -> tuple[float, str, dict]:
-    """Run ``command``; its wall seconds, output, and peak memory (tree sum, largest process)."""
+def timed(command: list[str], env: dict) -> tuple[float, str, dict, list[tuple[float, str]]]:
+    """Run ``command``; its wall seconds, output, peak memory (tree sums, largest process) and
+    every output line with the second it arrived (for the phases)."""
     start = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True)
     memory = TreeMemory(process.pid)
-    output, _ = process.communicate()
+    lines = [(time.perf_counter() - start, line) for line in process.stdout]
+    process.wait()
     seconds = time.perf_counter() - start
-    tree_peak = memory.stop()
+    tree_rss, tree_pss = memory.stop()
+    output = "".join(line for _, line in lines)
     if process.returncode != 0:
         sys.exit(f"failed: {' '.join(command)}\n{output[-6000:]}")
     # ru_maxrss (KiB on Linux) is the largest waited-for child so far: a maximum over this and earlier runs
     largest = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-    return seconds, output, {"tree_peak_gb": round(tree_peak / 1e9, 2), "largest_process_gb": round(largest / 1e9, 2)}
+    return seconds, output, {"tree_peak_gb": round(tree_rss / 1e9, 2), "tree_pss_peak_gb": round(tree_pss / 1e9, 2),
+                             "largest_process_gb": round(largest / 1e9, 2)}, lines
+
+
+def phases(lines: list[tuple[float, str]], total: float) -> dict:
+    """Wall seconds of each phase, from when the build's lines arrived: validation before the
+    build (the intake's), the build's warm-up (stack imported, cohorts validated once), the
+    chapters (to the last chapter's line) and the site (the rest)."""
+    build = [(t, line) for t, line in lines if line.startswith("[build] ")]
+    if not build:
+        return {}
+    warm = next(((t, float(m.group(1))) for t, line in build
+                 if (m := re.search(r"warm-up .* in ([\d.]+) s", line))), None)
+    build_start = (warm[0] - warm[1]) if warm else build[0][0]
+    chapters_end = max((t for t, line in build if re.search(r"\s(executed|absent|skipped)\s+[\d.]+ s", line)),
+                       default=build_start)
+    return {"before_build_s": round(build_start, 1), "warm_up_s": round(warm[1], 1) if warm else None,
+            "chapters_s": round(chapters_end - build_start - (warm[1] if warm else 0), 1),
+            "site_s": round(total - chapters_end, 1)}
 
 
 def chapter_times(output: str) -> dict:
@@ -129,7 +148,7 @@ def pending_sections(folder: Path, notebook: Path, env: dict) -> float:
     nb = nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {
         "name": "python3", "display_name": "Python 3", "language": "python"}})
     nbformat.write(nb, str(notebook))
-    seconds, _, _ = timed([sys.executable, "-m", "papermill", str(notebook), str(notebook), "--cwd",
+    seconds, _, _, _ = timed([sys.executable, "-m", "papermill", str(notebook), str(notebook), "--cwd",
                         str(ROOT / "notebooks"), "-k", "python3", "--no-progress-bar"], env)
     return seconds
 
@@ -151,12 +170,15 @@ def main(argv=None) -> int:
     generate = time.perf_counter() - start
     rows = sum(len(p.read_text().splitlines()) - 1 for p in folder.glob("*.csv") if p.name != "provenance.csv")
 
-    book_seconds, book_log, book_memory = timed(
+    book_seconds, book_log, book_memory, book_lines = timed(
         [sys.executable, "-m", "helpers.site.build", "--no-regenerate", "--force", "--jobs", str(args.jobs)],
         dict(env, CART_BOOK_OUTPUT=str(out / "book")))
-    registry_seconds, registry_log, registry_memory = timed(
+    registry_seconds, registry_log, registry_memory, registry_lines = timed(
         [sys.executable, "-m", "helpers.site.intake", str(out / "data"), "--out", str(out / "registry"), "--force",
          "--jobs", str(args.jobs)], env)
+    (out / "book.log").write_text(book_log)
+    (out / "registry.log").write_text(registry_log)
+    phase = {"book": phases(book_lines, book_seconds), "registry": phases(registry_lines, registry_seconds)}
     ratio = registry_seconds / book_seconds
     book_chapters, registry_chapters = chapter_times(book_log), chapter_times(registry_log)
     absent = sorted(n for n, r in registry_chapters.items() if r["status"] == "absent")
@@ -165,7 +187,7 @@ def main(argv=None) -> int:
     pages = {"book": heaviest_page(out / "book" / "_build" / "html"),
              "registry": heaviest_page(out / "registry" / "_build" / "html")}
     met = {"ratio": ratio < TARGET, "pages": all(kb / 1e3 < PAGE_TARGET_KB for _, kb in pages.values()),
-           "memory": registry_memory["tree_peak_gb"] < RSS_TARGET_GB}
+           "memory": registry_memory["tree_pss_peak_gb"] < RSS_TARGET_GB}
 
     result = {
         "machine": f"{platform.node()} ({os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB), "
@@ -176,8 +198,12 @@ def main(argv=None) -> int:
         "ratio": round(ratio, 2), "target": TARGET, "met": met,
         "memory": {"book": book_memory, "registry": registry_memory,
                    "measured": "tree_peak_gb: peak of the summed RSS of the build and all its descendants, "
-                               "sampled every 0.2 s (psutil); largest_process_gb: ru_maxrss of the largest "
-                               "waited-for child process so far (resource.getrusage(RUSAGE_CHILDREN))"},
+                               "sampled every 0.2 s from /proc (a page shared by forked processes counts once "
+                               "per process); tree_pss_peak_gb: the same for the proportional set size "
+                               "(a shared page counts once in all: the memory the machine needed; the target); "
+                               "largest_process_gb: ru_maxrss of the largest waited-for child process so far "
+                               "(resource.getrusage(RUSAGE_CHILDREN))"},
+        "phases": phase,
         "pending_sections_seconds": round(pending_seconds, 1),
         "ratio_upper_bound_with_pending_sections": round(bound, 2),
         "absent_chapters_on_registry": absent,
@@ -196,8 +222,15 @@ def main(argv=None) -> int:
     print(f"{'ratio vs book (target <3)':<28}{'':>18}{ratio:>20.2f}  {'met' if met['ratio'] else 'MISSED'}")
     print(f"{'heaviest page (KB, <400)':<28}{pages['book'][1] / 1e3:>18.0f}{pages['registry'][1] / 1e3:>20.0f}"
           f"  book {pages['book'][0]}; registry {pages['registry'][0]}")
-    print(f"{'peak RSS, process tree (GB)':<28}{book_memory['tree_peak_gb']:>18.2f}"
-          f"{registry_memory['tree_peak_gb']:>20.2f}  {'met' if met['memory'] else 'MISSED'} (<{RSS_TARGET_GB:g})")
+    for key, words in (("before_build_s", "validation (intake)"), ("warm_up_s", "warm-up: load once"),
+                       ("chapters_s", "chapters (wall)"), ("site_s", "site (wall)")):
+        book_value, registry_value = phase["book"].get(key), phase["registry"].get(key)
+        print(f"{'  ' + words:<28}{'-' if book_value is None else f'{book_value:.1f} s':>18}"
+              f"{'-' if registry_value is None else f'{registry_value:.1f} s':>20}")
+    print(f"{'peak PSS, process tree (GB)':<28}{book_memory['tree_pss_peak_gb']:>18.2f}"
+          f"{registry_memory['tree_pss_peak_gb']:>20.2f}  {'met' if met['memory'] else 'MISSED'} (<{RSS_TARGET_GB:g})")
+    print(f"{'peak RSS sum, tree (GB)':<28}{book_memory['tree_peak_gb']:>18.2f}"
+          f"{registry_memory['tree_peak_gb']:>20.2f}  (counts pages shared by forks once per process)")
     print(f"{'largest process so far (GB)':<28}{book_memory['largest_process_gb']:>18.2f}"
           f"{registry_memory['largest_process_gb']:>20.2f}")
     for name, r in result["chapters"].items():

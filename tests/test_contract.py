@@ -232,7 +232,7 @@ def test_value_outside_allowed_set(valid):
     df.loc[1, "morphologic"] = "MRD-"
     err = _table_error(df, "responses")
     _line(err, "responses.csv: table 'responses', column 'morphologic', row 2: "
-               "must be one of: CR, CRi, PR, NR, not_evaluable (found 'MRD-')")
+               "must be one of: CR, CRi, PR, SD, PD, NR, not_evaluable (found 'MRD-')")
 
 
 @pytest.mark.parametrize("table, column, row, value, rule", [
@@ -563,7 +563,7 @@ def test_dictionary_matches_the_spec():
     assert list(d.columns) == list(contract.DICTIONARY_COLUMNS)
     assert len(d) == sum(len(t.columns) for t in TABLES.values())
     row = d[(d.table == "responses") & (d.column == "morphologic")].iloc[0]
-    assert row["allowed"] == "CR, CRi, PR, NR, not_evaluable"
+    assert row["allowed"] == "CR, CRi, PR, SD, PD, NR, not_evaluable"
     row = d[(d.table == "adverse_events") & (d.column == "grade")].iloc[0]
     assert row["range"] == "0 to 5" and row["type"] == "integer"
     row = d[(d.table == "patients") & (d.column == "mutations")].iloc[0]
@@ -579,3 +579,70 @@ def test_dictionary_markdown_has_every_table_and_column():
     assert "| IL-6 | pg/mL |" in md
     table_lines = [line for line in md.splitlines() if line.startswith("| `")]
     assert all(len(re.findall(r"(?<!\\)\|", line)) == 8 for line in table_lines)
+
+
+# ---------------------------------------------------------------------------
+# A contract that fits real centres (issue 15)
+# ---------------------------------------------------------------------------
+
+def test_unrecorded_diagnosis_status_and_target_may_be_absent_or_empty(valid):
+    absent = contract.validate_table(valid["patients"].drop(columns=["diagnosis", "disease_status", "car_target"]),
+                                     "patients")
+    assert absent[["diagnosis", "disease_status", "car_target"]].isna().all().all()
+    empty = valid["patients"].assign(diagnosis="", disease_status="", car_target="")
+    assert contract.validate_table(empty, "patients")[["diagnosis", "disease_status", "car_target"]].isna().all().all()
+
+
+@pytest.mark.parametrize("diagnosis", ["AML", "large B-cell lymphoma", "other B-cell lymphoma", "multiple myeloma",
+                                       "CLL", "other"])
+def test_diagnoses_of_real_centres_are_accepted(valid, diagnosis):
+    out = contract.validate_table(valid["patients"].assign(diagnosis=diagnosis), "patients")
+    assert set(out["diagnosis"]) == {diagnosis}
+
+
+@pytest.mark.parametrize("response", ["SD", "PD"])
+def test_stable_and_progressive_disease_are_response_values(valid, response):
+    out = contract.validate_table(valid["responses"].assign(morphologic=response), "responses")
+    assert set(out["morphologic"]) == {response}
+
+
+def test_every_response_mapping_lands_on_a_contract_value_and_is_in_the_dictionary():
+    from helpers.contract.spec import RESPONSE_MAPPING
+
+    allowed = set(TABLES["responses"].column("morphologic").allowed)
+    md = contract.dictionary_markdown()
+    for criteria in ("ELN (AML)", "Lugano (lymphoma)", "IMWG (myeloma)", "iwCLL (CLL)"):
+        assert criteria in RESPONSE_MAPPING
+        for theirs, ours in RESPONSE_MAPPING[criteria]:
+            assert ours in allowed
+            assert f"| {criteria} | {theirs} | `{ours}` |" in md
+    # the dictionary row names every criteria set, so the CSV dictionary carries the mapping too
+    described = contract.dictionary().set_index(["table", "column"]).loc[("responses", "morphologic"), "description"]
+    assert all(criteria in described for criteria in RESPONSE_MAPPING)
+
+
+def test_template_has_the_optional_columns_and_the_new_vocabulary():
+    from helpers.contract.template import template_files
+
+    files = template_files()
+    assert files["patients.csv"].strip().split(",") == TABLES["patients"].column_names
+    dictionary = pd.read_csv(__import__("io").StringIO(files["data_dictionary.csv"]), keep_default_na=False)
+    rows = dictionary.set_index(["table", "column"])
+    for column in ("diagnosis", "disease_status", "car_target"):
+        assert not rows.loc[("patients", column), "required"]
+        assert rows.loc[("patients", column), "nullable"]
+    assert "AML" in rows.loc[("patients", "diagnosis"), "allowed"].split(", ")
+    assert {"SD", "PD"} <= set(rows.loc[("responses", "morphologic"), "allowed"].split(", "))
+
+
+def test_response_mapping_table_names_the_categories_centres_write():
+    from helpers.contract.data_dictionary import response_mapping
+
+    table = response_mapping().set_index(["criteria", "category"])["morphologic"]
+    # one row per category of each criteria set, read from the criteria themselves
+    assert table[("Lugano (lymphoma)", "PMD / PD")] == "PD"
+    assert table[("Lugano (lymphoma)", "NMR / SD")] == "SD"
+    assert table[("IMWG (myeloma)", "VGPR")] == "PR"
+    assert table[("ELN (AML)", "CRh")] == "CRi"
+    assert table[("iwCLL (CLL)", "CRi")] == "CRi"
+    assert not table.index.duplicated().any()

@@ -197,7 +197,9 @@ def test_spaghetti_draws_a_seeded_sample_beyond_its_limit_and_says_so():
     figure = plots_kinetics.spaghetti_figure(kinetics, patients, title="big")
     again = plots_kinetics.spaghetti_figure(kinetics, patients, title="big")
     limit = plots_kinetics.SPAGHETTI_LIMIT
-    for trace, repeat in zip(figure.data, again.data):
+    lines = [(trace, repeat) for trace, repeat in zip(figure.data, again.data) if not trace.name.endswith("median")]
+    assert len(lines) == 2  # one per group, each beside its median (plots.kinetics.HIGHLIGHT_ABOVE)
+    for trace, repeat in lines:
         drawn = {c[0] for c in trace.customdata}
         assert len(drawn) == limit and set(drawn) == {c[0] for c in repeat.customdata}  # seeded
     titles = [a.text for a in figure.layout.annotations]

@@ -341,3 +341,20 @@ def test_a_folder_named_otherwise_than_study_id_is_said(tmp_path):
     assert notes == ["study_id is 'single-centre' in the tables, but the book names a study by its folder: "
                      "the pages call it 'mycentre' (rename the folder to keep the other name)"]
     assert not intake.validate(EXAMPLE).notes["note"].str.startswith("study_id is").any()
+
+
+def test_one_rule_broken_by_many_columns_is_one_line(tmp_path):
+    """Real data in their own columns (unmapped): every unknown column of a file is one cause, and
+    so is every missing required column (KMsurv's bmt data: 54 problems, 4 lines)."""
+    folder = tmp_path / "raw"
+    folder.mkdir()
+    raw = pd.DataFrame({"study_id": ["raw"] * 3, "patient_id": ["B1", "B2", "B3"], "t1": [5, 6, 7], "d1": [1, 0, 1]})
+    raw.to_csv(folder / "patients.csv", index=False)
+    raw.to_csv(folder / "outcomes.csv", index=False)
+    report = intake.validate(folder)
+    lines = report.group_lines()
+    assert len(report.problem_lines()) == 2 * 2 + 4 + 6  # 2 unknown columns per file; 4 and 6 required absent
+    assert len(lines) == 4
+    assert lines[0].startswith("[raw] patients.csv: table 'patients', 2 columns ('t1', 'd1'): unknown column")
+    assert "4 columns ('cohort', 'age_years', 'sex', 'origin'): is required but missing" in "\n".join(lines)
+    assert "14 problem(s) from 4 cause(s)" in report.text()

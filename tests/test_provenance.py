@@ -129,3 +129,18 @@ def test_a_download_the_staged_site_no_longer_has_is_taken_off_the_built_site(tm
     (built / "_static" / "downloads" / "chapter" / "renamed-long-ago.csv").write_text("a\n1\n")
     build.prune_stale_downloads()
     assert sorted(p.name for p in (built / "_static" / "downloads").rglob("*.csv")) == ["kept.csv"]
+
+
+def test_the_data_origin_decides_what_the_introduction_says(built, tmp_path):
+    """The book's own build calls its data synthetic; a folder with a user's rows is not called
+    synthetic (the edge build checks its page, tests/test_edge_cohorts.py)."""
+    intro = (HTML_DIR / "book" / "intro.html").read_text(encoding="utf-8")
+    assert "The data in this book are synthetic" in intro and "This build runs on a centre" not in intro
+    assert provenance.synthetic_only({"data_origins": ["published", "synthetic"]})
+    assert not provenance.synthetic_only({"data_origins": ["synthetic", "user"]})
+    assert not provenance.synthetic_only({"data_origins": []})
+    assert provenance.synthetic_only({})  # no stamp: the book's own build
+    study = tmp_path / "mine"
+    study.mkdir()
+    (study / "patients.csv").write_text("study_id,patient_id,origin\nmine,P1,user\nmine,P2, user\n")
+    assert provenance.data_origins(study) == ["user"]

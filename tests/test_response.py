@@ -102,9 +102,7 @@ def test_not_evaluable_lists_reasons():
 
 
 @pytest.mark.parametrize("frame, bad, message", [
-    (HAND_PATIENTS.drop(columns="disease_status"), None, "lacks column"),
-    (HAND_PATIENTS.assign(disease_status=[None] + list(HAND_PATIENTS["disease_status"][1:])), None,
-     "disease_status is missing"),
+    (HAND_PATIENTS.drop(columns="cohort"), None, "lacks column"),
     (pd.concat([HAND_PATIENTS, HAND_PATIENTS.head(1)]), None, "repeated patient_id"),
     (HAND_PATIENTS, assessments(("Z", 28, "CR", "negative", "CMR")), "not in patients"),
     ("not a frame", None, "must be a pandas DataFrame"),

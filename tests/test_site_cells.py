@@ -15,7 +15,7 @@ from bs4 import BeautifulSoup
 from helpers.paths import BUILD_DIR
 from helpers.plots import tables
 from helpers.site import build
-from helpers.site.cell_tags import reproduces_a_seed_study, seed_section_cells, site_notebook
+from helpers.site.cell_tags import reproduces_a_seed_study, seed_section_cells, site_notebook, split_at_headings
 
 HTML = BUILD_DIR / "html"
 # The chapters that analyse data (the data dictionary and the ledger page are reference pages).
@@ -231,3 +231,20 @@ def test_seed_sections_vanish_from_a_build_without_seed_studies():
     assert not reproduces_a_seed_study('if has_004:\n    x()\ny = 1')
     assert not reproduces_a_seed_study('if transplanted:\n    x()')
     assert not reproduces_a_seed_study('%matplotlib inline')
+
+
+def test_a_heading_inside_a_text_cell_opens_its_own_section():
+    """jupytext joins the text between two code cells into one cell, headings included: the
+    seed section after such a heading still goes, and the text before it stays."""
+    md = nbformat.v4.new_markdown_cell
+    nb = notebook(
+        md("# T"), code('book = chapters.setup("t", data_dir)'),
+        md("Prose of the general part.\n\n```{note}\n# not a heading inside a fence\n```\n\n## Study 004: rates\nText."),
+        code('if has_004:\n    show(rates)'),
+    )
+    cells = split_at_headings(nb.cells)
+    assert [c.source.split("\n")[0] for c in cells if c.cell_type == "markdown"] == [
+        "# T", "Prose of the general part.", "## Study 004: rates"]
+    shown = site_notebook(nb, seed_studies=False)
+    assert [c.source.split("\n")[0] for c in shown.cells] == ["# T", 'book = chapters.setup("t", data_dir)',
+                                                              "Prose of the general part."]

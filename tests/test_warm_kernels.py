@@ -145,16 +145,19 @@ def cohort_folder(tmp_path):
     return folder
 
 
-def test_a_second_load_is_read_from_the_cache_as_a_copy(cohort_folder, monkeypatch):
+def test_a_preloaded_cohort_is_handed_over_without_reading_the_files_again(cohort_folder, monkeypatch):
     first = contract.load_cohort(cohort_folder)
+    validate.preload_cohort(cohort_folder)  # what a build does before forking its workers
     reads = []
-    monkeypatch.setattr(validate, "read_cohort", lambda folder: reads.append(folder))
+    original = validate.read_cohort
+    monkeypatch.setattr(validate, "read_cohort", lambda folder: reads.append(folder) or original(folder))
     second = contract.load_cohort(cohort_folder)
-    assert reads == []  # not read again
+    assert reads == []  # handed over from the preload, not read again
     assert list(second) == list(first) and all(second[t].equals(first[t]) for t in first)
     assert second.files == first.files and second.folder == first.folder
     second["patients"].loc[0, "cohort"] = "changed"
-    assert contract.load_cohort(cohort_folder)["patients"].loc[0, "cohort"] != "changed"
+    third = contract.load_cohort(cohort_folder)  # the handed-over tables are forgotten: read afresh
+    assert reads == [cohort_folder] and third["patients"].loc[0, "cohort"] != "changed"
 
 
 def test_a_changed_file_is_read_again(cohort_folder):
@@ -166,13 +169,14 @@ def test_a_changed_file_is_read_again(cohort_folder):
     assert contract.load_cohort(cohort_folder)["patients"].loc[0, "cohort"] == "Renamed"
 
 
-def test_the_warnings_of_a_load_are_raised_again_from_the_cache(cohort_folder):
+def test_the_warnings_of_a_preload_are_raised_again_by_the_load(cohort_folder):
     path = cohort_folder / "patients.csv"
     lines = path.read_text(encoding="utf-8").splitlines()
     head, row = lines[0].split(","), lines[1].split(",")
     row[head.index("cohort")] = " " + row[head.index("cohort")] + " "  # stray whitespace: a ContractWarning
     path.write_text("\n".join([lines[0], ",".join(row), *lines[2:]]) + "\n", encoding="utf-8")
-    for _ in range(2):
+    validate.preload_cohort(cohort_folder)
+    for _ in range(2):  # the first load replays the preload's warnings, the second reads afresh
         with warnings.catch_warnings(record=True) as raised:
             warnings.simplefilter("always")
             contract.load_cohort(cohort_folder)

@@ -6,6 +6,9 @@ from typing import Optional, Sequence
 
 import pandas as pd
 
+from helpers.clinical import baseline
+from helpers.clinical.response import SHORT_STATUS_LABELS
+from helpers.plots import figures, tables
 from helpers.reproduction import register as reg
 from helpers.reproduction.ledger import Ledger
 from helpers.stats.proportions import clopper_pearson
@@ -76,3 +79,34 @@ def study_facts(book) -> pd.DataFrame:
         rows.append(book.ledger.record_text(register_id, str(entry["value_text"]), note=note))
     frame = pd.DataFrame(rows)
     return frame[["register_id", "quantity", "location", "published", "reproduced", "status", "note"]]
+
+
+# --------------------------------------------------------------------------
+# Any cohort: Table 1 and disease status without invented values
+# --------------------------------------------------------------------------
+
+def cohort_table_one(patients: pd.DataFrame, labels: dict, numeric: Sequence[str],
+                     group: str = "cohort") -> tuple[pd.DataFrame, list[str]]:
+    """Table 1 of any cohort over the characteristics ``labels`` names (column -> label), and
+    the labels of those left out because no patient has a value (an optional field such as the
+    CAR target or the disease status not recorded: never shown as "100 %" of anything). A
+    categorical value missing for some patients is counted as "not recorded"; ``numeric``
+    columns are summarised as median [Q1,Q3]."""
+    recorded, left_out = baseline.recorded_columns(patients, list(labels))
+    table = tables.table_one(
+        baseline.table_one_frame(patients), columns=recorded, groupby=group,
+        categorical=[c for c in recorded if c not in numeric], nonnormal=[c for c in recorded if c in numeric],
+        labels={c: labels[c] for c in recorded},
+        order={"disease_status": DISEASE_STATUS_ORDER} if "disease_status" in recorded else None)
+    return table, [labels[c] for c in left_out]
+
+
+def disease_status_figure(patients: pd.DataFrame, group_order: Sequence[str], title: str):
+    """The make-up of disease status before CAR-T per cohort (patients without a recorded status
+    as "not recorded"), or None when no patient has one: no chart of an empty category."""
+    counts = baseline.status_counts(patients)
+    if counts is None:
+        return None
+    return figures.composition_bars(counts, group="cohort", category="disease_status", group_order=group_order,
+                                    category_order=list(dict.fromkeys(counts["disease_status"])),
+                                    labels=SHORT_STATUS_LABELS, title=title)

@@ -23,8 +23,11 @@ def status_figure(frame: pd.DataFrame):
     frame = frame[frame["status"].isin(STATUSES)]  # published numbers; the claims have their own table
     counts = frame.assign(evidence=frame["evidence"].replace("", "not computed")).groupby(
         ["evidence", "status"]).size().rename("n").reset_index()
+    totals = counts.groupby("evidence")["n"].sum()
+    counts["evidence"] = [f"{e} (n = {totals[e]})" for e in counts["evidence"]]  # each bar says how many it shares out
     return composition_bars(counts, group="evidence", category="status", category_order=STATUSES,
-                            title="Reproduction status of the published numbers, by evidence class")
+                            title="Reproduction status of the published numbers, by evidence class",
+                            x_title="Published numbers (%)")
 
 
 def cross_check_note(ledger_dir) -> str:

@@ -36,9 +36,10 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from helpers.chapters import baselines as baselines_chapter
 from helpers.chapters import response as response_chapter
 from helpers.chapters.context import ChapterContext, PatientFlow, display, no_data_note
-from helpers.clinical import baseline, cytokines, toxicity
+from helpers.clinical import cytokines, toxicity
 from helpers.clinical import response as resp
 from helpers.plots import cytokines as plots_cytokines
 from helpers.plots import figures, tables
@@ -48,7 +49,7 @@ from helpers.plots.escape import escape_html
 from helpers.stats.proportions import chisq_test, proportion_table
 
 TABLE_ONE_COLUMNS = {
-    "age_years": "Age, years", "sex": "Sex", "disease_status": "Disease status",
+    "age_years": "Age, years", "sex": "Sex", "diagnosis": "Diagnosis", "disease_status": "Disease status",
     "marrow_blasts_pct": "Marrow blasts, %", "abl_kd_mutation": "ABL1 KD mutation",
     "prior_lines": "Prior lines of therapy", "extramedullary_disease": "Extramedullary disease",
     "high_risk_genetics": "High-risk genetics", "tregs_high": "High regulatory T cells",
@@ -95,6 +96,19 @@ def stamp(figure: go.Figure, patients: pd.DataFrame) -> go.Figure:
     return figures.label_synthetic(figure, SYNTHETIC_OWN_LABEL) if is_synthetic(patients) else figure
 
 
+#: Time zero of the contract's days unless a study declares another (``patients.time_origin``).
+DEFAULT_TIME_ORIGIN = "CAR-T infusion"
+
+
+def time_origin(patients: pd.DataFrame) -> str:
+    """The study's time zero as axes and labels name it: its ``time_origin`` (one per study) or
+    the CAR-T infusion."""
+    if "time_origin" not in patients.columns:
+        return DEFAULT_TIME_ORIGIN
+    declared = patients["time_origin"].dropna().unique()
+    return str(declared[0]) if len(declared) else DEFAULT_TIME_ORIGIN
+
+
 def _one_cohort_note(book: ChapterContext, study: str, patients: pd.DataFrame, what: str):
     label = patients["cohort"].iloc[0] if len(patients) else "none"
     return book.notice(f"{what} not computable for study {study}: it has one cohort ({label}). "
@@ -114,8 +128,12 @@ def between_cohorts_test(counts: pd.DataFrame, outcome: str) -> pd.DataFrame:
     one row; with two cohorts Fisher's exact P is given too."""
     from helpers.stats.proportions import fisher_exact
 
+    counts = counts[counts["n"] > 0]  # a cohort with no known outcome (e.g. no MRD measured) is not compared
     table = np.column_stack([counts["k"], counts["n"] - counts["k"]])
     row = {"Outcome": outcome, "Cohorts": len(counts)}
+    if len(counts) < 2:
+        row.update({"Test": "not computable", "P": "fewer than two cohorts with a known outcome"})
+        return pd.DataFrame([row])
     if (table.sum(axis=0) == 0).any():
         row.update({"Test": "not computable", "P": "every patient in the same outcome category"})
         return pd.DataFrame([row])
@@ -144,15 +162,9 @@ def baselines(book: ChapterContext, study: str) -> None:
     counts = patients["cohort"].value_counts().reindex(order).rename_axis("Cohort").reset_index(name="Patients")
     show(flow, tables.show_table(counts, caption=f"Study {study}: patients per cohort"))
 
-    recorded = [c for c in TABLE_ONE_COLUMNS if c in patients and patients[c].notna().any()]
-    empty = [TABLE_ONE_COLUMNS[c] for c in TABLE_ONE_COLUMNS if c not in recorded]
-    frame = baseline.table_one_frame(patients)
-    table = tables.table_one(
-        frame, columns=recorded, groupby="cohort",
-        categorical=[c for c in recorded if c not in NUMERIC_COLUMNS],
-        nonnormal=[c for c in recorded if c in NUMERIC_COLUMNS],
-        labels={c: TABLE_ONE_COLUMNS[c] for c in recorded})
-    note = ("n (%) for categories; median [Q1,Q3] for numbers; 'Missing' counts empty cells. ")
+    table, empty = baselines_chapter.cohort_table_one(patients, TABLE_ONE_COLUMNS, NUMERIC_COLUMNS)
+    note = ("n (%) for categories ('not recorded' counts the patients without a value); median [Q1,Q3] "
+            "for numbers; 'Missing' counts empty number cells. ")
     note += (f"Not recorded for any patient, so left out: {', '.join(empty)}. " if empty else "")
     note += ("P values: chi-square (Fisher's exact for small 2×2 tables) and Kruskal–Wallis; SMD: "
              "standardized mean difference." if len(order) > 1 else "")
@@ -160,12 +172,9 @@ def baselines(book: ChapterContext, study: str) -> None:
                            + (" by cohort" if len(order) > 1 else f" ({order[0]})"), note=note))
     if len(order) < 2:
         show(_one_cohort_note(book, study, patients, "Comparison of baseline characteristics"))
-    status = baseline.counts_by(patients, "disease_status",
-                                order=[s for s in resp.SHORT_STATUS_LABELS if s in set(patients["disease_status"])])
-    figure = figures.composition_bars(status, group="cohort", category="disease_status",
-                                      group_order=order, labels=resp.SHORT_STATUS_LABELS,
-                                      title=f"Study {study}: disease status before CAR-T")
-    show(figures.show(stamp(figure, patients)))
+    figure = baselines_chapter.disease_status_figure(patients, order, f"Study {study}: disease status before CAR-T")
+    if figure is not None:  # no chart when no patient has a recorded status
+        show(figures.show(stamp(figure, patients)))
     months = book.infusion_months(study)
     if months is not None:
         show(*infusion_calendar(study, months, patients))
@@ -231,7 +240,10 @@ def response(book: ChapterContext, study: str) -> Optional[pd.DataFrame]:
     show(tables.show_table(display_rates, caption=f"Study {study}: remission and MRD-negative CR, "
                                                   "with exact and Wilson 95% CIs",
                            note="Among evaluable patients; 'Not evaluable' are the patients of the group "
-                                "left out of n (see the flow)."))
+                                "left out of n (see the flow). MRD-negative CR: n counts the patients whose "
+                                "status is known (MRD assessed in CR/CRi, or not in CR/CRi); 'MRD not "
+                                "assessed' are the patients in CR/CRi without an MRD result, left out of n "
+                                "(every evaluable patient when no MRD was measured in the cohort)."))
     plotted = rates[rates["cohort"] != "all cohorts"]
     plotted = plotted.assign(_o=plotted["cohort"].map({c: i for i, c in enumerate(order)})).sort_values(
         ["_o"], kind="mergesort").drop(columns="_o")
@@ -240,7 +252,8 @@ def response(book: ChapterContext, study: str) -> Optional[pd.DataFrame]:
     show(figures.show(stamp(figure, patients)))
     best = classified.groupby(["cohort", "best_response"]).size().rename("n").reset_index()
     figure = figures.composition_bars(best, group="cohort", category="best_response",
-                                      category_order=list(resp.BEST_RESPONSE_ORDER), group_order=order,
+                                      category_order=[c for c in resp.BEST_RESPONSE_ORDER
+                                                      if c in set(best["best_response"])], group_order=order,
                                       title=f"Study {study}: best response by cohort")
     figure.update_layout(margin={"t": 150}, height=figure.layout.height + 60)  # six categories: room for the legend
     show(figures.show(stamp(figure, patients)))
@@ -492,6 +505,7 @@ def survival_section(book: ChapterContext, study: str) -> Optional[pd.DataFrame]
         horizon = float(np.ceil(used[time].max() / 6) * 6)
         # Any size: survival_figure thins a large cohort's steps to what one pixel can show.
         figure = sv.survival_figure(curves, title=f"Study {study}: {endpoint.lower()}", y_title=endpoint,
+                                    time_title=f"Months since {time_origin(patients)}",
                                     risk_times=list(np.arange(0, horizon + 1, 6 if horizon <= 36 else 12)),
                                     test_text=test_text)
         show(figures.show(stamp(figure, patients)))
@@ -625,6 +639,7 @@ def competing_risks_section(book: ChapterContext, study: str, responders: pd.Dat
                  for c in groups]
         horizon = float(np.ceil(responders["lfs_time"].max() / 6) * 6)
         figure = sv.survival_figure(curves, title=f"Study {study}: cumulative incidence of {name.lower()}, responders",
+                                    time_title=f"Months since {time_origin(patients)}",
                                     y_title=f"Cumulative incidence of {name.lower()}", test_text=test_text,
                                     risk_times=list(np.arange(0, horizon + 1, 6 if horizon <= 36 else 12)),
                                     comparison=naive)
@@ -794,7 +809,8 @@ def course_states(outcomes: pd.DataFrame, patients: pd.DataFrame, months: Sequen
     return pd.DataFrame(rows)
 
 
-def course_figure(states: pd.DataFrame, order: Sequence[str], title: str) -> go.Figure:
+def course_figure(states: pd.DataFrame, order: Sequence[str], title: str,
+                  time_title: str = f"Months since {DEFAULT_TIME_ORIGIN}") -> go.Figure:
     """Stacked areas per cohort: the share of patients in each state month by month (hover n/N)."""
     from plotly.subplots import make_subplots
 
@@ -811,7 +827,7 @@ def course_figure(states: pd.DataFrame, order: Sequence[str], title: str) -> go.
                 hovertemplate=f"{escape_html(str(name))}, month %{{x}}<br>{state}: %{{customdata[0]}}/"
                               "%{customdata[1]} (%{y:.0f}%)<extra></extra>"), row=1, col=c)
     figure.update_yaxes(title_text="Patients (%)", range=[0, 100], row=1, col=1)
-    figure.update_xaxes(title_text="Months since infusion")
+    figure.update_xaxes(title_text=time_title)
     figures.style(figure, title, height=460)
     figure.update_layout(margin={"t": 130})  # the legend sits above the panel titles
     return figure
@@ -832,6 +848,7 @@ def courses_section(book: ChapterContext, study: str, months: Optional[Sequence[
         show(book.notice(f"Study {study} has {len(patients):,} patients: one swimmer lane each would be "
                          "unreadable, so the courses are summarised as the share of patients in each state "
                          "month by month.", title="Aggregated courses"))
-    figure = course_figure(states, order, f"Study {study}: patients by state after CAR-T")
+    figure = course_figure(states, order, f"Study {study}: patients by state after {time_origin(patients)}",
+                           f"Months since {time_origin(patients)}")
     show(figures.show(stamp(figure, patients)))
     return states

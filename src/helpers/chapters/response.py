@@ -10,6 +10,7 @@ import pandas as pd
 from helpers.clinical.response import (
     _check_columns,
     classify,
+    counted,
     rates,
 )
 from helpers.paths import REGISTER_CSV
@@ -94,13 +95,13 @@ def group_comparison(frame: pd.DataFrame, flag: str, group: str, order: Sequence
 
     The two count columns are named after the groups, or "Group 1" / "Group 2"
     (holding "name: k/n") with ``generic_columns=True`` so that comparisons of
-    different groupings stack into one table."""
+    different groupings stack into one table. Patients whose ``flag`` is unknown (MRD not
+    assessed, :func:`~helpers.clinical.response.counted`) are left out, as in :func:`rates`."""
     if len(order) != 2:
         raise ValueError(f"group_comparison compares two groups, got {list(order)}")
-    used = frame[frame[evaluable].astype(bool)]
     counts = []
     for g in order:
-        part = used[used[group] == g]
+        part = counted(frame[frame[group] == g], flag, evaluable=evaluable)
         if part.empty:
             raise ValueError(f"group {g!r} has no evaluable patient in column {group!r}")
         counts.append((int(part[flag].astype(bool).sum()), len(part)))
@@ -238,22 +239,34 @@ def rate_display(table: pd.DataFrame, by: Sequence[str], published: Optional[dic
     """A rates table for reading: k/n (%), both CIs in percent, and the published value.
 
     ``published`` maps a tuple of the ``by`` values (and the outcome label as
-    last element) to a register_id.
+    last element) to a register_id. When some patients' outcome is unknown (MRD not assessed:
+    the ``not_assessed`` column of :func:`rates`), a column "MRD not assessed" counts them; n is
+    then the patients whose outcome is known (MRD assessed in CR/CRi, or not in CR/CRi).
     """
     published = published or {}
+    not_assessed = (table["not_assessed"] if "not_assessed" in table
+                    else pd.Series(0, index=table.index)).fillna(0).astype(int)
     rows = []
-    for _, r in table.iterrows():
+    for (_, r), unknown in zip(table.iterrows(), not_assessed):
         key = tuple(r[b] for b in by) + (r["outcome"],)
         rid = published.get(key)
+        empty = "no patient with MRD assessed" if unknown else "no evaluable patient"
         rows.append({
             **{b: r[b] for b in by}, "Outcome": r["outcome"],
-            "Book (synthetic)": f"{r['k']}/{r['n']} ({r['pct']:.1f}%)" if r["n"] else "no evaluable patient",
+            "Book (synthetic)": f"{r['k']}/{r['n']} ({r['pct']:.1f}%)" if r["n"] else empty,
             "95% CI exact (Clopper–Pearson)": _ci(r, "cp"),
             "95% CI Wilson": _ci(r, "wilson"),
             "Not evaluable": int(r["not_evaluable"]),
+            **({MRD_NOT_ASSESSED_COLUMN: int(unknown)} if not_assessed.any() else {}),
             "Published": published_text(rid, register_csv) if rid else "not published",
         })
     return pd.DataFrame(rows)
+
+
+#: Column of :func:`rate_display` counting the evaluable patients whose MRD-negative CR status
+#: is unknown (in CR/CRi without an MRD result; all of them where no MRD was measured), left out
+#: of n. Shown only when there is one.
+MRD_NOT_ASSESSED_COLUMN = "MRD not assessed (left out of n)"
 
 
 def _ci(row, prefix: str) -> str:

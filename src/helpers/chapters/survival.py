@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Optional, Sequence
 
+import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
@@ -366,3 +367,21 @@ def events_behind(frame: pd.DataFrame, time: str, event: str, group: str, at: fl
                      f"At risk beyond {at:g} months": int((~before).sum()),
                      "Kaplan–Meier estimate": f"{100 * estimate:.1f}%"})
     return pd.DataFrame(rows)
+
+
+#: Codes of :func:`relapse_before_transplant`'s ``first_event``.
+FIRST_EVENTS = {0: "censored in remission, untransplanted", 1: "relapse before any transplant",
+                2: "allo-HSCT in remission", 3: "death in remission, untransplanted"}
+
+
+def relapse_before_transplant(responders: pd.DataFrame) -> pd.DataFrame:
+    """``responders`` with the first of relapse, allo-HSCT in remission and death in remission:
+    ``first_time`` (months from infusion) and ``first_event`` (codes of :data:`FIRST_EVENTS`).
+    A transplant comes first when it is dated before the end of remission (``lfs_time``);
+    ``cr_status`` says how a remission without a transplant ended (1 relapse, 2 death, 0 censored)."""
+    transplanted_first = responders["hsct_time"].notna() & (responders["hsct_time"] < responders["lfs_time"])
+    untransplanted_end = responders["cr_status"].map({0: 0, 1: 1, 2: 3})
+    if untransplanted_end.isna().any():
+        raise ValueError("cr_status must be 0, 1 or 2 for every responder")
+    return responders.assign(first_time=np.where(transplanted_first, responders["hsct_time"], responders["lfs_time"]),
+                             first_event=np.where(transplanted_first, 2, untransplanted_end).astype(int))

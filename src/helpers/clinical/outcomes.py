@@ -12,6 +12,9 @@ from helpers.stats.units import DAYS_PER_MONTH
 # --------------------------------------------------------------------------
 
 RESPONSE_CODES = ("CR", "CRi")
+#: The disease status of a patient in complete remission at time zero (transplanted in CR, say):
+#: a responder from day 0 without a response assessment.
+IN_REMISSION_AT_ZERO = "complete_remission"
 
 
 def first_transplant_day(treatments: pd.DataFrame) -> pd.Series:
@@ -77,7 +80,20 @@ def outcome_frame(tables: dict, *, days_per_unit: float = DAYS_PER_MONTH) -> tup
     else:
         out["first_response"] = np.nan
         out["responder"] = False
-        checks.append(dict(rule="no responses table: LFS cannot be defined", patients=len(out)))
+        if "disease_status" not in out.columns or not out["disease_status"].eq(IN_REMISSION_AT_ZERO).any():
+            checks.append(dict(rule="no responses table: LFS cannot be defined", patients=len(out)))
+    if "disease_status" in out.columns:
+        # In remission at time zero (e.g. transplanted in CR): responders from day 0, without an
+        # assessment, unless an assessment after time zero says otherwise.
+        at_zero = out["disease_status"].eq(IN_REMISSION_AT_ZERO).fillna(False).to_numpy(bool) & out["first_response"].isna().to_numpy()
+        if at_zero.any():
+            out["first_response"] = out["first_response"].astype(object)
+            out.loc[at_zero, "first_response"] = "CR"
+            if "response_day" in out.columns:
+                out.loc[at_zero, "response_day"] = 0
+            out.loc[at_zero, "responder"] = True
+            checks.append(dict(rule="in complete remission at time zero (disease_status): responders from day 0",
+                               patients=int(at_zero.sum())))
     resp = out["responder"].to_numpy()
     rel = out["relapsed"].astype(bool).to_numpy()
     died = out["died"].astype(bool).to_numpy()

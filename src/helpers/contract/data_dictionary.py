@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from helpers.contract.spec import PLAUSIBILITY_RULES, TABLES, Column
+from helpers.contract.spec import PLAUSIBILITY_RULES, RESPONSE_MAPPING, TABLES, Column
 from helpers.contract.validate import (
     _TYPE_WORDS,
     CROSS_TABLE_RULES,
@@ -49,6 +49,14 @@ def plausibility_rules() -> pd.DataFrame:
                               columns=", ".join(r.columns), reads=", ".join(r.reads), summary=r.summary,
                               message=r.message)
                          for r in PLAUSIBILITY_RULES], columns=list(PLAUSIBILITY_COLUMNS))
+
+
+def response_mapping() -> pd.DataFrame:
+    """How each disease's response criteria are written in ``responses.morphologic``
+    (spec.RESPONSE_MAPPING), one row per category: criteria, their category, contract value."""
+    return pd.DataFrame([dict(criteria=criteria, category=theirs, morphologic=ours)
+                         for criteria, pairs in RESPONSE_MAPPING.items() for theirs, ours in pairs],
+                        columns=["criteria", "category", "morphologic"])
 
 
 def dictionary() -> pd.DataFrame:
@@ -105,6 +113,14 @@ def dictionary_markdown(heading_level: int = 2) -> str:
             out += ["Units per analyte:", "", "| Analyte | Unit |", "|---|---|"]
             out += [f"| {_md(a)} | {_md(' or '.join(u))} |" for a, u in table.per_analyte_units.items()]
             out.append("")
+    out += [f"{h} Response criteria", "",
+            "`responses.morphologic` holds one vocabulary for every disease; each disease's criteria are "
+            "written in it as follows (CR and CRi are remission; PR, SD, PD and NR are evaluable without "
+            "remission).", "",
+            "| Criteria | Their category | `morphologic` |", "|---|---|---|"]
+    out += [f"| {_md(r['criteria'])} | {_md(r['category'])} | `{r['morphologic']}` |"
+            for r in response_mapping().to_dict("records")]
+    out.append("")
     out += [f"{h} Rules across columns and tables", ""]
     out += [f"- {rule}" for rule in CROSS_TABLE_RULES]
     out.append("")

@@ -450,10 +450,14 @@ def _unclosed_quote(text: str, start: int) -> Optional[tuple[int, int]]:
 def parse_csv(text: str, source: str, table: str, problems: list) -> Optional[tuple[list[list[str]], list[int]]]:
     """CSV records and the line each starts on, or None with the problem located by row."""
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    records: list[list[str]] = []
+    if '"' not in text:  # no quoted cell, so every line is one record: read them all at once
+        try:
+            records = list(reader)
+            return records, list(range(1, len(records) + 1))
+        except csv.Error:  # located by the record-by-record reading below
+            reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    records = []
     starts: list[int] = []
-    # Character offset of the start of each line, with the csv module's notion of a line end.
-    offsets = [0] + [m.end() for m in _LINE_END.finditer(text)]
     while True:
         start = reader.line_num + 1
         try:
@@ -464,6 +468,8 @@ def parse_csv(text: str, source: str, table: str, problems: list) -> Optional[tu
             row = len(records) if records else None  # records[0] is the header
             where = f"row starting on line {start}" if row else "header (line 1)"
             header = records[0] if records else []
+            # Character offset of the start of each line, with the csv module's notion of a line end.
+            offsets = [0] + [m.end() for m in _LINE_END.finditer(text)]
             opened = _unclosed_quote(text, offsets[min(start - 1, len(offsets) - 1)])
             message = str(err)
             if opened and ("end of data" in message or "field limit" in message):

@@ -28,6 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
+import numpy as np
 import pandas as pd
 
 from helpers.contract import validate as _v
@@ -93,6 +94,7 @@ class _Findings:
                  rows: Mapping[str, Sequence[int]], sources: Mapping[str, str]):
         self.typed, self.raws, self.rows, self.sources = typed, raws, rows, sources
         self.items: list[dict] = []
+        self._keys: dict[str, list[Optional[tuple]]] = {}
 
     def has(self, table: str, *columns: str) -> bool:
         return table in self.typed and all(c in self.typed[table] for c in columns)
@@ -101,7 +103,9 @@ class _Findings:
         return self.has(table, "study_id", "patient_id")
 
     def keys(self, table: str) -> list[Optional[tuple]]:
-        return _v._patient_keys(self.typed[table])
+        if table not in self._keys:  # several rules ask; a registry's tables have millions of rows
+            self._keys[table] = _v._patient_keys(self.typed[table])
+        return self._keys[table]
 
     def row(self, table: str, pos: int) -> int:
         return self.rows[table][pos]
@@ -155,12 +159,15 @@ def _lab_values(f: _Findings) -> None:
         return
     labs = f.typed["labs"]
     hemoglobin = []
-    for pos, (analyte, value, unit) in enumerate(zip(labs["analyte"], labs["value"], labs["unit"])):
-        if not _finite(value) or unit not in LAB_VALUE_LIMITS:
-            continue
+    values = labs["value"].to_numpy(dtype=float, na_value=np.nan)  # best-effort typed: float or NaN
+    checked = np.isfinite(values) & labs["unit"].isin(list(LAB_VALUE_LIMITS)).to_numpy()
+    for pos in np.flatnonzero(checked).tolist():  # a registry has millions of lab rows: only these
+        analyte, value, unit = labs["analyte"].iat[pos], float(values[pos]), labs["unit"].iat[pos]
         if analyte == "hemoglobin" and unit == "g/L":
             hemoglobin.append((pos, value))
         warn, impossible = LAB_VALUE_LIMITS[unit]
+        if value <= warn and value <= impossible:
+            continue
         for rule_id, limit in (("lab_value_impossible", impossible), ("lab_value_implausible", warn)):
             if value > limit:
                 f.add(rule_id, "labs", "value", pos, f.shown("labs", "value", pos), analyte=analyte,
@@ -335,9 +342,15 @@ def _origin(f: _Findings) -> None:
         if not f.has(table, "study_id", "origin"):
             continue
         frame = f.typed[table]
-        for pos, (study, origin) in enumerate(zip(frame["study_id"], frame["origin"])):
-            if isinstance(study, str) and study not in reproduced and origin in INVENTED_ORIGINS:
-                groups.setdefault((study, origin), {}).setdefault(table, []).append(pos)
+        study, origin = frame["study_id"], frame["origin"]  # best-effort typed: text or NaN
+        invented = (study.notna() & ~study.isin(list(reproduced)) & origin.isin(list(INVENTED_ORIGINS))).to_numpy()
+        if not invented.any():
+            continue
+        studies, origins = study.to_numpy(dtype=object), origin.to_numpy(dtype=object)
+        # the few (study, origin) pairs in order of first appearance, then each pair's rows
+        for pair in dict.fromkeys(zip(studies[invented].tolist(), origins[invented].tolist())):
+            positions = np.flatnonzero(invented & (studies == pair[0]) & (origins == pair[1])).tolist()
+            groups.setdefault(pair, {})[table] = positions
     for (study, origin), tables in groups.items():
         table, positions = next(iter(tables.items()))
         also = [f.sources[t] for t in tables if t != table]

@@ -88,6 +88,7 @@ DISEASE_STATUSES = (
     "relapsed_refractory_unspecified",
     "mrd_positive",
     "blast_phase_refractory",
+    "complete_remission",
 )
 RELAPSED_REFRACTORY = (
     "primary_refractory",
@@ -96,6 +97,37 @@ RELAPSED_REFRACTORY = (
     "relapsed_refractory_unspecified",
     "blast_phase_refractory",
 )
+
+#: Diseases the contract accepts. The seed studies use the first four; the others are the
+#: diseases CAR-T centres treat ("ALL" when the lineage is not recorded; an unlisted one is "other").
+DIAGNOSES = (
+    "CML lymphoid blast crisis", "CML myeloid blast phase", "Ph+ B-ALL", "B-ALL", "ALL", "AML",
+    "large B-cell lymphoma", "other B-cell lymphoma", "multiple myeloma", "CLL", "other",
+)
+
+#: The contract's response values, best first. CR and CRi are remission; PR, SD, PD and NR are
+#: evaluable non-remission; not_evaluable is left out of denominators.
+MORPHOLOGIC_RESPONSES = ("CR", "CRi", "PR", "SD", "PD", "NR", "not_evaluable")
+#: How each disease's response criteria are written in ``responses.morphologic``: criteria ->
+#: (their category, the contract's value). One table, shown in the data dictionary.
+RESPONSE_MAPPING: dict[str, tuple[tuple[str, str], ...]] = {
+    "ELN (AML)": (("CR", "CR"), ("CRh", "CRi"), ("CRi", "CRi"), ("MLFS", "PR"), ("PR", "PR"),
+                  ("SD", "SD"), ("PD", "PD"), ("refractory disease", "NR")),
+    "Lugano (lymphoma)": (("CMR / CR", "CR"), ("PMR / PR", "PR"), ("NMR / SD", "SD"),
+                          ("PMD / PD", "PD")),
+    "IMWG (myeloma)": (("sCR", "CR"), ("CR", "CR"), ("VGPR", "PR"), ("PR", "PR"), ("MR", "SD"),
+                       ("SD", "SD"), ("PD", "PD")),
+    "iwCLL (CLL)": (("CR", "CR"), ("CRi", "CRi"), ("PR", "PR"), ("PR-L", "PR"), ("SD", "SD"),
+                    ("PD", "PD")),
+    "RECIST (solid tumours)": (("CR", "CR"), ("PR", "PR"), ("SD", "SD"), ("PD", "PD")),
+}
+RESPONSE_MAPPING_TEXT = "; ".join(
+    f"{criteria}: " + ", ".join(f"{theirs} -> {ours}" for theirs, ours in pairs)
+    for criteria, pairs in RESPONSE_MAPPING.items()) + "."
+
+#: What day 0 of a study may be (``patients.time_origin``). The seed studies count from the
+#: CAR-T infusion; a transplant registry from the transplant, say.
+TIME_ORIGINS = ("CAR-T infusion", "allo-HSCT", "diagnosis", "enrolment", "start of treatment")
 
 PATIENTS = Table(
     "patients",
@@ -107,21 +139,23 @@ PATIENTS = Table(
         PATIENT_ID,
         Column("cohort", "str", "Cohort or arm the patient is compared in (e.g. CML-LBC, Ph+ ALL).",
                pattern=r"\S(.*\S)?"),
-        Column("diagnosis", "str", "Disease treated.",
-               allowed=("CML lymphoid blast crisis", "CML myeloid blast phase", "Ph+ B-ALL", "B-ALL")),
+        Column("diagnosis", "str", "Disease treated; empty when not recorded.",
+               required=False, nullable=True, allowed=DIAGNOSES),
         Column("age_years", "float", "Age at CAR-T infusion.", nullable=True, unit="years",
                minimum=0, maximum=110),
         Column("sex", "str", "Sex.", allowed=("male", "female", "unknown")),
         Column("disease_status", "str",
-               "Disease status immediately before CAR-T (overt disease or flow-cytometry MRD only).",
-               allowed=DISEASE_STATUSES),
+               "Disease status at time zero (immediately before CAR-T): overt disease, flow-cytometry MRD "
+               "only, or complete_remission (e.g. transplanted in CR: a responder from day 0 without an "
+               "assessment); empty when not recorded.",
+               required=False, nullable=True, allowed=DISEASE_STATUSES),
         Column("marrow_blasts_pct", "float", "Bone-marrow blasts before CAR-T (morphology).",
-               nullable=True, unit="%", minimum=0, maximum=100),
+               required=False, nullable=True, unit="%", minimum=0, maximum=100),
         Column("abl_kd_mutation", "bool", "ABL1 kinase-domain mutation detected before CAR-T.",
-               nullable=True),
+               required=False, nullable=True),
         Column("mutations", "str", "Semicolon-separated list of mutations found (e.g. T315I;E255K).",
                required=False, nullable=True, pattern=r"[A-Za-z0-9:>_.*+-]+(;[A-Za-z0-9:>_.*+-]+)*"),
-        Column("prior_lines", "int", "Lines of therapy before CAR-T.", nullable=True,
+        Column("prior_lines", "int", "Lines of therapy before CAR-T.", required=False, nullable=True,
                minimum=0, maximum=30),
         Column("extramedullary_disease", "str", "Extramedullary disease before CAR-T.",
                required=False, nullable=True, allowed=("none", "cns", "non_cns")),
@@ -129,13 +163,17 @@ PATIENTS = Table(
                required=False, nullable=True),
         Column("tregs_high", "bool", "Regulatory T cells above the study's cut-off before CAR-T.",
                required=False, nullable=True),
-        Column("car_target", "str", "Antigen targeted by the CAR (e.g. CD19, CD38).",
-               pattern=r"CD[0-9]+(/CD[0-9]+)*"),
-        Column("car_dose_cells_per_kg", "float", "Infused CAR-T dose.", nullable=True,
+        Column("car_target", "str", "Antigen targeted by the CAR (e.g. CD19, CD38); empty when not recorded.",
+               required=False, nullable=True, pattern=r"CD[0-9]+(/CD[0-9]+)*"),
+        Column("car_dose_cells_per_kg", "float", "Infused CAR-T dose.", required=False, nullable=True,
                unit="cells/kg", minimum=0, maximum=1e10),
+        Column("time_origin", "str",
+               "Time zero of every day in the study's tables, as axes and labels name it (one value per "
+               "study); empty or absent: the CAR-T infusion.", required=False, nullable=True,
+               allowed=TIME_ORIGINS),
         Column("bridged_to_hsct", "bool",
                "Proceeded to allogeneic HSCT after CAR-T, in remission (before any relapse); a transplant "
-               "after relapse is a salvage, recorded in treatments only.", nullable=True),
+               "after relapse is a salvage, recorded in treatments only.", required=False, nullable=True),
         ORIGIN,
     ),
 )
@@ -150,9 +188,12 @@ RESPONSES = Table(
         Column("day", "int", "Day of the assessment after infusion.", unit="days", minimum=0,
                maximum=3650),
         Column("morphologic", "str",
-               "Morphological response (CR, CR with incomplete recovery, partial, none) or not evaluable.",
-               allowed=("CR", "CRi", "PR", "NR", "not_evaluable")),
-        Column("mrd_flow", "str", "Flow-cytometry MRD in marrow.",
+               "Response at the assessment: CR, CR with incomplete count recovery (CRi), partial (PR), "
+               "stable disease (SD), progressive disease (PD), no response (NR) or not evaluable. "
+               "Disease-specific criteria map onto these values: " + RESPONSE_MAPPING_TEXT,
+               allowed=MORPHOLOGIC_RESPONSES),
+        Column("mrd_flow", "str", "Flow-cytometry MRD in marrow; not_done = not assessed, counted apart "
+               "from negative and positive (never as either).",
                allowed=("negative", "positive", "not_done")),
         Column("molecular", "str", "BCR::ABL1 by PCR: complete molecular response or detectable.",
                allowed=("CMR", "detectable", "not_done")),

@@ -29,6 +29,7 @@ report never repeats them.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import math
 import re
@@ -191,14 +192,6 @@ class Cohort(dict):
                               f"{', '.join(t for t in TABLES if t in self) or 'none'}")
         raise MissingData(f"no contract table {name!r}; the tables are: {', '.join(TABLES)}")
 
-    def copy_for(self, folder: Path) -> "Cohort":
-        """A copy whose tables a caller may change without changing this one."""
-        tables = {}
-        for name, frame in self.items():
-            tables[name] = frame.copy()
-            tables[name].attrs = dict(frame.attrs)
-        return Cohort(tables, folder=folder, files=self.files, notes=self.notes.copy())
-
     @property
     def missing_tables(self) -> list[str]:
         return [t for t in TABLES if t not in self]
@@ -291,8 +284,15 @@ def identifier_value_kind(value: Any, column: Optional[str] = None) -> Optional[
         if column == "patient_id" and isinstance(value, (int, np.integer)) and abs(int(value)) >= 100000:
             return "mrn"
         return None
+    return _text_identifier_kind(value, column == "patient_id")
+
+
+# Validation asks about each distinct text several times (the same patient codes in every table,
+# in the schema's check and in the message), so the answers are kept; bounded for long sessions.
+@functools.lru_cache(maxsize=1 << 18)
+def _text_identifier_kind(value: str, patient_id: bool) -> Optional[str]:
     text = value.strip()
-    if column == "patient_id" and _MRN_RE.fullmatch(text):
+    if patient_id and _MRN_RE.fullmatch(text):
         return "mrn"
     if _EMAIL_RE.search(text):
         return "email"
@@ -626,10 +626,47 @@ class _Collector:
 # One table
 # --------------------------------------------------------------------------
 
+class RowNumbers:
+    """The file row of every row of a frame as read, kept in its ``attrs``.
+
+    pandas deep-copies ``attrs`` on nearly every operation (a filter, a ``reset_index``, a
+    column taken): a list of 100,000 ints costs a walk of the list each time. The numbers never
+    change once read, so a copy shares them."""
+
+    __slots__ = ("_numbers",)
+
+    def __init__(self, numbers: Iterable[int]):
+        self._numbers = np.asarray(numbers, dtype=np.int64)
+        self._numbers.setflags(write=False)
+
+    def __deepcopy__(self, memo) -> "RowNumbers":
+        return self
+
+    def __copy__(self) -> "RowNumbers":
+        return self
+
+    def __len__(self) -> int:
+        return len(self._numbers)
+
+    def __iter__(self):
+        return iter(self._numbers.tolist())
+
+    def __getitem__(self, index):
+        return self._numbers[index].tolist() if isinstance(index, slice) else int(self._numbers[index])
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, RowNumbers) and np.array_equal(self._numbers, other._numbers)
+
+    __hash__ = None
+
+    def tolist(self) -> list[int]:
+        return self._numbers.tolist()
+
+
 def _row_numbers(df: pd.DataFrame) -> list[int]:
     rows = df.attrs.get(_ROWS_ATTR)
     if rows is not None and len(rows) == len(df):
-        return [int(r) for r in rows]
+        return rows.tolist() if isinstance(rows, RowNumbers) else [int(r) for r in rows]
     return list(range(1, len(df) + 1))
 
 
@@ -703,11 +740,10 @@ def _check_table(df: pd.DataFrame, table_name: str, source: str
     for col in table.columns:
         if col.dtype == "str" and col.name in raw:
             kinds = _map_cells(raw[col.name], lambda v, c=col.name: identifier_value_kind(v, c))
-            for pos, (v, kind) in enumerate(zip(raw[col.name], kinds)):
-                if kind is not None:
-                    identifier_cells.add((pos, col.name))
-                    bag.add(col.name, pos, f"{_IDENTIFIER_KIND_TEXT[kind]}; the contract never accepts "
-                                           "direct identifiers", _mask(v))
+            for pos in np.flatnonzero(kinds.notna().to_numpy()).tolist():
+                identifier_cells.add((pos, col.name))
+                bag.add(col.name, pos, f"{_IDENTIFIER_KIND_TEXT[kinds.iloc[pos]]}; the contract never accepts "
+                                       "direct identifiers", _mask(raw[col.name].iloc[pos]))
 
     unexplained = []
     if failures is not None:
@@ -782,7 +818,7 @@ def _check_table(df: pd.DataFrame, table_name: str, source: str
     for col in table.columns:
         if col.name not in result:  # optional column absent from the file: present and empty
             dtype = object if col.dtype == "str" else _PANDAS_DTYPES[col.dtype]
-            empty = np.nan if col.dtype == "str" else pd.NA
+            empty = np.nan if col.dtype in ("str", "float") else pd.NA  # float64 holds no pd.NA
             result[col.name] = pd.Series([empty] * len(result), index=result.index, dtype=dtype)
         elif not col.nullable and col.dtype in ("int", "bool"):  # no missing values: numpy dtypes
             result[col.name] = result[col.name].astype("int64" if col.dtype == "int" else bool)
@@ -847,18 +883,22 @@ def _within_table_rules(table: Table, typed: pd.DataFrame, raw: pd.DataFrame, ba
 
     if table.name == "outcomes":
         if has("relapsed", "relapse_day"):
-            for pos, (rel, day) in enumerate(zip(typed["relapsed"], typed["relapse_day"])):
-                if rel is True and pd.isna(day):
+            missing_day = np.isnan(_days(typed["relapse_day"]))
+            relapsed = typed["relapsed"].to_numpy(dtype=object)
+            true = np.fromiter((r is True for r in relapsed), dtype=bool, count=len(relapsed))
+            false = np.fromiter((r is False for r in relapsed), dtype=bool, count=len(relapsed))
+            for pos in np.flatnonzero((true & missing_day) | (false & ~missing_day)).tolist():
+                if true[pos]:
                     bag.add("relapse_day", pos, "is required when relapsed is true (day of relapse missing)")
-                elif rel is False and not pd.isna(day):
+                else:
                     bag.add("relapse_day", pos, "must be empty when relapsed is false",
                             _display(raw["relapse_day"].iloc[pos]))
         if has("relapse_day", "followup_days"):
-            for pos, (day, fu) in enumerate(zip(typed["relapse_day"], typed["followup_days"])):
-                if not pd.isna(day) and not pd.isna(fu) and day > fu:
-                    bag.add("relapse_day", pos, f"must be ≤ followup_days ({_fmt_num(fu)}): "
-                                                "relapse cannot come after the last follow-up",
-                            _display(raw["relapse_day"].iloc[pos]))
+            day, fu = _days(typed["relapse_day"]), _days(typed["followup_days"])
+            for pos in np.flatnonzero(day > fu).tolist():  # NaN on either side compares False
+                bag.add("relapse_day", pos, f"must be ≤ followup_days ({_fmt_num(fu[pos])}): "
+                                            "relapse cannot come after the last follow-up",
+                        _display(raw["relapse_day"].iloc[pos]))
         if has("died", "death_cause"):
             for pos, (died, cause) in enumerate(zip(typed["died"], typed["death_cause"])):
                 if died is True and _is_missing(cause):
@@ -867,10 +907,10 @@ def _within_table_rules(table: Table, typed: pd.DataFrame, raw: pd.DataFrame, ba
                     bag.add("death_cause", pos, "must be empty when died is false",
                             _display(raw["death_cause"].iloc[pos], "death_cause"))
     if table.name == "treatments" and has("start_day", "end_day"):
-        for pos, (start, end) in enumerate(zip(typed["start_day"], typed["end_day"])):
-            if not pd.isna(start) and not pd.isna(end) and end < start:
-                bag.add("end_day", pos, f"must be ≥ start_day ({_fmt_num(start)})",
-                        _display(raw["end_day"].iloc[pos]))
+        start, end = _days(typed["start_day"]), _days(typed["end_day"])
+        for pos in np.flatnonzero(end < start).tolist():  # NaN on either side compares False
+            bag.add("end_day", pos, f"must be ≥ start_day ({_fmt_num(start[pos])})",
+                    _display(raw["end_day"].iloc[pos]))
     if table.name == "treatments" and has("patient_id", "category", "start_day"):
         frame = pd.DataFrame({"patient": typed["patient_id"].to_numpy(), "category": typed["category"].to_numpy(),
                               "start": typed["start_day"].to_numpy()})
@@ -879,18 +919,20 @@ def _within_table_rules(table: Table, typed: pd.DataFrame, raw: pd.DataFrame, ba
                                       "the CAR-T infusion): dates out of order, or days counted from another "
                                       "reference", _display(raw["start_day"].iloc[pos]))
         car = frame[(frame["category"] == "CAR-T") & frame["start"].notna() & frame["patient"].notna()]
-        for _, rows in car.groupby("patient", sort=False):
-            first = rows["start"].idxmin()
-            if rows.at[first, "start"] != 0:
-                bag.add("start_day", first, "the patient's first CAR-T row is the infusion and must be on day 0 "
-                                            "(every day in the contract is counted from it)",
-                        _display(raw["start_day"].iloc[first]))
+        # each patient's earliest CAR-T row (the first on a tie), patients in order of first appearance
+        firsts = car.groupby("patient", sort=False)["start"].idxmin().to_numpy()
+        for first in firsts[car.loc[firsts, "start"].to_numpy() != 0].tolist():
+            bag.add("start_day", first, "the patient's first CAR-T row is the infusion and must be on day 0 "
+                                        "(every day in the contract is counted from it)",
+                    _display(raw["start_day"].iloc[first]))
     if table.name == "patients" and has("cohort"):
         spellings: dict[str, dict[str, list[int]]] = {}
+        squashed_of: dict[str, str] = {}
         for pos, label in enumerate(typed["cohort"]):
             if isinstance(label, str):
-                squashed = re.sub(r"[^0-9a-z]", "", label.casefold())
-                spellings.setdefault(squashed, {}).setdefault(label, []).append(pos)
+                if label not in squashed_of:
+                    squashed_of[label] = re.sub(r"[^0-9a-z]", "", label.casefold())
+                spellings.setdefault(squashed_of[label], {}).setdefault(label, []).append(pos)
         for variants in spellings.values():
             if len(variants) < 2:
                 continue
@@ -950,8 +992,32 @@ def _has_patient_keys(frame: pd.DataFrame) -> bool:
 def _patient_keys(typed: pd.DataFrame) -> list[Optional[tuple]]:
     if "study_id" not in typed or "patient_id" not in typed:
         return [None] * len(typed)
-    return [(s, p) if isinstance(s, str) and isinstance(p, str) else None
-            for s, p in zip(typed["study_id"], typed["patient_id"])]
+    studies, patients = typed["study_id"].to_numpy(dtype=object), typed["patient_id"].to_numpy(dtype=object)
+    keys: list[Optional[tuple]] = list(zip(studies.tolist(), patients.tolist()))
+    # A best-effort typed text cell is text or NaN: only rows with a missing part need a look.
+    for pos in np.flatnonzero(pd.isna(studies) | pd.isna(patients)).tolist():
+        keys[pos] = None
+    return keys
+
+
+_NO_DAY = (np.nan, None)
+
+
+def _days(column: pd.Series) -> np.ndarray:
+    """A best-effort typed day column (float, NaN where missing or unreadable) as an array."""
+    return column.to_numpy(dtype=float, na_value=np.nan)
+
+
+def _first_per_patient(keys: Sequence[Optional[tuple]], days: np.ndarray, rows: Sequence[int],
+                       earliest: bool = False) -> dict[tuple, tuple[float, int]]:
+    """Patient key -> (day, file row) of the patient's first row with a day, or with
+    ``earliest`` of its smallest day (the first such row on a tie)."""
+    out: dict[tuple, tuple[float, int]] = {}
+    for pos in np.flatnonzero(~np.isnan(days)).tolist():
+        k = keys[pos]
+        if k is not None and (k not in out or (earliest and days[pos] < out[k][0])):
+            out[k] = (float(days[pos]), rows[pos])
+    return out
 
 
 def _cohort_problems(tables: Mapping[str, pd.DataFrame], sources: Mapping[str, str],
@@ -985,55 +1051,53 @@ def _cohort_problems(tables: Mapping[str, pd.DataFrame], sources: Mapping[str, s
 
     # Tables without their key columns are already reported; rules that need them are skipped.
     keyed = {name for name, frame in typed.items() if _has_patient_keys(frame)}
-    patients = set(k for k in _patient_keys(typed["patients"]) if k) if "patients" in keyed else None
+    keys = {name: _patient_keys(typed[name]) for name in keyed}  # once per table: a registry has millions
+    patients = set(k for k in keys["patients"] if k) if "patients" in keyed else None
     if patients is not None:
         for name in typed:
             if name == "patients" or name not in keyed:
                 continue
-            for pos, k in enumerate(_patient_keys(typed[name])):
+            for pos, k in enumerate(keys[name]):
                 if k is not None and k not in patients:
                     add(name, "patient_id", pos, f"patient is not in {sources['patients']} "
                                                  f"(no patient with study_id {_display(k[0], 'study_id')} "
                                                  f"and this patient_id there)",
                         _display(raws[name]["patient_id"].iloc[pos], "patient_id"))
     if "outcomes" in keyed and "patients" in keyed:
-        with_outcome = set(k for k in _patient_keys(typed["outcomes"]) if k)
-        for pos, k in enumerate(_patient_keys(typed["patients"])):
+        with_outcome = set(k for k in keys["outcomes"] if k)
+        for pos, k in enumerate(keys["patients"]):
             if k is not None and k not in with_outcome:
                 add("patients", "patient_id", pos, f"patient has no row in {sources['outcomes']} "
                                                    "(every patient needs one outcomes row)",
                     _display(raws["patients"]["patient_id"].iloc[pos], "patient_id"))
     if "outcomes" in keyed and "followup_days" in typed["outcomes"]:
-        followup: dict[tuple, tuple[float, int]] = {}
-        for pos, (k, fu) in enumerate(zip(_patient_keys(typed["outcomes"]),
-                                          typed["outcomes"]["followup_days"])):
-            if k is not None and not pd.isna(fu) and k not in followup:
-                followup[k] = (float(fu), rows["outcomes"][pos])
+        followup = _first_per_patient(keys["outcomes"], _days(typed["outcomes"]["followup_days"]),
+                                      rows["outcomes"])
         for name, column in EVENT_DAY_COLUMNS:
             if name not in keyed or column not in typed[name]:
                 continue
-            for pos, (k, day) in enumerate(zip(_patient_keys(typed[name]), typed[name][column])):
-                if k in followup and not pd.isna(day) and day > followup[k][0]:
-                    fu, fu_row = followup[k]
-                    add(name, column, pos, f"is after the patient's last follow-up (followup_days "
-                                           f"{_fmt_num(fu)} in {sources['outcomes']} row {fu_row})",
-                        _display(raws[name][column].iloc[pos], column))
+            day = _days(typed[name][column])
+            limit = np.array([followup.get(k, _NO_DAY)[0] for k in keys[name]], dtype=float)
+            for pos in np.flatnonzero(day > limit).tolist():  # NaN on either side compares False
+                fu, fu_row = followup[keys[name][pos]]
+                add(name, column, pos, f"is after the patient's last follow-up (followup_days "
+                                       f"{_fmt_num(fu)} in {sources['outcomes']} row {fu_row})",
+                    _display(raws[name][column].iloc[pos], column))
     if "labs" in keyed and "treatments" in keyed and "day" in typed["labs"] \
             and {"category", "start_day"} <= set(typed["treatments"]):
         tx = typed["treatments"]
-        ld: dict[tuple, tuple[float, int]] = {}
-        for pos, (k, cat, start) in enumerate(zip(_patient_keys(tx), tx["category"], tx["start_day"])):
-            if k is not None and cat == "lymphodepletion" and not pd.isna(start):
-                if k not in ld or start < ld[k][0]:
-                    ld[k] = (float(start), rows["treatments"][pos])
-        for pos, (k, day) in enumerate(zip(_patient_keys(typed["labs"]), typed["labs"]["day"])):
-            if k in ld and not pd.isna(day) and day < ld[k][0] - LAB_DAYS_BEFORE_LYMPHODEPLETION:
-                start, ld_row = ld[k]
-                add("labs", "day", pos, f"is more than {LAB_DAYS_BEFORE_LYMPHODEPLETION} days before the "
-                                        f"patient's lymphodepletion (start_day {_fmt_num(start)} in "
-                                        f"{sources['treatments']} row {ld_row}): a sample before lymphodepletion's "
-                                        "baseline window, or days counted from another reference than the infusion",
-                    _display(raws["labs"]["day"].iloc[pos], "day"))
+        starts = _days(tx["start_day"])
+        starts = np.where((tx["category"] == "lymphodepletion").to_numpy(), starts, np.nan)
+        ld = _first_per_patient(keys["treatments"], starts, rows["treatments"], earliest=True)
+        day = _days(typed["labs"]["day"])
+        limit = np.array([ld.get(k, _NO_DAY)[0] for k in keys["labs"]], dtype=float)
+        for pos in np.flatnonzero(day < limit - LAB_DAYS_BEFORE_LYMPHODEPLETION).tolist():
+            start, ld_row = ld[keys["labs"][pos]]
+            add("labs", "day", pos, f"is more than {LAB_DAYS_BEFORE_LYMPHODEPLETION} days before the "
+                                    f"patient's lymphodepletion (start_day {_fmt_num(start)} in "
+                                    f"{sources['treatments']} row {ld_row}): a sample before lymphodepletion's "
+                                    "baseline window, or days counted from another reference than the infusion",
+                _display(raws["labs"]["day"].iloc[pos], "day"))
     for name in REQUIRED_TABLES:
         if name in tables and len(tables[name]) == 0:
             items.append(dict(source=sources[name], table=name, column=None, row=None,
@@ -1093,8 +1157,12 @@ def _clean_frame(header: Sequence[Any], body_rows: Sequence[Sequence[Any]], sour
             stripped_headers.append(clean)
         names.append(clean)
     width = len(names)
-    body = pd.DataFrame([list(r)[:width] + [None] * (width - len(r)) for r in body_rows],
-                        columns=range(width), dtype=object)
+    if all(len(r) == width for r in body_rows):  # the usual file: no row to pad or cut
+        body = pd.DataFrame(body_rows if isinstance(body_rows, list) else list(body_rows),
+                            columns=range(width), dtype=object)
+    else:
+        body = pd.DataFrame([list(r)[:width] + [None] * (width - len(r)) for r in body_rows],
+                            columns=range(width), dtype=object)
     # Unnamed columns: ignored (and noted) when empty, refused otherwise.
     keep = []
     for i, name in enumerate(names):
@@ -1111,18 +1179,8 @@ def _clean_frame(header: Sequence[Any], body_rows: Sequence[Sequence[Any]], sour
     stripped_cells: list[tuple[int, str]] = []
     missing_text = set(MISSING_TEXT)
     for j, name in enumerate(body.columns):
-        column = body.iloc[:, j]
-        cleaned: dict = {}  # distinct text -> (clean value, was stripped)
-        values = []
-        for pos, v in enumerate(column):
-            if isinstance(v, str):
-                if v not in cleaned:
-                    clean = v.strip()
-                    cleaned[v] = (np.nan if clean in missing_text else clean, clean != v)
-                v, stripped = cleaned[v]
-                if stripped:
-                    stripped_cells.append((pos + 1, name))
-            values.append(v)
+        values, stripped = _clean_cells(body.iloc[:, j].to_numpy(dtype=object), missing_text)
+        stripped_cells += [(pos + 1, name) for pos in stripped]
         body.isetitem(j, pd.Series(values, index=body.index, dtype=object))
     row_numbers = np.arange(1, len(body) + 1)
     drop = np.isin(row_numbers, list(skip))
@@ -1148,9 +1206,38 @@ def _clean_frame(header: Sequence[Any], body_rows: Sequence[Sequence[Any]], sour
         text = "stripped stray whitespace from " + " and ".join(parts)
         notes.append(dict(source=source, table=table, note=text))
         warnings.warn(f"{source}: {text}", ContractWarning, stacklevel=4)
-    body.attrs[_ROWS_ATTR] = [int(r) for r in row_numbers]
+    body.attrs[_ROWS_ATTR] = RowNumbers(row_numbers)
     body.attrs[_SOURCE_ATTR] = source
     return body
+
+
+def _clean_cells(cells: np.ndarray, missing_text: set) -> tuple[np.ndarray, list[int]]:
+    """Text cells stripped, the missing texts read as NaN, other cells as they are; and the
+    0-based positions of the cells that were stripped. Each distinct text is cleaned once."""
+    values = cells.copy()
+    if len(cells) > 64 and pd.api.types.infer_dtype(cells, skipna=True) in ("string", "empty"):
+        # only text and missing cells (a CSV): factorize, then clean each distinct text
+        codes, uniques = pd.factorize(cells, use_na_sentinel=True)
+        clean = [u.strip() for u in uniques]
+        table = np.empty(len(uniques), dtype=object)
+        table[:] = [np.nan if c in missing_text else c for c in clean]
+        was_stripped = np.array([c != u for c, u in zip(clean, uniques)], dtype=bool)
+        text = codes >= 0
+        if not text.any():
+            return values, []
+        values[text] = table[codes[text]]
+        return values, np.flatnonzero(text & was_stripped[np.maximum(codes, 0)]).tolist()
+    cleaned: dict = {}  # distinct text -> (clean value, was stripped)
+    stripped = []
+    for pos, v in enumerate(cells):
+        if isinstance(v, str):
+            if v not in cleaned:
+                clean = v.strip()
+                cleaned[v] = (np.nan if clean in missing_text else clean, clean != v)
+            values[pos], was = cleaned[v]
+            if was:
+                stripped.append(pos)
+    return values, stripped
 
 
 def _shown_file_name(name: str) -> str:
@@ -1178,8 +1265,8 @@ def _read_xlsx(path: Path, table: str, notes: list, problems: list) -> Optional[
     return _clean_frame(header, rows, source, table, notes, problems)
 
 
-# Cohorts already validated in this process, by folder and the content of its files; each
-# entry keeps the warnings its loading raised, to raise them again on every later load.
+# Cohorts validated ahead of time in this process (preload_cohort), by folder and the content of
+# its files; each entry keeps the warnings its validation raised, to raise them again on loading.
 _LOADED: dict[tuple[str, str], tuple[Cohort, list[warnings.WarningMessage]]] = {}
 
 
@@ -1199,11 +1286,31 @@ def folder_content_digest(folder: Path) -> str:
 
 def load_cohort(folder: str | Path) -> Cohort:
     """Read, validate and return the contract tables found in ``folder``: see
-    :func:`read_cohort`. A folder whose files are byte for byte those of an earlier load in this
-    process is not read again: its tables are copied from that load, and the warnings that load
-    raised are raised again (a build's warmed workers load each study once for every chapter,
-    :mod:`helpers.site.warm_kernels`)."""
+    :func:`read_cohort`. When this process already validated the folder's files, byte for byte,
+    ahead of time (:func:`preload_cohort`: a build does it once, before it forks the workers whose
+    forked kernels run the chapters, :mod:`helpers.site.warm_kernels`), those tables are handed
+    over without reading the files again, and the warnings that validation raised are raised
+    again. Handed over, not copied: the caller may change them, so this process forgets them,
+    and a second load of the folder reads it afresh. (A forked kernel forgets its own copy of
+    its worker's cache: the worker keeps the tables unchanged for the next kernel, and no
+    registry of 100,000 patients is held twice in one process.)"""
     folder = Path(folder)
+    key, (cohort, raised) = _load_cached(folder)
+    del _LOADED[key]
+    _replay(raised)
+    return Cohort(dict(cohort), folder=folder, files=cohort.files, notes=cohort.notes)
+
+
+def preload_cohort(folder: str | Path) -> None:
+    """Validate ``folder`` into this process's cache of :func:`load_cohort`, without copying its
+    tables out (a build loads each study once, before its workers fork and share the cache).
+    Raises what :func:`load_cohort` raises; its warnings are kept for the later loads only."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _load_cached(Path(folder))
+
+
+def _load_cached(folder: Path) -> tuple[tuple[str, str], tuple[Cohort, list[warnings.WarningMessage]]]:
     if not folder.is_dir():
         raise FileNotFoundError(f"cohort folder not found: {folder}")
     key = (str(folder.resolve()), folder_content_digest(folder))
@@ -1217,10 +1324,28 @@ def load_cohort(folder: str | Path) -> Cohort:
         if refusal is not None:
             _replay(raised)
             raise refusal
+        if sum(len(frame) for frame in cohort.values()) >= _LARGE_COHORT_ROWS:
+            return_freed_memory()
         _LOADED[key] = (cohort, raised)
-    cohort, raised = _LOADED[key]
-    _replay(raised)
-    return cohort.copy_for(folder)
+    return key, _LOADED[key]
+
+
+#: Rows (all tables) from which validation hands its garbage back to the system: a registry.
+_LARGE_COHORT_ROWS = 100_000
+
+
+def return_freed_memory() -> None:
+    """Collect garbage and hand the memory freed to the system. Validating a registry of 100,000
+    patients frees about as much memory as its tables take, which glibc's allocator would keep
+    for the process (a third of its resident memory at 20,000 patients)."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to hand back this way
+        pass
 
 
 def _replay(raised: list[warnings.WarningMessage]) -> None:

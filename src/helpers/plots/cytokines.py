@@ -10,6 +10,7 @@ import pandas as pd
 
 from helpers.clinical.cytokines import CYTOKINES, LABELS
 from helpers.plots.escape import escape_html
+from helpers.plots.figures import step_ticks
 from helpers.stats.mixed import MixedModelResult
 
 # ---------------------------------------------------------------- figures --
@@ -52,21 +53,13 @@ def trajectory_figure(summary: pd.DataFrame, *, group: str = "cohort", order: Op
                                "median %{y:.3g}<br>IQR %{customdata[1]:.3g}–%{customdata[2]:.3g}<br>"
                                "n = %{customdata[3]} sampled (%{customdata[4]} below LLOQ)<extra></extra>"),
             ), row=r + 1, col=c + 1)
-        figure.update_yaxes(type="log", **_log_ticks(), row=r + 1, col=c + 1)
+        figure.update_yaxes(type="log", **step_ticks(), row=r + 1, col=c + 1)
         figure.update_xaxes(title_text="Day after infusion" if r == rows - 1 else None, row=r + 1, col=c + 1)
     style(figure, title, height=330 * rows + 80)
     # legend to the right, clear of the panel titles
     figure.update_layout(legend={"orientation": "v", "x": 1.01, "y": 1, "yanchor": "top"},
                          margin={"r": 110})
     return figure
-
-
-def _log_ticks() -> dict:
-    """Tick marks at 1-2-5 steps for a log axis, printed in full (20, not "2")."""
-    values = [m * 10.0 ** e for e in range(-3, 7) for m in (1, 2, 5)]
-    text = [f"{v:,.0f}" if v >= 1 else f"{v:g}" for v in values]
-    return {"tickmode": "array", "tickvals": values, "ticktext": text}
-
 
 
 def ratio_figure(table: pd.DataFrame, *, label: str = "analyte", groups: Sequence[str] = ("group 1", "group 2"),
@@ -92,7 +85,7 @@ def ratio_figure(table: pd.DataFrame, *, label: str = "analyte", groups: Sequenc
     # an annotation on a log axis is placed by log10 of its value: 0 is the ratio 1
     figure.add_annotation(x=0, xref="x", y=1, yref="y domain", yanchor="bottom", showarrow=False,
                           text="equal", font={"size": 11, "color": "#555"})
-    figure.update_layout(xaxis={"type": "log", **_log_ticks(),
+    figure.update_layout(xaxis={"type": "log", **step_ticks(),
                                 "title": f"Ratio of peak values, {groups[0]} / {groups[1]} "
                                          "(Hodges–Lehmann, log scale)"},
                          yaxis={"autorange": "reversed"})
@@ -101,26 +94,29 @@ def ratio_figure(table: pd.DataFrame, *, label: str = "analyte", groups: Sequenc
 
 def grade_box_figure(joined: pd.DataFrame, *, analyte: str = "IL-6", group: str = "cohort",
                      order: Optional[Sequence[str]] = None, title: Optional[str] = None):
-    """Peak value by CRS grade: one box per grade with every patient as a point (log scale)."""
+    """Peak value by CRS grade: one box per grade with every patient as a point (log scale); a
+    grade with fewer than :data:`~helpers.plots.figures.MIN_BOX_N` patients shows its points alone."""
     import plotly.graph_objects as go
 
-    from helpers.plots.figures import style
+    from helpers.plots.figures import POINTS_ONLY_NOTE, add_boxes, style
 
     groups = list(order) if order is not None else list(pd.unique(joined[group]))
     unit = joined["unit"].iloc[0] if len(joined) else ""
     figure = go.Figure()
+    points_only = False
     for j, name in enumerate(groups):
         part = joined[joined[group] == name]
-        figure.add_trace(go.Box(
-            x=part["grade"].map(lambda g: f"Grade {g}" if g else "No CRS"), y=part["peak"], name=str(name),
-            boxpoints="all", jitter=0.4, pointpos=0, marker={"color": _colour(j), "size": 5},
-            line={"color": _colour(j)}, customdata=part[["patient_id", "peak_day"]].to_numpy(),
+        points_only |= add_boxes(
+            figure, part["grade"].map(lambda g: f"Grade {g}" if g else "No CRS"), part["peak"], name=str(name),
+            color=_colour(j), marker={"color": _colour(j), "size": 5},
+            customdata=part[["patient_id", "peak_day"]].to_numpy().tolist(),
             hovertemplate=("%{customdata[0]} (" + escape_html(str(name)) + ")<br>%{x}: peak %{y:.3g} "
-                           + unit + " on day %{customdata[1]:g}<extra></extra>")))
+                           + unit + " on day %{customdata[1]:g}<extra></extra>"))
     categories = ["No CRS"] + [f"Grade {g}" for g in range(1, 6) if (joined["grade"] == g).any()]
+    x_title = "Worst CRS grade" + (f" ({POINTS_ONLY_NOTE})" if points_only else "")
     figure.update_layout(boxmode="group",
-                         yaxis={"type": "log", **_log_ticks(), "title": f"Peak {LABELS[analyte]} ({unit})"},
-                         xaxis={"title": "Worst CRS grade", "categoryorder": "array", "categoryarray": categories})
+                         yaxis={"type": "log", **step_ticks(), "title": f"Peak {LABELS[analyte]} ({unit})"},
+                         xaxis={"title": x_title, "categoryorder": "array", "categoryarray": categories})
     return style(figure, title)
 
 
@@ -149,7 +145,7 @@ def patient_course_figure(series: pd.DataFrame, *, analytes: Sequence[str] = CYT
                 customdata=part[["origin"]].to_numpy(),
                 hovertemplate=(f"{escape_html(str(patient))} · {LABELS[analyte]}<br>day %{{x:g}}: %{{y:.3g}}"
                                "<br>origin: %{customdata[0]}<extra></extra>")), row=r + 1, col=c + 1)
-        figure.update_yaxes(type="log", **_log_ticks(), row=r + 1, col=c + 1)
+        figure.update_yaxes(type="log", **step_ticks(), row=r + 1, col=c + 1)
         figure.update_xaxes(title_text="Day after infusion" if r == rows - 1 else None, row=r + 1, col=c + 1)
     style(figure, title, height=330 * rows + 80)
     # legend to the right, clear of the panel titles
@@ -187,7 +183,7 @@ def model_figure(result: "MixedModelResult", observed: pd.DataFrame, *, group: s
             legendgroup=str(name), customdata=o[["n"]].to_numpy(),
             hovertemplate=(escape_html(str(name)) + " observed<br>day %{x:g}: median %{y:.3g} "
                            "(n = %{customdata[0]})<extra></extra>")))
-    figure.update_layout(yaxis={"type": "log", **_log_ticks(), "title": "IL-6 (pg/mL, log scale)"},
+    figure.update_layout(yaxis={"type": "log", **step_ticks(), "title": "IL-6 (pg/mL, log scale)"},
                          xaxis={"title": "Day after infusion"})
     style(figure, title, height=480)
     figure.update_layout(legend={"orientation": "v", "x": 0.99, "xanchor": "right", "y": 0.99, "yanchor": "top",

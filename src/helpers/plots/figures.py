@@ -5,6 +5,15 @@ Every figure is shown through :func:`show`, which emits the figure as HTML
 its static files (no CDN, no 4.8 MB per page). Figures drawn from synthetic
 data carry a visible label saying so (:func:`label_synthetic`).
 
+Numbers and names
+-----------------
+Like a table (:mod:`helpers.plots.tables`), a figure is numbered by Sphinx, never by its text:
+a chapter shows it as ``show(figure, name="fig-<chapter>-<what>")``, and ``{numref}`fig-...```
+refers to it (:mod:`helpers.site.sphinx_site`). A named figure's title becomes its caption,
+written in the page above the plot with the number Sphinx gives it ("Figure 3.2"), and leaves
+the plot: two copies of one title would waste the figure's top, and plotly's toolbar covered
+long titles there. The static SVG/PNG copies keep the title, since they travel without a page.
+
 Text that comes from data (cohort and category labels, titles naming a study) is escaped with
 :func:`helpers.plots.escape.escape_html` before plotly sees it: plotly.js reads labels as limited
 HTML, and a label must show as written.
@@ -12,7 +21,9 @@ HTML, and a label must show as written.
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import html
 import re
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
@@ -22,10 +33,18 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from helpers.plots.escape import escape_html, escape_labels
+from helpers.plots.tables import CaptionedParts, split_marked
 
 # Okabe & Ito (2008) palette: distinguishable with the common colour-vision deficiencies.
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 SYNTHETIC_LABEL = "Synthetic cohort: generated to match published aggregates, not patient data"
+#: What a figure's name looks like: it is the id of its anchor on the page.
+FIGURE_NAME = re.compile(r"fig-[a-z0-9]+(?:-[a-z0-9]+)*")
+# Written by FigureHTML and read back by split_figure_html (the Sphinx extension puts the number between).
+_CAPTION_OPEN = "<p class='book-figure-caption'><strong>"
+_CAPTION_CLOSE = "</strong></p>"
+_MARKED_FIGURE = re.compile(r"<div class='book-figure-wrap'(?: data-label='(?P<label>[^']*)')?>"
+                            + re.escape(_CAPTION_OPEN) + r"(?P<caption>[^<]*)" + re.escape(_CAPTION_CLOSE))
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True,
                  "toImageButtonOptions": {"format": "svg", "scale": 1}}
 
@@ -48,21 +67,39 @@ def configure_exports(folder: Optional[Path], href_prefix: Optional[str]) -> Non
 
 
 class FigureHTML:
-    """A plotly figure that renders as an HTML div relying on the site's shared plotly.js."""
+    """A plotly figure that renders as an HTML div relying on the site's shared plotly.js;
+    captioned (and so numbered on the site) when it has a ``name`` or a ``caption``."""
 
-    def __init__(self, figure: go.Figure):
-        self.figure = figure
+    def __init__(self, figure: go.Figure, name: Optional[str] = None, caption: Optional[str] = None):
+        if name is not None and not FIGURE_NAME.fullmatch(name):
+            raise ValueError(f"a figure's name is 'fig-' and lower-case words joined by '-', not {name!r}")
+        title = figure.layout.title.text
+        if caption is None and name is not None and title:
+            caption = html.unescape(title)  # style() escaped it for plotly; the caption is escaped once, below
+        if name is not None and not caption:
+            raise ValueError(f"figure {name!r} has neither a title nor a caption: only a captioned figure is numbered")
+        self.figure, self.name, self.caption = figure, name, caption
 
     @property
     def div_id(self) -> str:
         return _figure_id(pio.to_json(compact_template(self.figure), validate=False))
 
+    def shown_spec(self, spec: dict) -> dict:
+        """What the page draws: ``spec`` without its title when the caption carries it."""
+        if not self.caption or "title" not in spec.get("layout", {}):
+            return spec
+        shown = copy.deepcopy(spec)
+        shown["layout"].pop("title")
+        margin = shown["layout"].setdefault("margin", {})
+        margin["t"] = max(30, margin.get("t", 90) - 40)  # style() gave the title 40 px
+        return shown
+
     def _repr_html_(self) -> str:
         compact = compact_template(self.figure)
         spec = pio.to_json(compact, validate=False)  # once: it names the figure and is what the exporter draws
         div_id = _figure_id(spec)
-        markup = trim_floats(pio.to_html(compact, include_plotlyjs=False, full_html=False, div_id=div_id,
-                                         config=PLOTLY_CONFIG, validate=False))
+        markup = trim_floats(pio.to_html(self.shown_spec(compact), include_plotlyjs=False, full_html=False,
+                                         div_id=div_id, config=PLOTLY_CONFIG, validate=False))
         folder, href = _EXPORTS["folder"], _EXPORTS["href"]
         if folder is not None:  # written whole, then renamed: the exporter never reads half a spec
             partial = folder / f".{div_id}.partial"
@@ -72,11 +109,20 @@ class FigureHTML:
             markup += (f"<p class='figure-export'>Static copy for slides and papers: "
                        f"<a href='{escape_html(f'{href}{div_id}.svg')}' download>SVG</a> · "
                        f"<a href='{escape_html(f'{href}{div_id}.png')}' download>PNG</a></p>")
-        return markup
+        if not self.caption:
+            return markup
+        label = f" data-label='{escape_html(self.name)}'" if self.name else ""
+        return (f"<div class='book-figure-wrap'{label}>{_CAPTION_OPEN}{escape_html(self.caption)}{_CAPTION_CLOSE}"
+                f"{markup}</div>")
 
     def __repr__(self) -> str:
-        title = self.figure.layout.title.text or "plotly figure"
+        title = self.caption or self.figure.layout.title.text or "plotly figure"
         return f"<Figure: {title}>"
+
+
+def split_figure_html(markup: str) -> Optional[CaptionedParts]:
+    """The parts of a captioned figure written by :class:`FigureHTML` (None for any other HTML)."""
+    return split_marked(markup, _MARKED_FIGURE)
 
 
 #: Template layout parts that only subplots of these trace types use.
@@ -118,9 +164,11 @@ def trim_floats(markup: str, digits: int = 6) -> str:
     return _LONG_FLOAT.sub(lambda m: format(float(m.group(0)), f".{digits}g"), markup)
 
 
-def show(figure: go.Figure) -> FigureHTML:
-    """Display a figure in a chapter (the last expression of a cell)."""
-    return FigureHTML(figure)
+def show(figure: go.Figure, name: Optional[str] = None, caption: Optional[str] = None) -> FigureHTML:
+    """Display a figure in a chapter (the last expression of a cell). ``name`` is what
+    ``{numref}`` calls it (``fig-<chapter>-<what>``); the caption is ``caption`` or else the
+    figure's title (see the module text)."""
+    return FigureHTML(figure, name, caption)
 
 
 def style(figure: go.Figure, title: Optional[str] = None, height: int = 420) -> go.Figure:
@@ -136,6 +184,50 @@ def style(figure: go.Figure, title: Optional[str] = None, height: int = 420) -> 
     return figure
 
 
+#: A log axis labelled at the powers of ten only ("10³"), with unlabelled minor ticks between.
+#: Plotly's own log ticks also print "2" and "5" beside each 10ⁿ when a few decades are shown.
+DECADE_AXIS = {"type": "log", "dtick": 1, "exponentformat": "power", "minor": {"ticks": "outside", "ticklen": 3}}
+
+
+def step_ticks() -> dict:
+    """Tick marks at 1-2-5 steps for a log axis, printed in full (20, not "2"): for an axis that
+    spans too few decades for :data:`DECADE_AXIS` to label more than one or two ticks."""
+    values = [m * 10.0 ** e for e in range(-3, 7) for m in (1, 2, 5)]
+    text = [f"{v:,.0f}" if v >= 1 else f"{v:g}" for v in values]
+    return {"tickmode": "array", "tickvals": values, "ticktext": text}
+
+
+#: Fewest values a box summarises. A box of 1-4 values draws quartiles and whiskers that are
+#: only the values again, and reads as a distribution; such a group is drawn as its points alone.
+MIN_BOX_N = 5
+POINTS_ONLY_NOTE = f"groups of n < {MIN_BOX_N}: points only"
+
+
+def add_boxes(figure: go.Figure, x: Sequence, y: Sequence, *, name: str, color: str,
+              customdata=None, text=None, **trace) -> bool:
+    """Add one series of box plots with every value as a point: each x category with at least
+    :data:`MIN_BOX_N` values gets a box, a smaller one only its points (a box trace whose box is
+    not drawn, in the same slot). True when some category was drawn as points only, for the
+    figure to say so (:data:`POINTS_ONLY_NOTE`)."""
+    x = pd.Series(list(x))
+    small = x.map(x.value_counts()).lt(MIN_BOX_N).to_numpy()
+    common = dict(boxpoints="all", jitter=0.45, pointpos=0, offsetgroup=name, legendgroup=name,
+                  hoveron="points", **trace)
+    for part, box in ((~small, True), (small, False)):
+        if not part.any():
+            continue
+        figure.add_trace(go.Box(
+            x=x[part].tolist(), y=pd.Series(list(y))[part].tolist(), name=escape_html(name),
+            customdata=None if customdata is None else [row for row, keep in zip(customdata, part) if keep],
+            text=None if text is None else [t for t, keep in zip(text, part) if keep],
+            line={"color": color, "width": 2 if box else 0},
+            fillcolor=None if box else "rgba(0,0,0,0)", showlegend=box, **common))
+    if not (~small).any():  # no box to stand for the series in the legend: its marker does
+        figure.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=escape_html(name), legendgroup=name,
+                                    marker=trace.get("marker", {"color": color}), hoverinfo="skip"))
+    return bool(small.any())
+
+
 def label_synthetic(figure: go.Figure, text: str = SYNTHETIC_LABEL) -> go.Figure:
     """Stamp a figure computed from synthetic data, so a screenshot cannot lose the fact."""
     # Offset in pixels below the axis title, so it never overlaps whatever the figure's height.
@@ -148,10 +240,12 @@ def label_synthetic(figure: go.Figure, text: str = SYNTHETIC_LABEL) -> go.Figure
 def composition_bars(counts: pd.DataFrame, *, group: str, category: str, n: str = "n",
                      category_order: Optional[Sequence[str]] = None,
                      group_order: Optional[Sequence[str]] = None,
-                     labels: Optional[dict] = None, title: Optional[str] = None) -> go.Figure:
+                     labels: Optional[dict] = None, title: Optional[str] = None,
+                     x_title: str = "Patients (%)") -> go.Figure:
     """100 %-stacked horizontal bars: the make-up of each group, hover with n/N and %.
 
-    ``counts`` is tidy: one row per (group, category) with a count column ``n``.
+    ``counts`` is tidy: one row per (group, category) with a count column ``n``; ``x_title`` says
+    what is counted (patients unless told).
     """
     labels = labels or {}
     categories = list(category_order or counts[category].drop_duplicates())
@@ -170,7 +264,7 @@ def composition_bars(counts: pd.DataFrame, *, group: str, category: str, n: str 
             + ": %{customdata[0]}/%{customdata[1]} (%{x:.1f}%)<extra></extra>",
             text=[f"{p:.0f}%" if p >= 6 else "" for p in pct], textposition="inside",
         ))
-    figure.update_layout(barmode="stack", xaxis={"title": "Patients (%)", "range": [0, 100]},
+    figure.update_layout(barmode="stack", xaxis={"title": x_title, "range": [0, 100]},
                          yaxis={"autorange": "reversed"})
     return style(figure, title, height=160 + 60 * len(groups))
 

@@ -8,6 +8,7 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from helpers.plots.escape import escape_html
 from helpers.stats.kinetic_model import SteinParameters, stein_curve
 
 
@@ -92,7 +93,8 @@ def _palette():
 
 
 def _log_axis(fig, title="CAR transgene copies/µg gDNA (log scale)"):
-    fig.update_yaxes(type="log", title=title, exponentformat="power")
+    from helpers.plots.figures import DECADE_AXIS
+    fig.update_yaxes(**DECADE_AXIS, title=title)
     fig.update_xaxes(title="Days after infusion")
     return fig
 
@@ -111,18 +113,27 @@ def _spaghetti_sample(patient_ids: pd.Series) -> list:
     return [ids[i] for i in sorted(chosen)]
 
 
+#: Patients per panel above which single lines are drawn faint and grey, under the panel's median
+#: per day in bold: beyond a few dozen, overplotted lines show a smear, not patients.
+HIGHLIGHT_ABOVE = 20
+
+
 def _spaghetti_title(group, n: int, drawn: int) -> str:
-    return f"{group} (n = {n})" if drawn == n else f"{group} (n = {n:,}): {drawn} of {n:,} drawn at random"
+    title = f"{group} (n = {n})" if drawn == n else f"{group} (n = {n:,}): {drawn} of {n:,} drawn at random"
+    return title + ("<br>bold line: median of all" if n > HIGHLIGHT_ABOVE else "")
 
 
 def spaghetti_figure(kinetics: pd.DataFrame, patients: pd.DataFrame, *, group: str = "cohort",
                      title: str = "", max_day: Optional[float] = None):
     """One panel per group: each patient's profile on a log axis; BLQ samples as open
     markers at the limit. Hover: patient, day, level, group n. A panel of more than
-    :data:`SPAGHETTI_LIMIT` patients draws a seeded random sample of them, said in its title."""
+    :data:`SPAGHETTI_LIMIT` patients draws a seeded random sample of them, said in its title;
+    one of more than :data:`HIGHLIGHT_ABOVE` draws them faint, under the median of all its
+    patients per day."""
     from plotly.subplots import make_subplots
 
-    from helpers.plots.figures import style
+    from helpers.clinical.kinetics import schedule_quantiles
+    from helpers.plots.figures import DECADE_AXIS, style
     go = _go()
     k = kinetics.merge(patients[["patient_id", group]], on="patient_id", how="left")
     if k[group].isna().any():
@@ -148,17 +159,25 @@ def spaghetti_figure(kinetics: pd.DataFrame, patients: pd.DataFrame, *, group: s
             symbols += [*(100 if bl else 0 for bl in p["below_lloq"]), 0]  # 100 = open circle
             custom += [*([pid, "< " if bl else "", " (BLQ)" if bl else ""] for bl in p["below_lloq"]),
                        [pid, "", ""]]
+        faint = part["patient_id"].nunique() > HIGHLIGHT_ABOVE
+        line_colour = "#9a9a9a" if faint else col
         fig.add_trace(go.Scatter(
             x=xs, y=ys, mode="lines+markers", name=str(g), legendgroup=str(g), showlegend=False,
-            opacity=0.55, line={"color": col, "width": 1}, connectgaps=False,
-            marker={"size": 5, "color": col, "symbol": symbols}, customdata=custom,
+            opacity=0.3 if faint else 0.55, line={"color": line_colour, "width": 1}, connectgaps=False,
+            marker={"size": 4 if faint else 5, "color": line_colour, "symbol": symbols}, customdata=custom,
             hovertemplate="%{customdata[0]}<br>day %{x:g}: %{customdata[1]}%{y:,.0f} copies/µg"
                           "%{customdata[2]}<extra></extra>"), row=1, col=ci)
+        if faint:
+            median = schedule_quantiles(part, part[group], probs=(0.5,))
+            fig.add_trace(go.Scatter(
+                x=median["day"], y=median["q50"], mode="lines+markers", name=f"{g}: median", showlegend=False,
+                line={"color": col, "width": 3}, marker={"size": 6, "color": col},
+                customdata=median[["n"]].to_numpy(),
+                hovertemplate=f"{escape_html(str(g))}: median %{{y:,.0f}} copies/µg on day %{{x:g}} "
+                              "(n = %{customdata[0]})<extra></extra>"), row=1, col=ci)
         fig.update_xaxes(title="Days after infusion", row=1, col=ci)
-    fig.update_yaxes(type="log", exponentformat="power", row=1, col=1,
-                     title="CAR copies/µg gDNA (log)")
-    for ci in range(2, len(groups) + 1):
-        fig.update_yaxes(type="log", row=1, col=ci)
+    fig.update_yaxes(**DECADE_AXIS)
+    fig.update_yaxes(title="CAR copies/µg gDNA (log)", row=1, col=1)
     return style(fig, title, height=430)
 
 
@@ -195,8 +214,9 @@ def median_band_figure(quantiles: pd.DataFrame, *, title: str = ""):
 
 def exposure_figure(frame: pd.DataFrame, *, value: str, x: str, color: Optional[str] = None,
                     title: str = "", y_title: str = "", log: bool = True, order: Optional[dict] = None):
-    """Box plots with every patient shown as a point; hover: patient, value, group n/N."""
-    from helpers.plots.figures import style
+    """Box plots with every patient shown as a point; hover: patient, value, group n/N. A group of
+    fewer than :data:`~helpers.plots.figures.MIN_BOX_N` patients is drawn as its points alone."""
+    from helpers.plots.figures import DECADE_AXIS, POINTS_ONLY_NOTE, add_boxes, style
     go = _go()
     fig = go.Figure()
     colours = _palette()
@@ -204,6 +224,7 @@ def exposure_figure(frame: pd.DataFrame, *, value: str, x: str, color: Optional[
     if order and color in (order or {}):
         series = [(c, frame[frame[color] == c]) for c in order[color] if (frame[color] == c).any()]
     x_order = list(order[x]) if order and x in order else list(dict.fromkeys(frame[x]))
+    points_only = False
     for i, (name, part) in enumerate(series):
         part = part.dropna(subset=[value])
         totals = part.groupby(x).size()
@@ -211,15 +232,14 @@ def exposure_figure(frame: pd.DataFrame, *, value: str, x: str, color: Optional[
         text = [f"{pid}<br>{x}: {xv}" + (f"; {color}: {name}" if color else "")
                 + f"<br>{value}: {v:,.3g}<br>group n = {totals.get(xv, 0)}/{grand.get(xv, 0)}"
                 for pid, xv, v in zip(part["patient_id"], part[x], part[value])]
-        fig.add_trace(go.Box(
-            x=part[x], y=part[value], name=str(name) if name is not None else value, boxpoints="all",
-            jitter=0.45, pointpos=0, marker={"size": 5, "color": colours[i % len(colours)],
-                                             "symbol": ["circle", "square", "diamond", "x"][i % 4]},
-            line={"color": colours[i % len(colours)]}, text=text, hoverinfo="text", hoveron="points"))
+        points_only |= add_boxes(
+            fig, part[x], part[value], name=str(name) if name is not None else value,
+            color=colours[i % len(colours)], text=text, hoverinfo="text",
+            marker={"size": 5, "color": colours[i % len(colours)], "symbol": ["circle", "square", "diamond", "x"][i % 4]})
     fig.update_layout(boxmode="group" if color else "overlay", showlegend=color is not None)
-    fig.update_xaxes(categoryorder="array", categoryarray=x_order)
+    fig.update_xaxes(categoryorder="array", categoryarray=x_order, title=POINTS_ONLY_NOTE if points_only else None)
     if log:
-        fig.update_yaxes(type="log", exponentformat="power")
+        fig.update_yaxes(**DECADE_AXIS)
     fig.update_yaxes(title=y_title or value)
     return style(fig, title, height=430)
 
@@ -231,7 +251,7 @@ def fit_overlay_figure(kinetics: pd.DataFrame, fits: pd.DataFrame, patient_ids: 
     ``published_peaks`` (patient -> day) adds a dotted vertical line at a published peak day."""
     from plotly.subplots import make_subplots
 
-    from helpers.plots.figures import style
+    from helpers.plots.figures import DECADE_AXIS, style
     go = _go()
     labels = labels or {}
     rows = math.ceil(len(patient_ids) / cols)
@@ -274,7 +294,7 @@ def fit_overlay_figure(kinetics: pd.DataFrame, fits: pd.DataFrame, patient_ids: 
                 showlegend=(i == 0), name="published peak day", legendgroup="pub",
                 line={"color": "#000000", "dash": "dot", "width": 1.5},
                 hovertemplate=f"{pid}: published peak on day {day:g}<extra></extra>"), row=r, col=c)
-        fig.update_yaxes(type="log", exponentformat="power", row=r, col=c)
+        fig.update_yaxes(**DECADE_AXIS, row=r, col=c)
     fig.update_xaxes(title="Days after infusion", row=rows)
     fig.update_yaxes(title="copies/µg gDNA", col=1)
     height = 260 * rows + 160
@@ -285,31 +305,50 @@ def fit_overlay_figure(kinetics: pd.DataFrame, fits: pd.DataFrame, patient_ids: 
     return fig
 
 
+#: How far past the true values a recovery panel's axes reach (a factor, on the log scale). A fit
+#: that failed to identify a parameter (a slow half-life of 10⁶ days) is drawn at the edge instead
+#: of stretching the axis until every other point sits in one corner.
+RECOVERY_AXIS_FACTOR = 4.0
+
+
 def recovery_figure(truth: pd.DataFrame, fitted: pd.DataFrame, parameters: Sequence[str], *,
                     labels: Optional[dict] = None, title: str = ""):
     """True against fitted value of each model parameter for simulated patients (log axes),
-    with the identity line."""
+    with the identity line. Each panel's axes span the true values (times and divided by
+    :data:`RECOVERY_AXIS_FACTOR`); a fitted value beyond them is drawn on the edge as a triangle,
+    its hover giving the value, and the panel's title counts them."""
     from plotly.subplots import make_subplots
 
-    from helpers.plots.figures import style
+    from helpers.plots.figures import step_ticks, style
     go = _go()
     labels = labels or {}
     cols = len(parameters)
-    fig = make_subplots(rows=1, cols=cols, subplot_titles=[labels.get(p, p) for p in parameters],
-                        horizontal_spacing=0.06)
-    colours = _palette()
-    for i, p in enumerate(parameters, start=1):
+    panels = []
+    for p in parameters:
         a, b = truth[p].to_numpy(float), fitted[p].to_numpy(float)
-        ok = np.isfinite(a) & np.isfinite(b)
-        lo, hi = np.nanmin(np.r_[a[ok], b[ok]]), np.nanmax(np.r_[a[ok], b[ok]])
+        ok = np.isfinite(a) & np.isfinite(b) & (a > 0) & (b > 0)
+        lo, hi = np.min(a[ok]) / RECOVERY_AXIS_FACTOR, np.max(a[ok]) * RECOVERY_AXIS_FACTOR
+        panels.append((p, a[ok], b[ok], lo, hi))
+    titles = []
+    for p, _, b, lo, hi in panels:
+        outside = int(((b < lo) | (b > hi)).sum())
+        titles.append(labels.get(p, p) + (f"<br>({outside} beyond the axis)" if outside else ""))
+    fig = make_subplots(rows=1, cols=cols, horizontal_spacing=0.06, subplot_titles=titles)
+    colours = _palette()
+    for i, (p, a, b, lo, hi) in enumerate(panels, start=1):
         fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", showlegend=False,
                                  line={"color": "#999", "dash": "dot"}, hoverinfo="skip"), row=1, col=i)
+        shown = np.clip(b, lo, hi)
+        symbols = np.where(b > hi, "triangle-up", np.where(b < lo, "triangle-down", "circle"))
         fig.add_trace(go.Scatter(
-            x=a[ok], y=b[ok], mode="markers", showlegend=False, marker={"color": colours[0], "size": 6},
+            x=a, y=shown, mode="markers", showlegend=False, cliponaxis=False,  # an edge triangle whole
+            marker={"color": colours[0], "size": 6, "symbol": symbols.tolist()},
             text=[f"simulated patient {j + 1}<br>true {x:.3g}, fitted {y:.3g} ({100 * (y / x - 1):+.0f}%)"
-                  for j, (x, y) in enumerate(zip(a[ok], b[ok]))],
+                  + ("<br>(beyond the axis)" if not lo <= y <= hi else "")
+                  for j, (x, y) in enumerate(zip(a, b))],
             hovertemplate="%{text}<extra></extra>"), row=1, col=i)
-        fig.update_xaxes(type="log", title="true", row=1, col=i)
-        fig.update_yaxes(type="log", row=1, col=i)
+        log_range = [math.log10(lo), math.log10(hi)]
+        fig.update_xaxes(type="log", range=log_range, **step_ticks(), title="true", row=1, col=i)
+        fig.update_yaxes(type="log", range=log_range, **step_ticks(), row=1, col=i)
     fig.update_yaxes(title="fitted", col=1)
     return style(fig, title, height=380)

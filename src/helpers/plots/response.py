@@ -8,29 +8,45 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from helpers.clinical.response import BEST_RESPONSE_ORDER, SHORT_STATUS_LABELS
-
-pass
+from helpers.clinical.response import BEST_RESPONSE_ORDER, MRD_NOT_ASSESSED_CR, SHORT_STATUS_LABELS
 from helpers.plots.escape import escape_html
 from helpers.plots.figures import OKABE_ITO, style
+
+#: One colour per best-response category (Okabe-Ito; grey for not evaluable). A remission without
+#: an MRD result has its own colour, never the MRD-positive one.
+RESPONSE_COLOURS = {
+    "MRD-negative CR/CRi": OKABE_ITO[0], "MRD-positive CR/CRi": OKABE_ITO[1], MRD_NOT_ASSESSED_CR: OKABE_ITO[6],
+    "CMR without CR": OKABE_ITO[2], "PR": OKABE_ITO[3], "No response": OKABE_ITO[4], "Not evaluable": "#999999",
+}
+#: Width of a bar chart's plotting area (px) and of one character of a tick label (px, 12 px
+#: font): how many characters a category's label may take per line without touching its neighbour.
+PLOT_WIDTH_PX = 640
+TICK_CHARACTER_PX = 7.5
 
 
 # --------------------------------------------------------------------------- #
 # figures
 # --------------------------------------------------------------------------- #
 def wrap_label(text: str, width: int = 16) -> str:
-    """Break a tick label into lines of about ``width`` characters (plotly's <br>)."""
-    if "<br>" in str(text):
-        return str(text)
-    lines, line = [], ""
-    for word in str(text).split():
-        if line and len(line) + 1 + len(word) > width:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}".strip()
-    lines.append(line)
+    """Break a tick label into lines of about ``width`` characters (plotly's <br>); lines already
+    broken with <br> are each wrapped too (a single word longer than ``width`` stays whole)."""
+    lines = []
+    for given in str(text).split("<br>"):
+        line = ""
+        for word in given.split():
+            if line and len(line) + 1 + len(word) > width:
+                lines.append(line)
+                line = word
+            else:
+                line = f"{line} {word}".strip()
+        lines.append(line)
     return "<br>".join(lines)
+
+
+def label_width(categories: int) -> int:
+    """Characters per line that the tick labels of ``categories`` side-by-side bars can take
+    without running into each other (between 8 and 16)."""
+    return max(8, min(16, int(PLOT_WIDTH_PX / max(categories, 1) / TICK_CHARACTER_PX) - 1))
 
 
 def rate_figure(table: pd.DataFrame, x: str, color: Optional[str] = None, title: str = "",
@@ -38,7 +54,8 @@ def rate_figure(table: pd.DataFrame, x: str, color: Optional[str] = None, title:
     """Bars of rates with exact 95% CI error bars; hover: k/n, %, both CIs.
     Long category names are wrapped, never rotated."""
     figure = go.Figure()
-    table = table.assign(**{x: table[x].map(wrap_label)})
+    width = label_width(table[x].nunique())
+    table = table.assign(**{x: table[x].map(lambda label: wrap_label(label, width))})
     series = table.groupby(color, sort=False) if color else [(None, table)]
     for index, (name, part) in enumerate(series):
         pct = part["pct"].to_numpy()
@@ -75,9 +92,7 @@ def sankey_figure(counts: pd.DataFrame, title: str = "", labels: Optional[dict] 
     index = {("cohort", c): i for i, c in enumerate(cohorts)}
     index.update({("status", c, s): len(cohorts) + i for i, (c, s) in enumerate(statuses)})
     index.update({("best", b): len(cohorts) + len(statuses) + i for i, b in enumerate(outcomes)})
-    colour = {b: OKABE_ITO[i] for i, b in enumerate(
-        ["MRD-negative CR/CRi", "MRD-positive CR/CRi", "CMR without CR", "PR", "No response", "Not evaluable"])}
-    colour["Not evaluable"] = "#999999"
+    colour = RESPONSE_COLOURS
     source, target, value, link_colour, custom = [], [], [], [], []
     status_totals = counts.groupby(["cohort", "disease_status"])["n"].sum()
     for (c, s), total in status_totals.items():

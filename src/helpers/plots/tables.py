@@ -70,10 +70,10 @@ _MARKED_TABLE = re.compile(r"<div class='book-table-wrap'(?: data-label='(?P<lab
 
 
 @dataclass(frozen=True)
-class TableParts:
-    """A captioned table's HTML cut at its caption text: ``before`` + ``caption_html`` + ``after``
-    is the whole; ``label`` is the table's name (None when it has none), ``caption`` the caption as
-    plain text."""
+class CaptionedParts:
+    """A captioned table's (or figure's) HTML cut at its caption text: ``before`` +
+    ``caption_html`` + ``after`` is the whole; ``label`` is its name (None when it has none),
+    ``caption`` the caption as plain text."""
     label: Optional[str]
     caption: str
     before: str
@@ -81,15 +81,21 @@ class TableParts:
     after: str
 
 
-def split_table_html(markup: str) -> Optional[TableParts]:
-    """The parts of a captioned table written by :class:`TableHTML` (None for any other HTML)."""
+def split_marked(markup: str, marked: re.Pattern) -> Optional[CaptionedParts]:
+    """The parts of ``markup`` when it starts as ``marked`` does (a pattern with the groups
+    ``label`` and ``caption``), else None."""
     markup = markup.strip()
-    found = _MARKED_TABLE.match(markup)
+    found = marked.match(markup)
     if found is None:
         return None
     label = html.unescape(found["label"]) if found["label"] is not None else None
-    return TableParts(label, html.unescape(found["caption"]), markup[:found.start("caption")],
-                      found["caption"], markup[found.end("caption"):])
+    return CaptionedParts(label, html.unescape(found["caption"]), markup[:found.start("caption")],
+                          found["caption"], markup[found.end("caption"):])
+
+
+def split_table_html(markup: str) -> Optional[CaptionedParts]:
+    """The parts of a captioned table written by :class:`TableHTML` (None for any other HTML)."""
+    return split_marked(markup, _MARKED_TABLE)
 
 
 def table_origin(caption: Optional[str], origin: Optional[str]) -> str:

@@ -30,6 +30,7 @@ nothing is silently dropped.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Mapping, Optional, Sequence
 
@@ -322,6 +323,8 @@ def _legend_name(name: str, lanes_with: int, n_lanes: int, noun: str, counts: bo
 #: Lanes a swimmer plot draws; beyond it, a seeded random sample of this many (said in the title).
 #: A registry's courses are better shown aggregated (helpers.chapters.own_data.courses_section).
 MAX_LANES = 500
+#: The legend of a swimmer plot's event markers (the bars keep plotly's first legend).
+EVENT_LEGEND = "legend2"
 LANE_SEED = 20240101
 
 
@@ -496,7 +499,7 @@ def swimmer(bars: Optional[pd.DataFrame] = None, events: Optional[pd.DataFrame] 
                     mode="markers", name=_legend_name(event, lanes_with("events", "event", event), n_lanes,
                                                       lane_noun, legend_counts),
                     legendgroup=f"event-{event}", showlegend=f"event-{event}" not in legend_done,
-                    marker={"symbol": symbol[event], "size": marker_size, "color": event_colour[event],
+                    legend=EVENT_LEGEND, marker={"symbol": symbol[event], "size": marker_size, "color": event_colour[event],
                             "line": {"width": 1, "color": "white"}},
                     text=texts, hovertemplate="%{text}<extra></extra>"), row=1, col=col)
                 legend_done.add(f"event-{event}")
@@ -517,13 +520,19 @@ def swimmer(bars: Optional[pd.DataFrame] = None, events: Optional[pd.DataFrame] 
     if plot_height is None:
         lane_px = 70 if n_lanes <= 4 else 32 if n_lanes <= 20 else max(5, int(900 / n_lanes))
         plot_height = int(min(1200, max(160, lane_px * n_lanes)))
-    # Legend below the plot, clear of the x-axis title and of a "synthetic" stamp under it.
-    entries = sum(1 for trace in figure.data if trace.showlegend is not False)
-    bottom = 100 + 24 * math.ceil(entries / 3)
+    # Two titled legends below the plot, clear of the x-axis title and of a "synthetic" stamp:
+    # what the bars are, then what the markers are (one list of both ran to 19 entries).
+    entries = Counter(trace.legend or "legend" for trace in figure.data if trace.showlegend is not False)
+    rows = {name: math.ceil(entries[name] / 3) for name in ("legend", EVENT_LEGEND)}
+    bottom = 100 + 24 * rows["legend"] + (34 + 24 * rows[EVENT_LEGEND] if entries[EVENT_LEGEND] else 0)
     top = (90 if title else 40) + (20 if len(panels) > 1 else 0)
     style(figure, title, height=top + plot_height + bottom)
-    figure.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -92 / plot_height, "x": 0},
+    below = {"orientation": "h", "yanchor": "top", "x": 0, "title": {"side": "top"}}
+    figure.update_layout(legend={**below, "y": -92 / plot_height, "title": {"text": "Bars", "side": "top"}},
                          margin={"b": bottom, "t": top})
+    if entries[EVENT_LEGEND]:
+        figure.update_layout({EVENT_LEGEND: {**below, "y": -(92 + 24 * rows["legend"] + 34) / plot_height,
+                                             "title": {"text": "Markers", "side": "top"}}})
     return figure
 
 

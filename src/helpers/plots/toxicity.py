@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -16,28 +16,45 @@ GRADE_COLOURS = {0: "#BBBBBB", 1: "#56B4E9", 2: "#0072B2", 3: "#E69F00", 4: "#D5
 GRADE_NAMES = {0: "None", 1: "Grade 1", 2: "Grade 2", 3: "Grade 3", 4: "Grade 4", 5: "Grade 5"}
 
 
+#: The grading scale every row of a grade chart is taken to use unless told otherwise.
+COMMON_SCALE = "ASTCT"
+
+
 def grade_bars(distribution: pd.DataFrame, *, group: str = "cohort", title: Optional[str] = None,
-               syndrome: str = "CRS") -> go.Figure:
-    """100 %-stacked horizontal bars of the grade distribution; hover gives n/N and %."""
+               syndrome: str = "CRS", scales: Optional[Mapping[str, str]] = None) -> go.Figure:
+    """100 %-stacked horizontal bars of the grade distribution; hover gives n/N and %. Each
+    row's label gives its n. ``scales`` names the grading scale of the rows not graded on
+    :data:`COMMON_SCALE` (a paper's "grade II" with no scale named): their bars are hatched and
+    have legend entries of their own, so that a grade 2 of another scale is not read as an
+    ASTCT grade 2."""
+    scales = {row: scale for row, scale in (scales or {}).items() if scale != COMMON_SCALE}
     groups = list(pd.unique(distribution[group]))
+    totals = distribution.groupby(group)["N"].first()
+    labels = {g: escape_html(f"{g} (n = {int(totals[g])})") for g in groups}
     figure = go.Figure()
-    for g in range(6):
-        part = distribution[distribution["grade"] == g].set_index(group).reindex(groups)
-        if g > 0 and part["n"].sum() == 0:
-            continue  # a grade nobody had is left out of the legend
-        pct = [100 * k / n if n else 0 for k, n in zip(part["n"], part["N"])]
-        name = "No " + syndrome if g == 0 else GRADE_NAMES[g]
-        figure.add_trace(go.Bar(
-            y=groups, x=pct, orientation="h", name=name, marker_color=GRADE_COLOURS[g],
-            marker_line={"color": "white", "width": 1},
-            customdata=np.column_stack([part["n"], part["N"]]),
-            hovertemplate="%{y}<br>" + escape_html(name) + ": %{customdata[0]}/%{customdata[1]} "
-                          "(%{x:.1f}%)<extra></extra>",
-            text=[f"{p:.0f}%" if p >= 7 else "" for p in pct], textposition="inside",
-            textfont={"color": "white" if g in (2, 4, 5) else "black"},
-        ))
+    for scale in [COMMON_SCALE, *dict.fromkeys(scales.values())]:
+        rows = [g for g in groups if scales.get(g, COMMON_SCALE) == scale]
+        for g in range(6):
+            part = distribution[distribution["grade"] == g].set_index(group).reindex(rows)
+            if g > 0 and part["n"].sum() == 0:
+                continue  # a grade nobody had is left out of the legend
+            pct = [100 * k / n if n else 0 for k, n in zip(part["n"], part["N"])]
+            name = "No " + syndrome if g == 0 else GRADE_NAMES[g]
+            if scale != COMMON_SCALE:
+                name = f"{name}, {scale}"
+            figure.add_trace(go.Bar(
+                y=[labels[r] for r in rows], x=pct, orientation="h", name=escape_html(name),
+                marker={"color": GRADE_COLOURS[g], "line": {"color": "white", "width": 1},
+                        "pattern": {"shape": "/" if scale != COMMON_SCALE else ""}},
+                customdata=np.column_stack([part["n"], part["N"]]),
+                hovertemplate="%{y}<br>" + escape_html(name) + ": %{customdata[0]}/%{customdata[1]} "
+                              "(%{x:.1f}%)<extra></extra>",
+                text=[f"{p:.0f}%" if p >= 7 else "" for p in pct], textposition="inside",
+                textfont={"color": "white" if g in (2, 4, 5) else "black"},
+            ))
     figure.update_layout(barmode="stack", xaxis={"title": "Patients (%)", "range": [0, 100]},
-                         yaxis={"autorange": "reversed"})
+                         yaxis={"autorange": "reversed", "categoryorder": "array",
+                                "categoryarray": [labels[g] for g in groups]})
     figures.style(figure, title, height=190 + 55 * len(groups))
     figure.update_layout(legend={"traceorder": "normal"})
     return figure

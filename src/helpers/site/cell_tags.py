@@ -144,6 +144,36 @@ def _heading_level(cell) -> int:
     return marks if 0 < marks <= 6 and first[marks:marks + 1] == " " else 0
 
 
+def split_at_headings(cells) -> list:
+    """The cells with every markdown cell cut before each heading it holds (outside fenced
+    blocks), so that a heading always opens a cell: jupytext joins the text between two code
+    cells into one cell, headings included. Rendered, the split cells read as the joined one."""
+    out = []
+    for cell in cells:
+        if cell.cell_type != "markdown":
+            out.append(cell)
+            continue
+        chunks, current, fence = [], [], None
+        for line in cell.source.split("\n"):
+            stripped = line.lstrip()
+            marker = next((m for m in ("```", ":::") if stripped.startswith(m)), None)
+            if marker and fence is None:
+                fence = marker
+            elif marker is not None and marker == fence and stripped.rstrip(marker[0]) == "":
+                fence = None
+            if fence is None and current and _heading_level(nbformat.v4.new_markdown_cell(line)):
+                chunks.append(current)
+                current = []
+            current.append(line)
+        chunks.append(current)
+        for chunk in chunks:
+            piece = copy.deepcopy(cell)
+            piece.source = "\n".join(chunk).strip("\n")
+            if piece.source:
+                out.append(piece)
+    return out
+
+
 def seed_section_cells(cells) -> set[int]:
     """Indices of the cells of every seed section (see the module docstring), innermost first:
     a section is a seed section when it holds code and all of its code, subsections included,
@@ -174,8 +204,9 @@ def site_notebook(notebook, *, seed_studies: bool = True):
         node = copy.deepcopy(notebook)
     changed = False
     if not seed_studies:
-        dropped = seed_section_cells(node.cells)
-        node.cells = [cell for i, cell in enumerate(node.cells) if i not in dropped]
+        cells = split_at_headings(node.cells)
+        dropped = seed_section_cells(cells)
+        node.cells = [cell for i, cell in enumerate(cells) if i not in dropped]
         changed = bool(dropped)
     for cell in node.cells:
         if cell.cell_type != "code":

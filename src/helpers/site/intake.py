@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import gc
 import os
 import re
 import subprocess
@@ -121,9 +122,24 @@ class IntakeReport:
         return problem_groups(self.problems)
 
     def group_lines(self) -> list[str]:
-        """One line per cause (:meth:`problem_groups`); a cause of one problem reads as its line."""
-        lines = []
-        for g in self.problem_groups().to_dict("records"):
+        """One line per cause (:meth:`problem_groups`); a cause of one problem reads as its line,
+        and one rule broken by several whole columns of a file (unknown columns, say) is one line
+        naming them."""
+        groups = self.problem_groups().to_dict("records")
+        by_rule: dict[tuple, list[str]] = {}
+        for g in groups:
+            if g["count"] == 1 and not g["first_rows"] and g["column"] is not None:
+                by_rule.setdefault((g["study"], g["source"], g["table"], g["rule"]), []).append(g["column"])
+        lines, merged = [], set()
+        for g in groups:
+            key = (g["study"], g["source"], g["table"], g["rule"])
+            if len(by_rule.get(key, ())) > 1 and g["count"] == 1 and not g["first_rows"]:
+                if key not in merged:
+                    merged.add(key)
+                    names = ", ".join(f"'{c}'" for c in by_rule[key])
+                    lines.append(f"[{g['study']}] {g['source']}: table '{g['table']}', {len(by_rule[key])} columns "
+                                 f"({names}): {g['rule']}")
+                continue
             if g["count"] == 1:
                 lines.append(_problem_line(dict(g, row=g["first_rows"][0] if g["first_rows"] else None,
                                                 value=g["first_value"])))
@@ -142,10 +158,10 @@ class IntakeReport:
                f"{'y' if len(self.studies) == 1 else 'ies'}"
                + (f" ({', '.join(self.shown(s) for s in self.studies)})" if self.studies else "")]
         if not self.ok:
-            causes = len(self.problem_groups())
-            out.append(f"{len(self.problems)} problem(s) from {causes} cause(s) - nothing is built until they "
-                       f"are fixed. {ROW_MEANING} Every row is listed in intake-problems.csv.")
-            out += ["  " + line for line in self.group_lines()]
+            causes = self.group_lines()
+            out.append(f"{len(self.problems)} problem(s) from {len(causes)} cause(s) - nothing is built until "
+                       f"they are fixed. {ROW_MEANING} Every row is listed in intake-problems.csv.")
+            out += ["  " + line for line in causes]
         for n in self.notes.to_dict("records"):
             out.append(f"  note [{n['study']}] {n['source']}: {n['note']}")
         if len(self.readiness):
@@ -158,7 +174,8 @@ class IntakeReport:
         lines = [f"# Intake report: `{self.shown(self.folder.name)}`", ""]
         if not self.ok:
             groups = self.problem_groups()
-            lines += [f"**{len(self.problems)} problem(s) from {len(groups)} cause(s); the book was not built.** "
+            lines += [f"**{len(self.problems)} problem(s) from {len(self.group_lines())} cause(s); the book was "
+                      "not built.** "
                       f"{ROW_MEANING} Every row is listed in `intake-problems.csv`.", "",
                       "| Study | File | Column | Rows | First rows | Rule | First value |",
                       "|---|---|---|---|---|---|---|"]
@@ -261,6 +278,19 @@ def _intake_problems(study: str, cohort: contract.Cohort) -> list[dict]:
                                           f"{contract._rows_text(rows)} differs from {main!r}, used in the "
                                           "other rows; put each study in its own folder",
                                      value=repr(value)))
+    # one time zero per study
+    patients = cohort["patients"]
+    if "time_origin" in patients.columns:
+        origins = patients["time_origin"].dropna().unique()
+        if len(origins) > 1:
+            rows = _file_rows(cohort, "patients")
+            first_other = int(np.flatnonzero(patients["time_origin"].to_numpy() == origins[1])[0])
+            problems.append(dict(study=study, source=cohort.files.get("patients", "patients.csv"), table="patients",
+                                 column="time_origin", row=rows[first_other],
+                                 rule=f"a study has one time zero: time_origin holds {len(origins)} values "
+                                      f"({', '.join(repr(o) for o in origins)}); every day of the study counts "
+                                      "from the same event",
+                                 value=repr(origins[1])))
     # cohorts of a reproduced study
     expected = expected_cohorts(study)
     if expected is not None:
@@ -691,7 +721,13 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 2
     if args.check_only:
         return 0
-    code = build(report.folder, out, seed=args.seed, jobs=args.jobs, force=args.force,
+    folder = report.folder
+    # The build validates the data again in its own process: the intake's copy would only hold
+    # memory while it runs (about 1.5 GB for a 100,000-patient registry).
+    report.studies.clear()
+    del report
+    gc.collect()
+    code = build(folder, out, seed=args.seed, jobs=args.jobs, force=args.force,
                  absolute_dates=args.absolute_dates)
     site = out / "_build" / "html" / "index.html"
     print(f"[intake] {'built' if code == 0 else 'build FAILED'} in {time.perf_counter() - start:.0f} s"

@@ -31,10 +31,11 @@ ALLOWED: Mapping[str, frozenset] = {
     "clinical": frozenset({"paths", "stats", "contract"}),
     "plots": frozenset({"paths", "stats", "contract", "clinical"}),
     "reproduction": frozenset({"paths", "stats", "contract"}),
+    "intake": frozenset({"paths", "stats", "contract"}),
     "synthetic": frozenset({"paths", "stats", "contract", "clinical", "reproduction"}),
     "chapters": frozenset({"paths", "stats", "contract", "clinical", "plots", "reproduction", "synthetic"}),
     "site": frozenset({"paths", "stats", "contract", "clinical", "plots", "reproduction", "synthetic",
-                       "chapters"}),
+                       "chapters", "intake"}),
 }
 
 

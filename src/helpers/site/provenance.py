@@ -28,6 +28,8 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+import pandas as pd
+
 from helpers.paths import REPO_ROOT
 
 PACKAGES = ("pandas", "numpy", "scipy", "statsmodels", "lifelines", "plotly", "papermill", "jupyter-book")
@@ -74,7 +76,39 @@ def build_stamp(data_dir: Path) -> dict:
 
     return {"commit": source_commit(), "data": data_fingerprint(data_dir),
             "python": platform.python_version(), "packages": package_versions(),
-            "all_seed_studies": holds_every_seed_study(data_dir)}
+            "all_seed_studies": holds_every_seed_study(data_dir), "data_origins": data_origins(data_dir)}
+
+
+def data_origins(data_dir: Path) -> list[str]:
+    """The ``origin`` values of the patients in the data folder (published, synthetic, user), read
+    from each study's patients table: the site says "synthetic" only when no row is a user's."""
+    from helpers.chapters.context import cohort_folders
+
+    try:
+        studies = cohort_folders(Path(data_dir))
+    except FileNotFoundError:
+        return []
+    found: set[str] = set()
+    for folder in studies.values():
+        csv, workbook = folder / "patients.csv", folder / "patients.xlsx"
+        try:
+            if csv.exists():
+                frame = pd.read_csv(csv, usecols=["origin"], dtype=str, keep_default_na=False)
+            elif workbook.exists():
+                frame = pd.read_excel(workbook, usecols=["origin"], dtype=str)
+            else:
+                continue
+        except ValueError:  # no origin column: the contract will refuse the table
+            continue
+        found |= {str(v).strip() for v in frame["origin"] if str(v).strip()}
+    return sorted(found)
+
+
+def synthetic_only(stamp: dict) -> bool:
+    """Whether a build's data are the book's own (synthetic or published rows only); a build
+    without a stamp is the book's."""
+    origins = set(stamp.get("data_origins", ["synthetic"]))
+    return bool(origins) and origins <= {"synthetic", "published"}
 
 
 def holds_every_seed_study(data_dir: Path) -> bool:

@@ -21,6 +21,13 @@ same sequence as any other table ("Table 3.1" in the numbered chapters) and regi
 as it was, inside ``<div class="book-table-numbered" id="<name>">``, with Sphinx's
 ``<span class="caption-number">`` before the caption text. A table without a name is numbered
 under an id of docutils' choosing.
+
+Figure numbers
+--------------
+Figures are numbered the same way: an output holding a captioned book figure
+(:func:`helpers.plots.figures.show` with a name) becomes a :class:`BookFigure`, an enumerable
+node of type ``figure`` ("Figure 3.1"), inside ``<div class="book-figure-numbered" id="<name>">``.
+Sphinx's own figures, if a page has any, share the sequence.
 """
 
 from __future__ import annotations
@@ -28,14 +35,19 @@ from __future__ import annotations
 from docutils import nodes
 from sphinx.transforms import SphinxTransform
 
+from helpers.plots.figures import split_figure_html
 from helpers.plots.tables import split_table_html
 
 
 class BookTable(nodes.General, nodes.Element):
-    """A book table (raw HTML cut at its caption, see :class:`helpers.plots.tables.TableParts`)."""
+    """A book table (raw HTML cut at its caption, see :class:`helpers.plots.tables.CaptionedParts`)."""
 
 
-def book_table_caption(node: BookTable) -> str:
+class BookFigure(nodes.General, nodes.Element):
+    """A book figure (raw HTML cut at its caption, as a :class:`BookTable`)."""
+
+
+def book_output_caption(node: nodes.Element) -> str:
     return node["caption"]
 
 
@@ -50,7 +62,8 @@ def _bundle_of(raw: nodes.raw) -> nodes.Element:
 
 
 class NumberBookTables(SphinxTransform):
-    """Turn every captioned book table into a numbered :class:`BookTable` (see the module text)."""
+    """Turn every captioned book table and figure into a numbered :class:`BookTable` or
+    :class:`BookFigure` (see the module text)."""
 
     # Before SphinxDomains (850), which collects the labels that {numref} resolves.
     default_priority = 700
@@ -59,28 +72,35 @@ class NumberBookTables(SphinxTransform):
         for raw in list(self.document.findall(nodes.raw)):
             if "html" not in raw.get("format", "").split():
                 continue
-            parts = split_table_html(raw.astext())
-            if parts is None:
-                continue
-            table = BookTable("", caption=parts.caption, before=parts.before,
-                              caption_html=parts.caption_html, after=parts.after)
-            table.source, table.line = raw.source, raw.line
-            _bundle_of(raw).replace_self(table)
-            if parts.label:
-                table["names"].append(nodes.fully_normalize_name(parts.label))
-                self.document.note_explicit_target(table, table)
-            else:
-                self.document.set_id(table)
+            markup = raw.astext()
+            for kind, split in ((BookTable, split_table_html), (BookFigure, split_figure_html)):
+                parts = split(markup)
+                if parts is not None:
+                    self.number(raw, kind, parts)
+                    break
+
+    def number(self, raw: nodes.raw, kind: type, parts) -> None:
+        numbered = kind("", caption=parts.caption, before=parts.before, caption_html=parts.caption_html,
+                        after=parts.after)
+        numbered.source, numbered.line = raw.source, raw.line
+        _bundle_of(raw).replace_self(numbered)
+        if parts.label:
+            numbered["names"].append(nodes.fully_normalize_name(parts.label))
+            self.document.note_explicit_target(numbered, numbered)
+        else:
+            self.document.set_id(numbered)
 
 
-def visit_book_table(self, node: BookTable) -> None:
-    self.body.append(self.starttag(node, "div", CLASS="book-table-numbered"))
-    self.body.append(node["before"])
-    self.add_fignumber(node)
-    self.body.append(node["caption_html"] + node["after"])
+def _numbered_visitor(css_class: str):
+    def visit(self, node: nodes.Element) -> None:
+        self.body.append(self.starttag(node, "div", CLASS=css_class))
+        self.body.append(node["before"])
+        self.add_fignumber(node)
+        self.body.append(node["caption_html"] + node["after"])
+    return visit
 
 
-def depart_book_table(self, node: BookTable) -> None:
+def depart_numbered(self, node: nodes.Element) -> None:
     self.body.append("</div>\n")
 
 
@@ -110,27 +130,47 @@ def add_build_stamp(app, config) -> None:
     config.html_theme_options = options
 
 
+def tag_data_origin(app, config) -> None:
+    """Sphinx tag ``synthetic_data`` for the book's own synthetic cohorts, ``own_data`` for a
+    build whose data hold a user's rows, so a page can say which it is (``{only}`` blocks)."""
+    from helpers.site.provenance import read_stamp, synthetic_only
+
+    app.tags.add("synthetic_data" if synthetic_only(read_stamp(app.srcdir)) else "own_data")
+
+
 def absent_table_reference(app, env, node, contnode):
-    """A reference to a table of a seed study that this build's data lack (a reader's own cohort)
-    reads "a table not shown in this build" instead of failing the strict build. With every seed
-    study present, an unknown label stays an error."""
+    """A reference to a table (or figure) of a seed study that this build's data lack (a reader's
+    own cohort) reads "a table not shown in this build" instead of failing the strict build. With
+    every seed study present, an unknown label stays an error."""
     from docutils import nodes
 
     target = str(node.get("reftarget", ""))
-    if node.get("reftype") != "numref" or not target.startswith("tbl-"):
+    kinds = {"tbl-": "table", "fig-": "figure"}
+    kind = next((word for prefix, word in kinds.items() if target.startswith(prefix)), None)
+    if node.get("reftype") != "numref" or kind is None:
         return None
     from helpers.site.provenance import read_stamp
 
     if read_stamp(app.srcdir).get("all_seed_studies", True):
         return None
-    return nodes.inline("", "a table not shown in this build (its study is not in the data)",
+    return nodes.inline("", f"a {kind} not shown in this build (its study is not in the data)",
                         classes=["absent-table-reference"])
 
 
+def figure_number_format(app, config) -> None:
+    """Number figures "Figure 3.1" (Sphinx says "Fig."), as tables are "Table 3.1"."""
+    config.numfig_format = {"figure": "Figure %s", **(config.numfig_format or {})}
+
+
 def setup(app):
-    app.add_enumerable_node(BookTable, "table", book_table_caption, html=(visit_book_table, depart_book_table))
+    app.add_enumerable_node(BookTable, "table", book_output_caption,
+                            html=(_numbered_visitor("book-table-numbered"), depart_numbered))
+    app.add_enumerable_node(BookFigure, "figure", book_output_caption,
+                            html=(_numbered_visitor("book-figure-numbered"), depart_numbered))
+    app.connect("config-inited", figure_number_format)
     app.add_transform(NumberBookTables)
     app.connect("html-page-context", drop_thebe, priority=900)
     app.connect("config-inited", add_build_stamp)
+    app.connect("config-inited", tag_data_origin)
     app.connect("missing-reference", absent_table_reference)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

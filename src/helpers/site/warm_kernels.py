@@ -3,9 +3,11 @@ analysis stack and loaded the cohorts.
 
 A chapter's kernel normally starts as a new Python process and spends its first seconds
 importing pandas, scipy, plotly, lifelines, statsmodels, ipykernel and the helpers, then reading
-and validating every study of the data folder; nine chapters did this nine times. Here each
-build worker does it once, in :func:`warm_up`, and then every chapter's kernel is a ``fork()``
-of that worker (:class:`WarmKernelManager`, handed to papermill as nbclient's
+and validating every study of the data folder; nine chapters did this nine times. Here the
+build does it once, in :func:`warm_up`, before it forks its workers (``build.worker_context``:
+they inherit the imports and the validated tables, copy-on-write, so a registry of 100,000
+patients is validated once per build, not once per worker), and then every chapter's kernel is
+a ``fork()`` of its worker (:class:`WarmKernelManager`, handed to papermill as nbclient's
 ``kernel_manager_class``). Papermill's parameter injection, its output notebook and nbclient's
 messaging are unchanged: the kernel is an ordinary ``IPKernelApp`` listening on the connection
 file jupyter_client wrote; it only skips the imports.
@@ -51,25 +53,21 @@ def enabled() -> bool:
 
 
 def warm_up(data_dir: Path | str | None = None) -> None:
-    """Import :data:`STACK` and load every study under ``data_dir`` into the contract's cache
-    (:func:`helpers.contract.load_cohort`), so that forked kernels find both done. A study that
-    does not load is left for its chapter to report."""
+    """Import :data:`STACK` and validate every study under ``data_dir`` into the contract's cache
+    (:func:`helpers.contract.validate.preload_cohort`), so that forked workers and kernels find
+    both done. A study that does not load is left for its chapter to report."""
     for module in STACK:
         importlib.import_module(module)
     if data_dir is None or not Path(data_dir).is_dir():
         return
-    import warnings
-
-    from helpers import contract
     from helpers.chapters.context import cohort_folders
+    from helpers.contract.validate import preload_cohort
 
     for folder in cohort_folders(Path(data_dir)).values():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the chapter's own load replays them where it shows them
-            try:
-                contract.load_cohort(folder)
-            except Exception:  # noqa: BLE001 - the chapter reports it, with its own context
-                pass
+        try:
+            preload_cohort(folder)  # the chapter's own load replays the warnings where it shows them
+        except Exception:  # noqa: BLE001 - the chapter reports it, with its own context
+            pass
 
 
 class ForkedKernel:

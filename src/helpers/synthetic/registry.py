@@ -286,7 +286,8 @@ def generate(shape: Shape, seed: int = DEFAULT_SEED) -> dict[str, pd.DataFrame]:
 
 def _contract_frame(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     spec = TABLES[table]
-    frame = frame[spec.column_names]
+    # Optional columns the registry does not generate (time_origin...) stay out of its files.
+    frame = frame[[c.name for c in spec.columns if c.required or c.name in frame.columns]]
     return frame.sort_values(list(spec.key), kind="stable").reset_index(drop=True)
 
 
@@ -325,10 +326,11 @@ def csv_text(frame: pd.DataFrame, table: Optional[str] = None) -> str:
     return buf.getvalue()
 
 
-def provenance(shape: Shape) -> pd.DataFrame:
+def provenance(shape: Shape, frames: dict) -> pd.DataFrame:
+    """One row per column the registry writes (an optional column it leaves out is not listed)."""
     rows = [{"table": t, "column": c.name, "provenance": "synthetic", "register_ids": "",
              "note": "invented by helpers.synthetic.registry; calibrated to no paper"}
-            for t in shape.tables for c in TABLES[t].columns]
+            for t in shape.tables for c in TABLES[t].columns if c.name in frames[t].columns]
     return pd.DataFrame(rows, columns=["table", "column", "provenance", "register_ids", "note"])
 
 
@@ -339,7 +341,7 @@ def write(shape: Shape, out_dir: Path | str, seed: int = DEFAULT_SEED) -> Path:
     frames = generate(shape, seed)
     texts = {f"{name}.csv": csv_text(frame, name if name in TABLES else None)
              for name, frame in frames.items()}
-    texts["provenance.csv"] = csv_text(provenance(shape))
+    texts["provenance.csv"] = csv_text(provenance(shape, frames))
     for name, text in texts.items():
         with open(folder / name, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
