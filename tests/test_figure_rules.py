@@ -155,3 +155,11 @@ def test_a_swimmer_legend_is_split_into_bars_and_markers():
     assert not any(group.startswith("event-") for group in entries["legend"])
     assert max(len(groups) for groups in entries.values()) <= 13
     assert figure.layout.legend.title.text and figure.layout.legend2.title.text
+
+
+def test_the_synthetic_label_breaks_after_its_first_colon_to_fit_a_phone():
+    """At 390 px the one-line label was cut at the left edge (issue 16)."""
+    text = figures.label_synthetic(go.Figure()).layout.annotations[0].text
+    first, second = text.split("<br>")
+    label = figures.SYNTHETIC_LABEL
+    assert first == label.split(": ")[0] + ":" and len(second) < len(label) - 10

@@ -240,3 +240,19 @@ def test_classify_004_marks_missing_characteristics():
     assert out.loc["a", "extramedullary_disease"] == "Non-CNS EMD"
     assert out.loc["b", "extramedullary_disease"] == "not recorded"
     assert out.loc["a", "high_risk_genetics"] == "not recorded" and out.loc["b", "tregs_high"] == "not recorded"
+
+
+def test_the_flow_diagram_draws_one_patient_a_few_pixels_high_and_has_a_legend(cohorts):
+    """Issue 16: study 000's one-patient flows were about 1 px high and the link colours had no key."""
+    classified = clinical.classify(cohorts["000"]["patients"], cohorts["000"]["responses"])
+    flow = clinical.flow_counts(classified, ["CML-LBC", "Ph+ ALL"],
+                                ["primary_refractory", "first_relapse", "second_or_later_relapse", "mrd_positive"])
+    figure = plots.sankey_figure(flow, title="t")
+    patients = int(flow["n"].sum())
+    statuses = flow[["cohort", "disease_status"]].drop_duplicates().shape[0]
+    plot_height = figure.layout.height - figure.layout.margin.t - figure.layout.margin.b
+    one_patient = plot_height * (1 - 0.04 * (statuses - 1)) / patients
+    assert one_patient >= 3.9, one_patient
+    legend = [trace.name for trace in figure.data[1:]]
+    assert legend == [b for b in clinical.BEST_RESPONSE_ORDER if b in set(flow["best_response"])]
+    assert figure.layout.showlegend and not figure.layout.xaxis.visible

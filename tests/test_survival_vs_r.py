@@ -363,7 +363,7 @@ def test_survival_figure_shows_risk_table_censoring_and_test():
     assert any("0.0000417" in a.text for a in fig.layout.annotations)
     assert fig.layout.xaxis.matches == "x2"  # curves and risk table share one time axis
     legend = [tr.name for tr in fig.data if tr.showlegend is not False]
-    assert legend[0].startswith("6-MP (n = 21) — median 23.0 months")
+    assert legend[0].startswith("6-MP (n = 21)<br>median 23.0 months")  # two lines: fits a phone
 
 
 @pytest.mark.parametrize("time, event, message", [

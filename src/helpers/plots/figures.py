@@ -230,10 +230,12 @@ def add_boxes(figure: go.Figure, x: Sequence, y: Sequence, *, name: str, color: 
 
 def label_synthetic(figure: go.Figure, text: str = SYNTHETIC_LABEL) -> go.Figure:
     """Stamp a figure computed from synthetic data, so a screenshot cannot lose the fact."""
-    # Offset in pixels below the axis title, so it never overlaps whatever the figure's height.
-    figure.add_annotation(text=escape_html(text), xref="paper", yref="paper", x=1, y=0, yshift=-58, xanchor="right",
-                          yanchor="top", showarrow=False, font={"size": 11, "color": "#555"})
-    figure.update_layout(margin={"b": 95})
+    # Offset in pixels below the axis title, so it never overlaps whatever the figure's height; on
+    # two lines (after the first colon), so that it fits a phone's width (it was cut at 390 px).
+    figure.add_annotation(text=escape_html(text).replace(": ", ":<br>", 1), xref="paper", yref="paper", x=1, y=0,
+                          yshift=-58, xanchor="right", align="right", yanchor="top", showarrow=False,
+                          font={"size": 11, "color": "#555"})
+    figure.update_layout(margin={"b": 110})
     return figure
 
 

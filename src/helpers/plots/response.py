@@ -76,6 +76,12 @@ def rate_figure(table: pd.DataFrame, x: str, color: Optional[str] = None, title:
     return style(figure, title, height=height)
 
 
+#: Height of one patient's flow in the Sankey diagram, and the figure's margins and largest height.
+SANKEY_PATIENT_PX = 4
+SANKEY_MARGINS = 220
+SANKEY_MAX_HEIGHT = 1200
+
+
 def sankey_figure(counts: pd.DataFrame, title: str = "", labels: Optional[dict] = None,
                   height: int = 520) -> go.Figure:
     """Sankey diagram cohort -> disease status before CAR-T -> best response.
@@ -117,6 +123,11 @@ def sankey_figure(counts: pd.DataFrame, title: str = "", labels: Optional[dict] 
              + [int(status_totals[(c, s)]) for c, s in statuses]
              + [int(counts.loc[counts["best_response"] == b, "n"].sum()) for b in outcomes])
     columns = [0] * len(cohorts) + [1] * len(statuses) + [2] * len(outcomes)
+    # Tall enough that one patient's flow is SANKEY_PATIENT_PX high in the busiest column (it was
+    # ~1 px for study 000), up to SANKEY_MAX_HEIGHT.
+    per_column = [(sum(sizes[i] for i, c in enumerate(columns) if c == col), columns.count(col)) for col in (0, 1, 2)]
+    needed = max(total / (1.0 - (0.04 if k > 1 else 0.0) * (k - 1)) for total, k in per_column if total)
+    height = int(min(max(height, SANKEY_MARGINS + SANKEY_PATIENT_PX * needed), SANKEY_MAX_HEIGHT))
     xs, ys = [], []
     for col, x_pos in ((0, 0.001), (1, 0.45), (2, 0.999)):
         members = [i for i, c in enumerate(columns) if c == col]
@@ -140,4 +151,15 @@ def sankey_figure(counts: pd.DataFrame, title: str = "", labels: Optional[dict] 
               "hovertemplate": "%{customdata[0]}<br>%{customdata[1]}/%{customdata[2]} "
                                "(%{customdata[3]:.1f}%)<extra></extra>"},
     ))
-    return style(figure, title, height=height)
+    # A Sankey trace has no legend: one empty marker per best response gives the link colours one.
+    for best in outcomes:
+        figure.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=best, hoverinfo="skip",
+                                    marker={"size": 12, "symbol": "square", "color": colour[best]}))
+    style(figure, title, height=height)
+    figure.update_layout(showlegend=True, legend={"title": {"text": "Flows coloured by best response",
+                                                            "side": "top"},
+                                                  "orientation": "h", "y": -0.05, "yanchor": "top"},
+                         margin={"b": 130})
+    figure.update_xaxes(visible=False)
+    figure.update_yaxes(visible=False)
+    return figure

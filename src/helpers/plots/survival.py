@@ -105,12 +105,18 @@ def merge_marks(times, *, width: float) -> tuple[np.ndarray, np.ndarray]:
     return np.array(firsts), np.array(counts, dtype=int)
 
 
+#: Height of one legend entry above a survival figure: two lines (the curve, then its median), so
+#: that an entry fits a phone's width (on one line "... median 14.4 months (95% CI 6.1–NR)" was
+#: cut at the right edge at 390 px).
+LEGEND_ENTRY_PX = 40
+
+
 def _pixel_size(height: int, entries: int, value_range: float = 102.0) -> float:
     """Percentage points one pixel of the curve panel represents, for the layout
     :func:`survival_figure` gives a figure of ``height`` with ``entries`` legend entries
     (an upper bound on the panel's height, so the tolerance errs small)."""
-    total = height + 26 * max(entries - 2, 0)
-    panel = (total - (70 + 26 * entries) - 60) * 0.76 * (1 - 0.13)
+    total = height + LEGEND_ENTRY_PX * max(entries - 2, 0)
+    panel = (total - (70 + LEGEND_ENTRY_PX * entries) - 60) * 0.76 * (1 - 0.13)
     return value_range / panel
 
 
@@ -170,8 +176,8 @@ def survival_figure(curves: Sequence, *, title: str, y_title: str, time_title: s
         name = f"{c.label} (n = {c.n})"
         if show_median and c.kind == "survival":
             m = c.median()
-            name += (" — median not reached" if not np.isfinite(m["estimate"]) else
-                     f" — median {m['estimate']:.1f} months (95% CI {format_bound(m['lower'])}–"
+            name += ("<br>median not reached" if not np.isfinite(m["estimate"]) else
+                     f"<br>median {m['estimate']:.1f} months (95% CI {format_bound(m['lower'])}–"
                      f"{format_bound(m['upper'])})")
         if show_ci:  # lower bound, then the upper bound filled down to it (each thinned on its own)
             for (bx, bound), fill in zip(bands, ("none", "tonexty")):
@@ -254,7 +260,8 @@ def survival_figure(curves: Sequence, *, title: str, y_title: str, time_title: s
     style(fig, title, height=height)
     entries = len(curves) + len(comparison or [])
     fig.update_layout(legend=dict(orientation="v", yanchor="bottom", y=1.02, x=0),
-                      margin=dict(t=70 + 26 * entries), height=height + 26 * max(entries - 2, 0),
+                      margin=dict(t=70 + LEGEND_ENTRY_PX * entries),
+                      height=height + LEGEND_ENTRY_PX * max(entries - 2, 0),
                       hovermode="closest", title=dict(y=0.985, yanchor="top"))
     return fig
 
