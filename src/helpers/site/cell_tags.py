@@ -135,13 +135,17 @@ def reproduces_a_seed_study(source: str) -> bool:
     return True
 
 
+def _heading_level_of(line: str) -> int:
+    """The level of the Markdown heading ``line`` is (0: not a heading)."""
+    marks = len(line) - len(line.lstrip("#"))
+    return marks if 0 < marks <= 6 and line[marks:marks + 1] == " " else 0
+
+
 def _heading_level(cell) -> int:
     """The level of the heading a markdown cell opens with (0: not a heading)."""
     if cell.cell_type != "markdown":
         return 0
-    first = cell.source.lstrip("\n").split("\n", 1)[0]
-    marks = len(first) - len(first.lstrip("#"))
-    return marks if 0 < marks <= 6 and first[marks:marks + 1] == " " else 0
+    return _heading_level_of(cell.source.lstrip("\n").split("\n", 1)[0])
 
 
 def split_at_headings(cells) -> list:
@@ -161,7 +165,7 @@ def split_at_headings(cells) -> list:
                 fence = marker
             elif marker is not None and marker == fence and stripped.rstrip(marker[0]) == "":
                 fence = None
-            if fence is None and current and _heading_level(nbformat.v4.new_markdown_cell(line)):
+            if fence is None and current and _heading_level_of(line):
                 chunks.append(current)
                 current = []
             current.append(line)
@@ -178,7 +182,8 @@ def seed_section_cells(cells) -> set[int]:
     """Indices of the cells of every seed section (see the module docstring), innermost first:
     a section is a seed section when it holds code and all of its code, subsections included,
     reproduces a seed study."""
-    headings = [(i, _heading_level(cell)) for i, cell in enumerate(cells) if _heading_level(cell)]
+    levels = [_heading_level(cell) for cell in cells]
+    headings = [(i, level) for i, level in enumerate(levels) if level]
     dropped: set[int] = set()
     for position, (start, level) in enumerate(headings):
         end = next((i for i, other in headings[position + 1:] if other <= level), len(cells))

@@ -144,9 +144,7 @@ class IntakeReport:
                 lines.append(_problem_line(dict(g, row=g["first_rows"][0] if g["first_rows"] else None,
                                                 value=g["first_value"])))
                 continue
-            more = g["count"] - len(g["first_rows"])
-            rows = ("rows " + ", ".join(str(r) for r in g["first_rows"]) + (f" and {more} more" if more else "")
-                    if g["first_rows"] else "")
+            rows = contract._rows_text(g["rows"], limit=FIRST_ROWS) if g["rows"] else ""
             found = "" if contract._is_missing(g["first_value"]) else f"first found {g['first_value']}"
             detail = "; ".join(x for x in (rows, found) if x)
             lines.append(_problem_line(dict(g, row=None, value=None))
@@ -215,8 +213,9 @@ def _problem_line(p: dict) -> str:
 def problem_groups(problems: pd.DataFrame) -> pd.DataFrame:
     """``problems`` (study + :data:`PROBLEM_COLUMNS`) grouped by study, file, table, column and rule,
     in the order each cause first appears: ``count`` (problems), ``first_rows`` (up to
-    :data:`FIRST_ROWS` row numbers, ascending) and ``first_value`` (the value of the first problem)."""
-    columns = [*_GROUP_KEY, "count", "first_rows", "first_value"]
+    :data:`FIRST_ROWS` row numbers, ascending, of all the ``rows``) and ``first_value`` (the value of
+    the first problem)."""
+    columns = [*_GROUP_KEY, "count", "rows", "first_rows", "first_value"]
     if problems.empty:
         return pd.DataFrame(columns=columns)
     keyed = problems.assign(**{c: problems[c].astype(object).where(problems[c].notna(), "") for c in _GROUP_KEY})
@@ -224,7 +223,7 @@ def problem_groups(problems: pd.DataFrame) -> pd.DataFrame:
     for key, group in keyed.groupby(_GROUP_KEY, sort=False):
         rows = sorted(int(r) for r in group["row"].dropna())
         record = dict(zip(_GROUP_KEY, (k if k != "" else None for k in key)))
-        groups.append(dict(record, count=len(group), first_rows=rows[:FIRST_ROWS],
+        groups.append(dict(record, count=len(group), rows=rows, first_rows=rows[:FIRST_ROWS],
                            first_value=group["value"].iloc[0]))
     return pd.DataFrame(groups, columns=columns)
 

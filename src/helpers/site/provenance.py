@@ -111,30 +111,30 @@ def synthetic_only(stamp: dict) -> bool:
     return bool(origins) and origins <= {"synthetic", "published"}
 
 
-def holds_every_seed_study(data_dir: Path) -> bool:
-    """Whether the data folder holds every study the book reproduces: only then must every
-    table the text refers to exist (a reader's own cohort lacks the seed studies' tables)."""
+def _seed_studies(data_dir: Path) -> tuple[set, set]:
+    """(the studies the book reproduces, the studies the data folder holds)."""
     from helpers.chapters.context import cohort_folders, register_studies
     from helpers.paths import REGISTER_CSV
 
     try:
         present = set(cohort_folders(Path(data_dir)))
     except FileNotFoundError:
-        return False
-    return set(register_studies(REGISTER_CSV)) <= present
+        present = set()
+    return set(register_studies(REGISTER_CSV)), present
+
+
+def holds_every_seed_study(data_dir: Path) -> bool:
+    """Whether the data folder holds every study the book reproduces: only then must every
+    table the text refers to exist (a reader's own cohort lacks the seed studies' tables)."""
+    seeds, present = _seed_studies(data_dir)
+    return bool(seeds) and seeds <= present
 
 
 def holds_a_seed_study(data_dir: Path) -> bool:
     """Whether the data folder holds at least one study the book reproduces; without one the site
     drops the chapters' seed sections (:func:`helpers.site.cell_tags.site_notebook`)."""
-    from helpers.chapters.context import cohort_folders, register_studies
-    from helpers.paths import REGISTER_CSV
-
-    try:
-        present = set(cohort_folders(Path(data_dir)))
-    except FileNotFoundError:
-        return False
-    return bool(set(register_studies(REGISTER_CSV)) & present)
+    seeds, present = _seed_studies(data_dir)
+    return bool(seeds & present)
 
 
 def stamp_path(site_source: Path) -> Path:
