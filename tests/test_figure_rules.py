@@ -120,6 +120,20 @@ def test_risk_table_counts_are_not_clipped_at_the_plot_edge():
     assert all(trace.cliponaxis is False for trace in risk)
 
 
+def test_the_test_result_is_a_legend_line_not_a_box_over_the_curves():
+    # At 390 px a box in the plot's top corner covered every curve's start at 100 %.
+    frame = pd.DataFrame({"time": np.linspace(1, 70, 40), "event": [True, False] * 20,
+                          "cohort": ["A", "B"] * 20})
+    text = "log-rank test: chi-square 1.23 on 1 df, P = 0.27"
+    figure = survival.survival_figure(stats.km_by_group(frame, "time", "event", "cohort"), title="t", y_title="OS",
+                                      test_text=text)
+    assert not [a for a in figure.layout.annotations if "chi-square" in (a.text or "")]
+    entries = [t for t in figure.data if t.showlegend is not False and "chi-square" in (t.name or "")]
+    assert [t.name for t in entries] == ["log-rank test:<br>chi-square 1.23 on 1 df, P = 0.27"]
+    without = survival.survival_figure(stats.km_by_group(frame, "time", "event", "cohort"), title="t", y_title="OS")
+    assert figure.layout.margin.t > without.layout.margin.t  # room made above the plot for the extra line
+
+
 def test_grades_of_another_scale_are_kept_apart_and_every_bar_gives_its_n():
     distribution = pd.DataFrame([{"row": row, "grade": g, "n": n, "N": total}
                                  for row, total, counts in (("Study 000: A", 10, [4, 3, 3, 0, 0, 0]),

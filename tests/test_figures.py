@@ -1,4 +1,4 @@
-"""Figure output helpers: trimmed floats keep six significant digits and nothing else changes."""
+"""Figure output helpers: trimmed floats keep five significant digits and nothing else changes."""
 
 import json
 import re
@@ -8,13 +8,13 @@ import plotly.graph_objects as go
 from helpers import plots
 
 
-def test_long_floats_keep_six_significant_digits():
-    values = [0.123456789012, 1234.56789012, -0.00012345678901, 98765.4321987]
+def test_long_floats_keep_five_significant_digits():
+    values = [0.123456789012, 1234.56789012, -0.00012345678901, 98765.4321987, 3.68296]
     trimmed = plots.trim_floats(str(values))
     numbers = [float(x) for x in re.findall(r"-?[\d.]+(?:e-?\d+)?", trimmed)]
     for original, short in zip(values, numbers):
-        assert abs(short - original) <= 5e-6 * abs(original)
-    assert trimmed == "[0.123457, 1234.57, -0.000123457, 98765.4]"
+        assert abs(short - original) <= 5e-5 * abs(original)
+    assert trimmed == "[0.12346, 1234.6, -0.00012346, 98765, 3.683]"
 
 
 def test_short_numbers_ids_and_colours_are_untouched():
@@ -26,7 +26,7 @@ def test_figure_html_has_no_plotly_js_and_a_stable_id():
     figure = go.Figure(go.Scatter(x=[0.1234567891234, 2], y=[1, 2]))
     first, second = plots.show(figure)._repr_html_(), plots.show(figure)._repr_html_()
     assert first == second and 'id="fig-' in first
-    assert "0.123457" in first and "0.1234567891234" not in first
+    assert "0.12346" in first and "0.1234567891234" not in first
     assert "plotly.js v" not in first and len(first) < 20_000
 
 

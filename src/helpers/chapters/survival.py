@@ -306,7 +306,7 @@ def lfs_p_value_figure(published: dict, synthetic: Optional[dict] = None):
         z_adj, z_other = published["adjusted_z"][term], published["adjusted_z"][other]
         colour, label_at = looks[term]
         fig.add_trace(go.Scatter(x=rhos, y=[unadjusted_z(z_adj, z_other, r) for r in rhos], mode="lines",
-                                 line={"color": colour}, name=f"{names[term]}: log-rank z implied by the adjusted z's"))
+                                 line={"color": colour}, name=f"{names[term]}: implied log-rank z"))
         fig.add_hline(y=published["logrank_z"][term], line_dash="dash", line_color=colour, line_width=1.5,
                       annotation_text=f"published log-rank z, {names[term]}", annotation_position=label_at)
         needed = published["needed_rho"][term]
@@ -317,7 +317,8 @@ def lfs_p_value_figure(published: dict, synthetic: Optional[dict] = None):
     if synthetic is not None:
         fig.add_vline(x=synthetic["rho"], line_dash="dot", line_color="black", line_width=1,
                       annotation_text=f"synthetic cohort ρ = {synthetic['rho']:+.2f}", annotation_position="bottom right")
-    fig.update_xaxes(title="ρ: correlation of mutation and CML-LBC within the risk sets (information at β = 0)")
+    # two lines: in one the title ran past both edges of a phone's 390 px
+    fig.update_xaxes(title="ρ: correlation of mutation and CML-LBC<br>within the risk sets (information at β = 0)")
     fig.update_yaxes(title="unadjusted |z|")
     return style(fig, title="One population, one ρ: the published LFS P values need two", height=460)
 

@@ -109,6 +109,8 @@ class FigureHTML:
             markup += (f"<p class='figure-export'>Static copy for slides and papers: "
                        f"<a href='{escape_html(f'{href}{div_id}.svg')}' download>SVG</a> · "
                        f"<a href='{escape_html(f'{href}{div_id}.png')}' download>PNG</a></p>")
+        if compact.get("layout", {}).get("width") is not None:  # fixed (WIDE_FIGURE_PX): scrolls in its box
+            markup = f"<div class='book-figure-scroll'>{markup}</div>"
         if not self.caption:
             return markup
         label = f" data-label='{escape_html(self.name)}'" if self.name else ""
@@ -144,6 +146,68 @@ def compact_template(figure: go.Figure) -> dict:
         for part, kinds in _SUBPLOT_KINDS.items():
             if not used & set(kinds):
                 template.get("layout", {}).pop(part, None)
+    return fit_to_phone(spec)
+
+
+#: Width of a figure whose text columns beside the plot (a forest plot's estimates and events/n,
+#: several panels side by side) cannot shrink to a phone's 390 px without being cut at its edges:
+#: it keeps this width and scrolls sideways inside its own box there, as a wide table does. It fits
+#: the 784 px text column; in print it is scaled to an A4 page (about 700 CSS px between the margins).
+WIDE_FIGURE_PX = 760
+
+
+#: Longest line (characters) of a figure text before it is broken at a space: at 390 px a figure
+#: is 358 px wide and its plot area about 280, so longer axis titles, legend entries and notes ran
+#: past the figure's edge, where a phone cuts them (27 figures did). Axis titles are drawn 1.2 times
+#: the figure's font size; a y-axis title runs along the plot's height and may be longer.
+PHONE_LINE_CHARS = {"x_title": 22, "y_title": 44, "legend": 34, "note": 42}
+
+
+def wrap_line(text: str, width: int) -> str:
+    """``text`` broken with ``<br>`` at spaces so that no line is longer than ``width`` characters
+    as read (an entity such as ``&amp;`` counts as one); a line's existing ``<br>`` breaks stay, and
+    text holding other markup (``<b>``, ``<sup>``) is left as it is."""
+    if not isinstance(text, str) or re.search(r"<(?!br>)[A-Za-z/]", text):
+        return text
+    lines = []
+    for line in text.split("<br>"):
+        current = ""
+        for word in line.split(" "):
+            joined = f"{current} {word}" if current else word
+            if current and len(html.unescape(joined)) > width:
+                lines.append(current)
+                current = word
+            else:
+                current = joined
+        lines.append(current)
+    return "<br>".join(lines)
+
+
+def side_by_side(layout: dict) -> bool:
+    """Does the figure put panels next to each other (an x axis that starts right of the left edge)?"""
+    return any(key.startswith("xaxis") and isinstance(axis, dict) and (axis.get("domain") or [0])[0] > 0.05
+               for key, axis in layout.items())
+
+
+def fit_to_phone(spec: dict) -> dict:
+    """Make a figure spec readable at a phone's width: break its long texts (axis titles, legend
+    entries, free notes) into lines (:data:`PHONE_LINE_CHARS`), and give a figure with panels side
+    by side the fixed :data:`WIDE_FIGURE_PX`, which scrolls in its box (each panel was a few dozen
+    pixels wide at 390 px). Nothing drawn changes otherwise."""
+    layout = spec.setdefault("layout", {})
+    if side_by_side(layout) and layout.get("width") is None:
+        layout["width"] = WIDE_FIGURE_PX
+    for key, axis in layout.items():
+        kind = "x_title" if key.startswith("xaxis") else "y_title" if key.startswith("yaxis") else None
+        title = axis.get("title") if kind and isinstance(axis, dict) else None
+        if isinstance(title, dict) and "text" in title:
+            title["text"] = wrap_line(title["text"], PHONE_LINE_CHARS[kind])
+    for trace in spec.get("data", []):
+        if "name" in trace and trace.get("showlegend", True) and trace.get("type") not in ("sankey",):
+            trace["name"] = wrap_line(trace["name"], PHONE_LINE_CHARS["legend"])
+    for note in layout.get("annotations", []):
+        if "text" in note and note.get("showarrow") is False:
+            note["text"] = wrap_line(note["text"], PHONE_LINE_CHARS["note"])
     return spec
 
 
@@ -152,16 +216,23 @@ def _figure_id(spec: str) -> str:
     return "fig-" + hashlib.sha1(spec.encode()).hexdigest()[:12]
 
 
-_LONG_FLOAT = re.compile(r"(?<![\w.#])-?\d+\.\d{7,}(?:[eE][-+]?\d+)?")
 
 
-def trim_floats(markup: str, digits: int = 6) -> str:
+def trim_floats(markup: str, digits: int = 5) -> str:
     """Print long floats of a figure's JSON with ``digits`` significant digits.
 
-    Pages carry every plotted number; 17-digit floats nearly double their weight and no reader
-    can see past the 6th digit on a screen or in hover text.
+    Pages carry every plotted number; 17-digit floats nearly double their weight, and 5 digits
+    are finer than a pixel (0.001 of a 76-month axis 700 px wide is 0.01 px; hover text prints
+    at most 3). Printed numbers never come from here: tables and hover text are formatted first.
     """
-    return _LONG_FLOAT.sub(lambda m: format(float(m.group(0)), f".{digits}g"), markup)
+    def shorter(match: re.Match) -> str:
+        significant = match.group(1).replace(".", "").lstrip("-0")
+        return format(float(match.group(0)), f".{digits}g") if len(significant) > digits else match.group(0)
+
+    return _FLOAT.sub(shorter, markup)
+
+
+_FLOAT = re.compile(r"(?<![\w.#])(-?\d+\.\d+)(?:[eE][-+]?\d+)?")
 
 
 def show(figure: go.Figure, name: Optional[str] = None, caption: Optional[str] = None) -> FigureHTML:

@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from helpers.plots.escape import escape_html
-from helpers.plots.figures import OKABE_ITO, style
+from helpers.plots.figures import OKABE_ITO, WIDE_FIGURE_PX, style
 from helpers.stats.regression import LogisticFit, fit_firth, fit_ml
 
 
@@ -217,5 +217,6 @@ def forest_figure(table: pd.DataFrame, title: str = "", group: str = "method", r
     figure.update_yaxes(tickvals=list(range(len(rows))), ticktext=[escape_html(r) for r in rows],
                         range=[len(rows) - 0.5, -1.4], showgrid=False)
     style(figure, title, height=height or 200 + 46 * len(rows))
-    figure.update_layout(margin={"t": 120, "r": TEXT_MARGIN_PX}, legend={"y": 1.0, "yanchor": "bottom"})
+    figure.update_layout(margin={"t": 120, "r": TEXT_MARGIN_PX}, legend={"y": 1.0, "yanchor": "bottom"},
+                         width=WIDE_FIGURE_PX)
     return figure

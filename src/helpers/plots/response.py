@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 
 from helpers.clinical.response import BEST_RESPONSE_ORDER, MRD_NOT_ASSESSED_CR, SHORT_STATUS_LABELS
 from helpers.plots.escape import escape_html
-from helpers.plots.figures import OKABE_ITO, style
+from helpers.plots.figures import OKABE_ITO, WIDE_FIGURE_PX, style
 
 #: One colour per best-response category (Okabe-Ito; grey for not evaluable). A remission without
 #: an MRD result has its own colour, never the MRD-positive one.
@@ -159,7 +159,7 @@ def sankey_figure(counts: pd.DataFrame, title: str = "", labels: Optional[dict] 
     figure.update_layout(showlegend=True, legend={"title": {"text": "Flows coloured by best response",
                                                             "side": "top"},
                                                   "orientation": "h", "y": -0.05, "yanchor": "top"},
-                         margin={"b": 130})
+                         margin={"b": 130}, width=WIDE_FIGURE_PX)  # node labels need it: scrolls on a phone
     figure.update_xaxes(visible=False)
     figure.update_yaxes(visible=False)
     return figure

@@ -253,12 +253,13 @@ def survival_figure(curves: Sequence, *, title: str, y_title: str, time_title: s
     fig.update_xaxes(range=[-0.02 * t_end, t_end * 1.02], tickvals=risk_times, showticklabels=False,
                      showline=False, ticks="", showgrid=True, gridcolor="#eee", row=2, col=1)
     if test_text:
-        fig.add_annotation(text=escape_html(test_text), xref="x domain", yref="y domain", x=0.98,
-                           y=0.98 if not incidence else 0.02, xanchor="right",
-                           yanchor="top" if not incidence else "bottom", showarrow=False,
-                           font=dict(size=12), bgcolor="rgba(255,255,255,0.8)", row=1, col=1)
+        # The last legend entry, not a box in the plot: on a phone a corner box covered the curves'
+        # start at 100 % (they all begin there). Broken after the test's name to fit 390 px.
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=dict(width=0), hoverinfo="skip",
+                                 name=escape_html(test_text).replace(": ", ":<br>", 1), legendrank=2000,
+                                 legendgroup="test"), row=1, col=1)
     style(fig, title, height=height)
-    entries = len(curves) + len(comparison or [])
+    entries = len(curves) + len(comparison or []) + bool(test_text)
     fig.update_layout(legend=dict(orientation="v", yanchor="bottom", y=1.02, x=0),
                       margin=dict(t=70 + LEGEND_ENTRY_PX * entries),
                       height=height + LEGEND_ENTRY_PX * max(entries - 2, 0),
@@ -289,7 +290,7 @@ def forest_plot(table: pd.DataFrame, *, title: str, labels: Optional[dict] = Non
     upper) adds the published estimates beside the book's for comparison."""
     import plotly.graph_objects as go
 
-    from helpers.plots.figures import OKABE_ITO, style
+    from helpers.plots.figures import OKABE_ITO, WIDE_FIGURE_PX, style
 
     labels = labels or {}
     names = [labels.get(t, t) for t in table["term"]]
@@ -318,7 +319,8 @@ def forest_plot(table: pd.DataFrame, *, title: str, labels: Optional[dict] = Non
     fig.update_xaxes(type="log", title_text=x_title, tickvals=ticks, ticktext=[f"{v:g}" for v in ticks],
                      range=[np.log10(lo / 1.3), np.log10(hi * 1.3)])
     fig.update_yaxes(tickvals=list(range(len(names))), ticktext=names, autorange="reversed")
-    return style(fig, title, height=200 + 70 * len(names))
+    style(fig, title, height=200 + 70 * len(names))
+    return fig.update_layout(width=WIDE_FIGURE_PX)  # long term labels and the axis title need the width
 
 
 def zph_figure(zph: ZphResult, *, title: str, x_title: str = "Time (Kaplan–Meier scale: 1 − S(t−))"):
@@ -328,7 +330,7 @@ def zph_figure(zph: ZphResult, *, title: str, x_title: str = "Time (Kaplan–Mei
     from plotly.subplots import make_subplots
     from statsmodels.nonparametric.smoothers_lowess import lowess
 
-    from helpers.plots.figures import OKABE_ITO, style
+    from helpers.plots.figures import OKABE_ITO, WIDE_FIGURE_PX, style
 
     names = list(zph.residuals.columns)
     tests = zph.table.set_index("term")
@@ -354,7 +356,7 @@ def zph_figure(zph: ZphResult, *, title: str, x_title: str = "Time (Kaplan–Mei
     style(fig, title, height=480)
     fig.update_annotations(font_size=12)
     fig.update_layout(legend=dict(orientation="h", yanchor="bottom", y=1.2, x=0), margin=dict(t=150),
-                      title=dict(y=0.97, yanchor="top"))
+                      title=dict(y=0.97, yanchor="top"), width=WIDE_FIGURE_PX if len(names) > 1 else None)
     return fig
 
 
