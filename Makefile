@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
-R_PACKAGES := r-base-core r-cran-survival r-cran-cmprsk r-cran-kmsurv
+R_PACKAGES := r-base-core r-cran-survival r-cran-cmprsk r-cran-kmsurv r-cran-nlme
 
 .PHONY: setup r-oracle browser synthetic book test lint serve preview clean lock bench
 

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Make sure Rscript with the survival, cmprsk and KMsurv (real transplant data) packages is available.
+# Make sure Rscript with the survival, cmprsk, KMsurv (real transplant data) and nlme (mixed models) packages is available.
 # R is the independent oracle of the statistical tests; committed fixtures keep
 # the tests meaningful without it, but on CI (CI=true) a missing R is an error.
 set -u
 packages=("$@")
-have_r() { command -v Rscript >/dev/null 2>&1 && Rscript -e 'library(survival); library(cmprsk); library(KMsurv)' >/dev/null 2>&1; }
+have_r() { command -v Rscript >/dev/null 2>&1 && Rscript -e 'library(survival); library(cmprsk); library(KMsurv); library(nlme)' >/dev/null 2>&1; }
 if have_r; then exit 0; fi
 echo ">> installing R from Debian packages: ${packages[*]}"
 SUDO=""

@@ -16,10 +16,13 @@ What is carried, and from which column:
   disease-free survival time, which for a relapse is its day); a death without relapse is
   ``non_relapse`` (death in remission) and a death after relapse ``unknown`` (no cause recorded).
 
-Not carried, and counted by :data:`NOT_CARRIED`: donor age, donor sex, CMV status of patient and
-donor, waiting time to transplant, FAB grade, hospital and methotrexate prophylaxis (the contract
-has no user covariates yet), acute and chronic GVHD (no grade recorded) and platelet recovery
-(the contract has no count-recovery endpoint).
+* ``covariates`` (:data:`COVARIATES`, declared in ``covariates.csv`` and carried as extra columns
+  of ``patients``): z2 donor age, z4 donor sex, z5 and z6 the CMV serostatus of patient and donor,
+  z7 the waiting time to transplant, z8 FAB grade 4 or 5 AML, z9 the hospital and z10
+  methotrexate prophylaxis of GVHD, each with the coding KMsurv documents.
+
+Not carried, and counted by :data:`NOT_CARRIED`: acute and chronic GVHD (no grade recorded) and
+platelet recovery (dated events, which the patients table does not hold).
 """
 
 from __future__ import annotations
@@ -35,10 +38,23 @@ FIXTURE = Path(__file__).parent / "fixtures" / "r" / "kmsurv_bmt.csv"
 SCRIPT = Path(__file__).parent / "r" / "kmsurv_bmt.R"
 STUDY = "bmt-kmsurv"
 GROUPS = {1: ("ALL", "ALL"), 2: ("AML low risk", "AML"), 3: ("AML high risk", "AML")}
-NOT_CARRIED = {"z2": "donor age", "z4": "donor sex", "z5": "patient CMV status", "z6": "donor CMV status",
-               "z7": "waiting time to transplant", "z8": "FAB grade", "z9": "hospital",
-               "z10": "methotrexate prophylaxis", "ta/da": "acute GVHD (no grade)",
-               "tc/dc": "chronic GVHD (no grade)", "tp/dp": "platelet recovery"}
+NOT_CARRIED = {"ta/da": "acute GVHD (no grade)", "tc/dc": "chronic GVHD (no grade)", "tp/dp": "platelet recovery"}
+#: Hospitals as KMsurv's documentation names them (z9 = 1, 2, 3, 4; "Alferd" as it is spelled there).
+HOSPITALS = ("Ohio State", "Alferd", "St. Vincent", "Hahnemann")
+#: bmt column -> (covariate declared in covariates.csv, its values from the bmt codes).
+COVARIATES = {
+    "z2": (dict(column="donor_age", label="Donor age", type="number", unit="years", per=10), float),
+    "z4": (dict(column="donor_sex", label="Donor sex", type="category", levels="female;male"),
+           {0: "female", 1: "male"}),
+    "z5": (dict(column="patient_cmv_positive", label="Patient CMV seropositive", type="yes_no"), {0: False, 1: True}),
+    "z6": (dict(column="donor_cmv_positive", label="Donor CMV seropositive", type="yes_no"), {0: False, 1: True}),
+    "z7": (dict(column="waiting_time", label="Waiting time to transplant", type="number", unit="days", per=30),
+           float),
+    "z8": (dict(column="fab_m4_m5", label="FAB grade 4 or 5 AML", type="yes_no"), {0: False, 1: True}),
+    "z9": (dict(column="hospital", label="Hospital", type="category", levels=";".join(HOSPITALS)),
+           dict(enumerate(HOSPITALS, start=1))),
+    "z10": (dict(column="mtx_prophylaxis", label="Methotrexate GVHD prophylaxis", type="yes_no"), {0: False, 1: True}),
+}
 
 
 def read_bmt() -> pd.DataFrame:
@@ -54,7 +70,8 @@ def read_bmt() -> pd.DataFrame:
 
 
 def bmt_contract(bmt: pd.DataFrame, out_dir: Path) -> Path:
-    """Write ``<out_dir>/bmt-kmsurv/{patients,outcomes}.csv`` from the bmt data; returns the folder."""
+    """Write ``<out_dir>/bmt-kmsurv/{patients,outcomes,covariates}.csv`` from the bmt data; returns
+    the folder. A code outside the documented ones would be a missing value, and is refused here."""
     folder = Path(out_dir) / STUDY
     folder.mkdir(parents=True, exist_ok=True)
     ids = [f"BMT-{i:03d}" for i in range(1, len(bmt) + 1)]
@@ -68,6 +85,12 @@ def bmt_contract(bmt: pd.DataFrame, out_dir: Path) -> Path:
         "time_origin": "allo-HSCT",
         "origin": "user",
     })
+    for source, (declared, coding) in COVARIATES.items():
+        values = bmt[source].astype(float) if coding is float else bmt[source].map(coding)
+        if values.isna().any():
+            raise ValueError(f"bmt.{source}: codes outside {sorted(coding)}: {sorted(set(bmt[source]) - set(coding))}")
+        patients[declared["column"]] = values
+    covariates = pd.DataFrame([dict(study_id=STUDY, **declared) for declared, _ in COVARIATES.values()]).assign(origin="user")
     relapsed = bmt["d2"] == 1
     died = bmt["d1"] == 1
     outcomes = pd.DataFrame({
@@ -80,7 +103,8 @@ def bmt_contract(bmt: pd.DataFrame, out_dir: Path) -> Path:
                          .mask(died & relapsed, "unknown"),
         "origin": "user",
     })
-    for name, frame in (("patients", patients), ("outcomes", outcomes)):
-        columns = [c for c in TABLES[name].column_names if c in frame.columns]
+    declared = list(covariates["column"])
+    for name, frame in (("patients", patients), ("outcomes", outcomes), ("covariates", covariates)):
+        columns = [c for c in TABLES[name].column_names if c in frame.columns] + (declared if name == "patients" else [])
         frame[columns].to_csv(folder / f"{name}.csv", index=False, lineterminator="\n")
     return folder

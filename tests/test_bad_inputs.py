@@ -1212,7 +1212,8 @@ def test_129_crlf_line_endings_are_accepted_and_leave_no_carriage_return(tables,
     assert b"\r\n" in (folder / "patients.csv").read_bytes()
     report = intake.validate(folder)
     assert report.ok, report.text()
-    assert report.notes.empty, report.notes  # a carriage return kept in a cell would be "stray whitespace"
+    notes = report.notes[~report.notes["note"].str.startswith("optional table absent")]
+    assert notes.empty, notes  # a carriage return kept in a cell would be "stray whitespace"
     cohort = report.studies["mycentre"]
     assert cohort["patients"]["origin"].tolist() == ["user"] * 3  # the last column, next to the line end
     assert cohort["outcomes"]["followup_days"].tolist() == [400, 200, 90]

@@ -23,6 +23,10 @@ BAD_INPUTS = Path(__file__).parent / "bad_inputs"
 P1, P2 = "000-LBC-01", "000-LBC-02"
 
 
+#: Optional tables the valid cohort does not hold: a centre's covariate declaration and event codes.
+CENTRE_OWN_TABLES = {"covariates", "events"}
+
+
 def _valid_tables() -> dict[str, pd.DataFrame]:
     """The minimal valid cohort: 2 patients, every table, as CSV would give it (all text)."""
     rows = {
@@ -91,6 +95,7 @@ def _valid_tables() -> dict[str, pd.DataFrame]:
 
 @pytest.fixture
 def valid() -> dict[str, pd.DataFrame]:
+    """Every contract table but the centre's own declarations (covariates.csv, events.csv)."""
     return _valid_tables()
 
 
@@ -129,7 +134,7 @@ def _line(err: ContractError, *fragments: str) -> str:
 
 def test_valid_cohort_passes_validate_cohort(valid):
     cohort = contract.validate_cohort(valid)
-    assert set(cohort) == set(TABLES)
+    assert set(cohort) == set(valid) == set(TABLES) - CENTRE_OWN_TABLES
     patients = cohort["patients"]
     assert list(patients.columns) == TABLES["patients"].column_names
     assert patients["study_id"].tolist() == ["000", "000"]  # leading zeros kept
@@ -143,8 +148,8 @@ def test_valid_cohort_passes_validate_cohort(valid):
 
 def test_valid_cohort_loads_from_csv(cohort_dir):
     cohort = contract.load_cohort(cohort_dir)
-    assert set(cohort) == set(TABLES)
-    assert cohort.missing_tables == []
+    assert set(cohort) == set(TABLES) - CENTRE_OWN_TABLES
+    assert cohort.missing_tables == [t for t in TABLES if t in CENTRE_OWN_TABLES]
     assert cohort["labs"]["value"].tolist() == [5.2, 250.0, 1.0]
     assert cohort.files["patients"] == "patients.csv"
 
@@ -152,7 +157,8 @@ def test_valid_cohort_loads_from_csv(cohort_dir):
 def test_missing_optional_table_is_reported_not_an_error(cohort_dir):
     (cohort_dir / "kinetics.csv").unlink()
     cohort = contract.load_cohort(cohort_dir)
-    assert "kinetics" not in cohort and cohort.missing_tables == ["kinetics"]
+    assert "kinetics" not in cohort
+    assert cohort.missing_tables == ["kinetics", *[t for t in TABLES if t in CENTRE_OWN_TABLES]]
     assert cohort.notes.query("table == 'kinetics'")["note"].str.contains("optional table absent").any()
     assert "kinetics: absent" in cohort.summary()
 

@@ -22,9 +22,10 @@ import pytest
 from helpers import chapters, stats
 from helpers.chapters import own_data
 from helpers.clinical.outcomes import outcome_frame
+from helpers.contract import validate
 from helpers.site import intake
 from r_oracle import FIXTURES, SCRIPTS, run_rscript
-from real_cohorts import STUDY, bmt_contract, read_bmt
+from real_cohorts import COVARIATES, NOT_CARRIED, STUDY, bmt_contract, read_bmt
 
 RESULTS = ("km", "logrank", "cox", "gray", "fine_gray")
 #: The Cox and Fine–Gray terms in the book's design and R's names for them.
@@ -74,6 +75,10 @@ def test_the_survival_section_on_the_transplant_cohort_gives_rs_numbers(converte
     order = own_data.cohort_order(frame)
     assert order == ["AML low risk", "AML high risk", "ALL"]
     patients = book.cohort(STUDY)["patients"]
+    # bmt_survival.R fits the built-in terms only: the models here leave the declared covariates out
+    # (they are checked against R in test_cox_models_with_the_declared_covariates_give_rs_numbers)
+    frame = frame.copy()
+    frame.attrs.pop(validate.COVARIATES_ATTR, None)
     with contextlib.redirect_stdout(io.StringIO()) as page:
         own_data.survival_section(book, STUDY)
         fits = {name: own_data.cox_section(book, STUDY, name, frame, time, event, order, patients)
@@ -82,7 +87,8 @@ def test_the_survival_section_on_the_transplant_cohort_gives_rs_numbers(converte
     assert "Fine–Gray model of relapse" in page.getvalue()
     curves = [f for f in drawn if f.layout.xaxis.title.text and f.layout.xaxis.title.text.startswith("Months")]
     assert len(curves) >= 4  # OS, LFS, relapse, death in remission
-    assert {f.layout.xaxis.title.text for f in curves} == {"Months since allo-HSCT"}
+    # every endpoint counts from the study's time origin, except duration of response (from the response)
+    assert {f.layout.xaxis.title.text for f in curves} - {"Months since the first response"} == {"Months since allo-HSCT"}
     for row in r_results["km"].to_dict("records"):
         time, event = ("os_time", "os_event") if row["endpoint"] == "os" else ("lfs_time", "lfs_event")
         part = frame[frame["cohort"] == row["cohort"]]
@@ -104,6 +110,51 @@ def test_the_survival_section_on_the_transplant_cohort_gives_rs_numbers(converte
     for row in r_results["fine_gray"].to_dict("records"):
         assert np.isclose(fine_gray.loc[row["term"], "coef"], row["coef"], rtol=0, atol=1e-6), row
         assert np.isclose(fine_gray.loc[row["term"], "se"], row["se"], rtol=0, atol=1e-6), row
+
+
+def test_the_conversion_declares_and_carries_the_covariates_without_inventing_one(converted):
+    book, _, _ = converted
+    bmt = read_bmt()
+    patients = book.cohort(STUDY)["patients"]
+    declared = validate.declared_covariates(patients)
+    assert [c.name for c in declared] == [d["column"] for d, _ in COVARIATES.values()]
+    assert set(NOT_CARRIED) == {"ta/da", "tc/dc", "tp/dp"}  # every z column is carried now
+    assert patients["donor_age"].tolist() == bmt["z2"].astype(float).tolist()
+    assert patients["waiting_time"].tolist() == bmt["z7"].astype(float).tolist()
+    assert (patients["donor_sex"] == "male").tolist() == (bmt["z4"] == 1).tolist()
+    for column, z in (("patient_cmv_positive", "z5"), ("donor_cmv_positive", "z6"), ("fab_m4_m5", "z8"),
+                      ("mtx_prophylaxis", "z10")):
+        assert str(patients[column].dtype) == "boolean" and patients[column].tolist() == (bmt[z] == 1).tolist(), column
+    assert list(patients["hospital"].cat.categories) == ["Ohio State", "Alferd", "St. Vincent", "Hahnemann"]
+    assert (patients["hospital"].cat.codes + 1).tolist() == bmt["z9"].tolist()
+
+
+#: The terms model_design chooses on bmt (81 deaths, 83 DFS events: 8 terms) and R's names for them.
+DECLARED_TERMS = {"cohort_1": "group3", "cohort_2": "group1", "age_years": "I(z1/10)", "sex": "z3",
+                  "donor_age": "I(z2/10)", "donor_sex__1": "z4", "patient_cmv_positive": "z5",
+                  "donor_cmv_positive": "z6"}
+
+
+def test_cox_models_with_the_declared_covariates_give_rs_numbers(converted):
+    """R fits the bmt data set's own z columns; the book fits its conversion, the declaration
+    carried onto the analysis frame (a merge of patients and outcomes) by carry_covariates."""
+    book, frame, _ = converted
+    patients = book.cohort(STUDY)["patients"]
+    frame = validate.carry_covariates(frame.copy(), patients)
+    committed = pd.read_csv(FIXTURES / "covariates_bmt_expected.csv", float_precision="round_trip")
+    if shutil.which("Rscript"):
+        live = run_rscript(SCRIPTS / "covariates.R", {"bmt": read_bmt()})["bmt_coef"]
+        pd.testing.assert_frame_equal(live, committed, check_exact=False, rtol=1e-10)
+    order = own_data.cohort_order(frame)
+    with contextlib.redirect_stdout(io.StringIO()):
+        fits = {name: own_data.cox_section(book, STUDY, name, frame, time, event, order, patients)
+                for name, time, event in (("os", "os_time", "os_event"), ("lfs", "lfs_time", "lfs_event"))}
+    for name, fit in fits.items():
+        assert list(fit.table["term"]) == list(DECLARED_TERMS), name
+        ours = fit.table.assign(term=fit.table["term"].map(DECLARED_TERMS)).set_index("term")
+        for row in committed[committed["endpoint"] == name].to_dict("records"):
+            assert np.isclose(ours.loc[row["term"], "coef"], row["coef"], rtol=0, atol=1e-6), row
+            assert np.isclose(ours.loc[row["term"], "se"], row["se"], rtol=0, atol=1e-6), row
 
 
 def test_axes_name_the_studys_time_zero(converted):

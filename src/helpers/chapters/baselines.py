@@ -8,6 +8,7 @@ import pandas as pd
 
 from helpers.clinical import baseline
 from helpers.clinical.response import SHORT_STATUS_LABELS
+from helpers.contract.validate import declared_covariates
 from helpers.plots import figures, tables
 from helpers.reproduction import register as reg
 from helpers.reproduction.ledger import Ledger
@@ -87,17 +88,29 @@ def study_facts(book) -> pd.DataFrame:
 
 def cohort_table_one(patients: pd.DataFrame, labels: dict, numeric: Sequence[str],
                      group: str = "cohort") -> tuple[pd.DataFrame, list[str]]:
-    """Table 1 of any cohort over the characteristics ``labels`` names (column -> label), and
-    the labels of those left out because no patient has a value (an optional field such as the
-    CAR target or the disease status not recorded: never shown as "100 %" of anything). A
-    categorical value missing for some patients is counted as "not recorded"; ``numeric``
-    columns are summarised as median [Q1,Q3]."""
-    recorded, left_out = baseline.recorded_columns(patients, list(labels))
+    """Table 1 of any cohort over the characteristics ``labels`` names (column -> label), then
+    the study's declared covariates (``covariates.csv``, in their declared order, a category's
+    levels in its declared order), and the labels of those left out because no patient has a
+    value (an optional field such as the CAR target or the disease status not recorded: never
+    shown as "100 %" of anything). A categorical value missing for some patients is counted as
+    "not recorded"; ``numeric`` columns and declared numbers are summarised as median [Q1,Q3]."""
+    labels, numeric, order = dict(labels), list(numeric), {}
+    declared = declared_covariates(patients)
+    for cov in declared:
+        labels[cov.name] = f"{cov.label}, {cov.unit}" if cov.unit else cov.label
+        if cov.type == "number":
+            numeric.append(cov.name)
+        else:  # levels in the declared order (yes before no), "not recorded" after them
+            order[cov.name] = list(cov.levels) if cov.type == "category" else ["yes", "no"]
+    shown = patients.assign(**{c.name: baseline.yes_no(patients[c.name]) for c in declared
+                               if c.type == "yes_no" and c.name in patients})
+    recorded, left_out = baseline.recorded_columns(shown, list(labels))
+    if "disease_status" in recorded:
+        order["disease_status"] = DISEASE_STATUS_ORDER
     table = tables.table_one(
-        baseline.table_one_frame(patients), columns=recorded, groupby=group,
+        baseline.table_one_frame(shown), columns=recorded, groupby=group,
         categorical=[c for c in recorded if c not in numeric], nonnormal=[c for c in recorded if c in numeric],
-        labels={c: labels[c] for c in recorded},
-        order={"disease_status": DISEASE_STATUS_ORDER} if "disease_status" in recorded else None)
+        labels={c: labels[c] for c in recorded}, order={c: v for c, v in order.items() if c in recorded} or None)
     return table, [labels[c] for c in left_out]
 
 

@@ -41,6 +41,8 @@ from helpers.chapters import response as response_chapter
 from helpers.chapters.context import ChapterContext, PatientFlow, display, no_data_note
 from helpers.clinical import cytokines, toxicity
 from helpers.clinical import response as resp
+from helpers.contract.spec import Covariate
+from helpers.contract.validate import declared_covariates
 from helpers.plots import cytokines as plots_cytokines
 from helpers.plots import figures, tables
 from helpers.plots import response as plots_response
@@ -166,6 +168,10 @@ def baselines(book: ChapterContext, study: str) -> None:
     note = ("n (%) for categories ('not recorded' counts the patients without a value); median [Q1,Q3] "
             "for numbers; 'Missing' counts empty number cells. ")
     note += (f"Not recorded for any patient, so left out: {', '.join(empty)}. " if empty else "")
+    declared = declared_covariates(patients)
+    note += (f"After the contract's characteristics, the {len(declared)} covariate(s) the study declares in "
+             f"covariates.csv ({', '.join(c.label for c in declared)}), a category's levels in their declared "
+             "order. " if declared else "")
     note += ("P values: chi-square (Fisher's exact for small 2×2 tables) and Kruskal–Wallis; SMD: "
              "standardized mean difference." if len(order) > 1 else "")
     show(tables.show_table(table, caption=f"Table 1 — study {study}"
@@ -268,6 +274,9 @@ def response(book: ChapterContext, study: str) -> Optional[pd.DataFrame]:
                                caption=f"Study {study}: is the rate the same in every cohort?",
                                note="Evaluable patients only. The chi-square test compares all cohorts at once; "
                                     "with two cohorts Fisher's exact test is given as well."))
+    from helpers.chapters import own_models  # imported here: own_models builds on this module
+
+    own_models.response_models(book, study, classified)
     return classified
 
 
@@ -396,12 +405,17 @@ def cytokine_section(book: ChapterContext, study: str) -> None:
     show(flow)
     groups = [c for c in order if c in set(series["cohort"])]
     trajectory = cytokines.trajectories(series)
+    from helpers.chapters import own_models  # imported here: own_models builds on this module
+
+    origin = time_origin(patients)
     figure = plots_cytokines.trajectory_figure(trajectory, order=groups, analytes=present,
-                                         title=f"Study {study}: median (IQR) after infusion, log scale")
+                                         title=f"Study {study}: median (IQR) after {origin}, log scale")
+    figure.for_each_xaxis(lambda axis: axis.update(title_text=f"Days since {origin}") if axis.title.text else None)
     show(figures.show(stamp(figure, patients)))
     peak_table = cytokines.peaks(series)
     if peak_table.empty:
         show(book.notice("No sample between day 0 and day 28: peaks are not computable.", title="No peaks"))
+        own_models.cytokine_models(book, study, series, patients)
         return
     summary = (peak_table.groupby(["analyte", "cohort"], sort=False)
                .agg(patients=("peak", "size"), peak=("peak", cytokines.median_iqr),
@@ -440,6 +454,7 @@ def cytokine_section(book: ChapterContext, study: str) -> None:
                     .reset_index().rename(columns={"grade": "worst CRS grade",
                                                    "peak": "peak IL-6, pg/mL, median [IQR]"}))
         show(flow, tables.show_table(by_grade, caption=f"Study {study}: peak IL-6 by worst CRS grade"))
+    own_models.cytokine_models(book, study, series, patients)
 
 
 # --------------------------------------------------------------------------
@@ -450,8 +465,11 @@ def survival_section(book: ChapterContext, study: str) -> Optional[pd.DataFrame]
     """Overall survival of everyone and leukaemia-free survival of responders, by cohort:
     patient flows, reverse-Kaplan–Meier follow-up, Kaplan–Meier curves with risk tables,
     estimates at 12 and 24 months, and the log-rank test when there are two or more
-    cohorts. Degrades visibly: one cohort -> no log-rank test; no event -> curves flat
-    at 100 % and medians not reached, said in a note. Returns the analysis frame."""
+    cohorts; then EFS, duration of response, GRFS, count recovery and the centre's own
+    event types (:func:`helpers.chapters.own_endpoints.endpoints_section`). Degrades visibly:
+    one cohort -> no log-rank test; no event -> curves flat at 100 % and medians not
+    reached, said in a note. Returns the analysis frame."""
+    from helpers.chapters import own_endpoints
     from helpers.clinical import outcomes as clinical_outcomes
     from helpers.plots import survival as sv
     from helpers.stats import survival as stats_survival
@@ -485,30 +503,10 @@ def survival_section(book: ChapterContext, study: str) -> Optional[pd.DataFrame]
         if used.empty:
             show(no_data_note(f"{endpoint}, study {study}", ["a patient who reached remission"]))
             continue
-        groups = [c for c in order if c in set(used["cohort"])]
-        curves = stats_survival.km_by_group(used.assign(**{event: used[event].astype(bool)}), time, event, "cohort",
-                                order=groups)
-        events = int(used[event].astype(bool).sum())
-        test_text = None
-        if events == 0:
-            show(book.notice(f"{endpoint}, study {study}: every patient is censored (no {label}). The curves "
-                             "stay at 100 %, medians are not reached and no test is computable.",
-                             title="No event"))
-        elif len(groups) < 2:
-            show(_one_cohort_note(book, study, patients, f"The log-rank test of {endpoint.lower()}"))
-        else:
-            test = stats_survival.logrank_test(used[time], used[event].astype(bool), used["cohort"])
-            test_text = test.describe()
-        show(tables.show_table(sv.rate_table(curves, [12, 24], what=endpoint.split()[-1].capitalize()),
-                               caption=f"Study {study}: {endpoint.lower()} by cohort (Kaplan–Meier)",
-                               note=(test_text + ". " if test_text else "") + "Log-log 95% confidence intervals."))
-        horizon = float(np.ceil(used[time].max() / 6) * 6)
-        # Any size: survival_figure thins a large cohort's steps to what one pixel can show.
-        figure = sv.survival_figure(curves, title=f"Study {study}: {endpoint.lower()}", y_title=endpoint,
-                                    time_title=f"Months since {time_origin(patients)}",
-                                    risk_times=list(np.arange(0, horizon + 1, 6 if horizon <= 36 else 12)),
-                                    test_text=test_text)
-        show(figures.show(stamp(figure, patients)))
+        # The one Kaplan–Meier block of the page (EFS, DoR and GRFS use it too).
+        own_endpoints.km_endpoint(book, study, used, time, event, endpoint=endpoint, label=label, order=order,
+                                  patients=patients, time_title=f"Months since {time_origin(patients)}")
+    own_endpoints.endpoints_section(book, study, order, patients)
     responders = frame[frame["responder"].astype(bool)]
     competing_risks_section(book, study, responders, order, patients)
     for endpoint, used, time, event in (("Overall survival", frame, "os_time", "os_event"),
@@ -524,6 +522,9 @@ def survival_section(book: ChapterContext, study: str) -> Optional[pd.DataFrame]
 
 #: Patients-table columns a model of a reader's cohort may adjust for, in the order they are
 #: offered, with the scale a hazard ratio is given per (numbers) or the level compared (yes/no).
+#: The covariates a study declares in covariates.csv are offered after these
+#: (:func:`model_design`); a frame merged from the patients table keeps them only when the
+#: declaration is carried onto it (:func:`helpers.contract.validate.carry_covariates`).
 MODEL_COVARIATES = {
     "age_years": ("Age, per 10 years", 10.0), "sex": ("Male (vs female)", None),
     "prior_lines": ("Prior lines of therapy, per line", 1.0),
@@ -550,8 +551,13 @@ def _too_large_to_fit(book: ChapterContext, what: str, study: str, n: int) -> bo
     return True
 
 
-def _covariate_column(values: pd.Series, column: str) -> Optional[pd.Series]:
-    """The covariate as a model term (numbers scaled, yes/no as 0/1), or None when unusable."""
+def _covariate_column(values: pd.Series, column: str, covariate: Optional[Covariate] = None) -> Optional[pd.Series]:
+    """The covariate as a model term (numbers scaled, yes/no as 0/1), or None when unusable: a
+    built-in column of :data:`MODEL_COVARIATES`, or a declared number or yes/no ``covariate``."""
+    if covariate is not None:
+        if covariate.type == "number":
+            return pd.to_numeric(values, errors="coerce").astype(float) / (covariate.per or 1.0)
+        return values.astype(object).map({True: 1.0, False: 0.0}).astype(float)
     _, per = MODEL_COVARIATES[column]
     if per is not None:
         return pd.to_numeric(values, errors="coerce") / per
@@ -562,42 +568,105 @@ def _covariate_column(values: pd.Series, column: str) -> Optional[pd.Series]:
     return values.map({True: 1.0, False: 0.0})
 
 
+def _declared_label(covariate: Covariate) -> str:
+    """A declared covariate as a model term names it: numbers with the scale of the hazard ratio."""
+    if covariate.type != "number":
+        return covariate.label
+    per = covariate.per or 1.0
+    unit = covariate.unit or ("unit" if per == 1 else "units")
+    return f"{covariate.label}, per {per:g} {unit}"
+
+
+def _declared_candidates(used: pd.DataFrame) -> list[tuple[str, list[tuple[str, str, pd.Series]], Optional[Covariate]]]:
+    """The declared covariates (``covariates.csv``, :func:`declared_covariates`) as groups of terms:
+    one term for a number or a yes/no, one indicator per non-reference level for a category (named
+    ``<column>__<i>``, which no declared name can be), estimated together or not at all."""
+    groups = []
+    for cov in declared_covariates(used):
+        # a declared column the caller's frame lacks is said as missing for everyone, not skipped
+        values = used[cov.name] if cov.name in used.columns else pd.Series(np.nan, index=used.index)
+        if cov.type != "category":
+            label = _declared_label(cov)
+            groups.append((label, [(cov.name, label, _covariate_column(values, cov.name, cov))], None))
+            continue
+        reference = cov.levels[0]
+        terms = [(f"{cov.name}__{i}", f"{cov.label}: {level} (vs {reference})",
+                  (values.astype(object) == level).astype(float).where(values.notna()))
+                 for i, level in enumerate(cov.levels[1:], start=1)]
+        groups.append((f"{cov.label} ({len(cov.levels)} levels, reference {reference})", terms, cov))
+    return groups
+
+
+def _why_not_estimable(values: pd.Series, flags: np.ndarray, n: int) -> Optional[str]:
+    """Why one term cannot be estimated (missing for some patients, one value, no event on one side
+    of a 0/1 term), or None."""
+    missing = int(values.isna().sum())
+    if missing:
+        return f"missing for {missing} of {n} patients"
+    if values.nunique() < 2:
+        return "one value for every patient"
+    x = values.to_numpy()
+    if set(values.unique()) <= {0.0, 1.0} and (flags[x == 1].sum() == 0 or flags[x == 0].sum() == 0):
+        side = "with" if flags[x == 1].sum() == 0 else "without"
+        return f"no event among the patients {side} it: its hazard ratio has no finite estimate"
+    return None
+
+
+def _why_not_category(values: pd.Series, covariate: Covariate, flags: np.ndarray) -> Optional[str]:
+    """Why a declared category's indicators cannot all be estimated: missing values, or a level
+    (the reference included) without a patient or without an event."""
+    missing = int(values.isna().sum())
+    if missing:
+        return f"missing for {missing} of {len(values)} patients"
+    text = values.astype(object).to_numpy()
+    for i, level in enumerate(covariate.levels):
+        at = text == level
+        where = "the reference level" if i == 0 else "level"
+        if not at.any():
+            return f"no patient at {where} {level}: its indicator cannot be estimated"
+        if flags[at].sum() == 0:
+            return f"no event among the patients at {where} {level}: the hazard ratios have no finite estimate"
+    return None
+
+
 def model_design(used: pd.DataFrame, event: pd.Series, order: Sequence[str]) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
     """Terms of a survival model of a reader's cohort: cohort indicators against the largest
-    cohort first, then the patients-table covariates in :data:`MODEL_COVARIATES` order, one term
-    per :data:`EVENTS_PER_TERM` events (``event``: the patients' event flags). Not used, and said
-    why: a covariate missing for any analysed patient (the fit would drop those patients
-    silently), one that takes a single value, and a yes/no term with no event on one side (its
-    hazard ratio has no finite estimate: the likelihood is monotone).
+    cohort first, then the patients-table covariates in :data:`MODEL_COVARIATES` order, then the
+    study's declared covariates (``covariates.csv``) in their declared order, one term per
+    :data:`EVENTS_PER_TERM` events (``event``: the patients' event flags). A declared number is
+    a term per its ``per`` units, a yes/no a 0/1 term, a category one indicator per level against
+    the first (reference) level, all of them or none. Not used, and said why: a covariate missing
+    for any analysed patient (the fit would drop those patients silently), one that takes a
+    single value, a yes/no term (or a category level) with no event on one side (its hazard
+    ratio has no finite estimate: the likelihood is monotone), and terms beyond the events.
     Returns (design frame, labels of the terms, the table of every candidate and its fate)."""
     flags = event.astype(bool).to_numpy()
     events = int(flags.sum())
     budget = events // EVENTS_PER_TERM
     design, labels, fate = pd.DataFrame(index=used.index), {}, []
     groups = [c for c in order if c in set(used["cohort"])]
-    candidates = [(f"cohort_{i}", f"{c} (vs {groups[0]})", (used["cohort"] == c).astype(float))
-                  for i, c in enumerate(groups[1:], start=1)]
+    candidates = [(label, [(f"cohort_{i}", label, (used["cohort"] == c).astype(float))], None)
+                  for i, c in enumerate(groups[1:], start=1) for label in [f"{c} (vs {groups[0]})"]]
     for column in MODEL_COVARIATES:
         if column in used.columns:
-            candidates.append((column, MODEL_COVARIATES[column][0], _covariate_column(used[column], column)))
-    for term, label, values in candidates:
-        missing = int(values.isna().sum())
-        binary = set(values.dropna().unique()) <= {0.0, 1.0}
-        if missing:
-            why = f"missing for {missing} of {len(used)} patients"
-        elif values.nunique() < 2:
-            why = "one value for every patient"
-        elif binary and (flags[values.to_numpy() == 1].sum() == 0 or flags[values.to_numpy() == 0].sum() == 0):
-            side = "with" if flags[values.to_numpy() == 1].sum() == 0 else "without"
-            why = f"no event among the patients {side} it: its hazard ratio has no finite estimate"
-        elif len(labels) >= budget:
+            label = MODEL_COVARIATES[column][0]
+            candidates.append((label, [(column, label, _covariate_column(used[column], column))], None))
+    candidates += _declared_candidates(used)
+    for group_label, terms, category in candidates:
+        if category is not None:  # a declared category: its indicators together or not at all
+            why = _why_not_category(used.get(category.name, terms[0][2]), category, flags)
+        else:
+            why = _why_not_estimable(terms[0][2], flags, len(used))
+        if why is None and len(labels) + len(terms) > budget:
             why = (f"{events} events allow {budget} term(s) at {EVENTS_PER_TERM} events per term" if budget
                    else f"{events} event(s): a model needs {EVENTS_PER_TERM} events per term")
-        else:
+            why += f" ({len(terms)} terms needed)" if len(terms) > 1 else ""
+        if why is not None:
+            fate.append({"Term": group_label, "In the model": "no", "Why": why})
+            continue
+        for term, label, values in terms:
             design[term], labels[term] = values, label
             fate.append({"Term": label, "In the model": "yes", "Why": ""})
-            continue
-        fate.append({"Term": label, "In the model": "no", "Why": why})
     return design, labels, pd.DataFrame(fate, columns=["Term", "In the model", "Why"])
 
 
@@ -754,6 +823,7 @@ def expansion_section(book: ChapterContext, study: str) -> Optional[pd.DataFrame
     cohort_of = patients.set_index("patient_id")["cohort"]
     quartiles = clinical_kinetics.schedule_quantiles(samples, samples["patient_id"].map(cohort_of))
     figure = kin.median_band_figure(quartiles, title=f"Study {study}: median and IQR of CAR-T copies by cohort")
+    figure.update_xaxes(title=f"Days since {time_origin(patients)}")
     show(figures.show(stamp(figure, patients)))
     if len(groups) < 2:
         show(_one_cohort_note(book, study, patients, "Comparison of expansion between cohorts"))
@@ -777,6 +847,9 @@ def expansion_section(book: ChapterContext, study: str) -> Optional[pd.DataFrame
         else:
             show(book.notice(f"Comparison of expansion between cohorts not computable for study {study}.{skipped_note}",
                              title="No comparison"))
+    from helpers.chapters import own_models  # imported here: own_models builds on this module
+
+    own_models.kinetic_fits(book, study, samples, patients)
     return nca
 
 

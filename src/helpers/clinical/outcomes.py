@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from helpers.contract import validate
 from helpers.stats.units import DAYS_PER_MONTH
 
 # --------------------------------------------------------------------------
@@ -121,7 +122,8 @@ def outcome_frame(tables: dict, *, days_per_unit: float = DAYS_PER_MONTH) -> tup
             mismatch = flag != out["hsct_time"].notna()
             checks.append(dict(rule="bridged_to_hsct flag disagrees with the treatments table",
                                patients=int(mismatch.sum())))
-    return out, pd.DataFrame(checks)
+    # The merge dropped the patients' covariate declaration; the models read it from this frame.
+    return validate.carry_covariates(out, tables["patients"]), pd.DataFrame(checks)
 
 
 def endpoint_definitions() -> pd.DataFrame:

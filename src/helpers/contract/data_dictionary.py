@@ -19,6 +19,16 @@ from helpers.contract.validate import (
 # Data dictionary
 # --------------------------------------------------------------------------
 
+#: How a declared covariate is read, shown under the covariates table.
+COVARIATES_TEXT = (
+    "A column of `patients.csv` the contract does not define is refused unless a row here declares it. "
+    "Once declared it must be present in `patients.csv`; its empty cells are missing values. A `number` "
+    "is read as a number, a `category` must hold one of its `levels` (as written), and a `yes_no` is "
+    "read like the contract's true/false columns. Table 1 shows the declared covariates after the "
+    "contract's characteristics, labelled with `label`; the regression models of the reader's-cohort "
+    "sections offer them after the built-in terms: a number per `per` units, a yes/no as yes against "
+    "no, a category as one indicator per level against the first level, all of them or none.")
+
 DICTIONARY_COLUMNS = ("table", "column", "type", "unit", "required", "nullable", "key",
                       "allowed", "range", "pattern", "plausibility", "description")
 PLAUSIBILITY_COLUMNS = ("rule", "severity", "tables", "columns", "reads", "summary", "message")
@@ -86,7 +96,8 @@ def dictionary_markdown(heading_level: int = 2) -> str:
     d = dictionary()
     out = [
         "Every table is tidy: one row per patient (`patients`, `outcomes`) or one row per "
-        "observation, keyed by `study_id` + `patient_id`. Days are counted from the CAR-T infusion "
+        "observation, keyed by `study_id` + `patient_id`; `covariates` declares a centre's own columns of "
+        "`patients`, one row per column. Days are counted from the CAR-T infusion "
         "(day 0; negative = before). Empty cells (or " + ", ".join(f"`{m}`" for m in MISSING_TEXT if m)
         + ") are missing values. Columns marked *optional* may be left out of the file.",
         "",
@@ -109,6 +120,8 @@ def dictionary_markdown(heading_level: int = 2) -> str:
                 f"`{r['column']}`", r["type"], r["unit"], "required" if r["required"] else "optional",
                 "yes" if r["nullable"] else "no", "; ".join(rules), r["description"])) + " |")
         out.append("")
+        if table.name == "covariates":
+            out += [COVARIATES_TEXT, ""]
         if table.per_analyte_units:
             out += ["Units per analyte:", "", "| Analyte | Unit |", "|---|---|"]
             out += [f"| {_md(a)} | {_md(' or '.join(u))} |" for a, u in table.per_analyte_units.items()]

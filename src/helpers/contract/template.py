@@ -42,6 +42,11 @@ dictionary* page of the book); the intake ignores it, and this README, when it r
   columns named like names, record numbers, birth dates, addresses, phone numbers or e-mail
   addresses are refused, and so are cells that look like one.
 - `origin` is `user` for your own rows.
+- **Covariates of your own** (centre, donor age, CMV serostatus...) are extra columns of
+  `patients.csv`, each declared by one row of `covariates.csv`: `study_id`, `column` (its name,
+  lower_snake_case), `label`, `type` (`number`, `category` or `yes_no`), `levels` (a category's
+  values separated by `;`, the reference first), `unit` and `per` (numbers only). An undeclared
+  extra column is refused; delete `covariates.csv` when you have none.
 {rules}
 Every problem is reported with its file, column, row and rule; nothing is changed or dropped
 silently (stray spaces are stripped and reported; empty rows are skipped and reported).

@@ -28,6 +28,7 @@ report never repeats them.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import functools
 import hashlib
@@ -42,7 +43,19 @@ import pandas as pd
 import pandera.pandas as pa
 
 from helpers.contract import files as input_files
-from helpers.contract.spec import IDENTIFIER_COLUMN_WORDS, TABLES, Column, Table
+from helpers.contract.events_rules import RULES as EVENT_RULES
+from helpers.contract.events_rules import events_problems
+from helpers.contract.spec import (
+    COHORT_TERM_PREFIX,
+    COVARIATE_TYPES,
+    DERIVED_COLUMN_NAMES,
+    IDENTIFIER_COLUMN_WORDS,
+    LEVEL_SEPARATOR,
+    TABLES,
+    Column,
+    Covariate,
+    Table,
+)
 
 # --------------------------------------------------------------------------
 # Vocabulary of the checks
@@ -63,6 +76,7 @@ EVENT_DAY_COLUMNS = (
     ("labs", "day"),
     ("adverse_events", "onset_day"),
     ("treatments", "start_day"),
+    ("events", "day"),
 )
 
 #: How many days before the start of lymphodepletion a laboratory sample may lie (baseline window).
@@ -92,7 +106,7 @@ CROSS_TABLE_RULES = (
     "phone numbers, e-mail addresses or national ids are refused, and so are text values that look "
     "like an e-mail address, a phone number, a calendar date or a medical record number "
     "(a `patient_id` of 6 or more digits only).",
-)
+) + EVENT_RULES
 
 _TYPE_WORDS = {"str": "text", "int": "integer", "float": "number", "bool": "true/false"}
 _PANDAS_DTYPES = {"str": str, "int": "Int64", "float": "float64", "bool": "boolean"}
@@ -112,6 +126,9 @@ RULE_FINITE = "must be a finite number"
 _NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _ROWS_ATTR = "contract_rows"
 _SOURCE_ATTR = "contract_source"
+#: Key of ``patients.attrs`` holding the study's declared covariates (read with
+#: :func:`declared_covariates`).
+COVARIATES_ATTR = "contract_covariates"
 PROBLEM_COLUMNS = ("source", "table", "column", "row", "rule", "value")
 
 
@@ -537,7 +554,10 @@ def schema(table_name: str) -> pa.DataFrameSchema:
     a coercion failure. Unknown columns are refused (``strict=True``) and the
     key columns must be unique together.
     """
-    table = _table(table_name)
+    return _schema(_table(table_name))
+
+
+def _schema(table: Table) -> pa.DataFrameSchema:
     checks = [_units_check(table)] if table.per_analyte_units else []
     return pa.DataFrameSchema(
         {c.name: _column_schema(c) for c in table.columns},
@@ -687,10 +707,13 @@ def _best_effort(raw: pd.DataFrame, table: Table) -> pd.DataFrame:
     return out
 
 
-def _check_table(df: pd.DataFrame, table_name: str, source: str
+def _check_table(df: pd.DataFrame, table_name: str, source: str, declared: Optional["_Declaration"] = None
                  ) -> tuple[Optional[pd.DataFrame], pd.DataFrame, list[dict]]:
-    """Validate one table: (coerced frame or None, best-effort typed frame, problems)."""
+    """Validate one table: (coerced frame or None, best-effort typed frame, problems).
+    ``declared``: the covariates a patients table may carry besides the contract's columns."""
     table = _table(table_name)
+    declared = declared if table.name == "patients" else None  # only patients carries covariates
+    table = declared.patients_table(table) if declared else table
     rows = _row_numbers(df)
     bag = _Collector(source, table.name, rows)
     work = df.copy()
@@ -716,21 +739,18 @@ def _check_table(df: pd.DataFrame, table_name: str, source: str
             bag.add(name, None, f"looks like a direct identifier ({word}); "
                                 "the contract never accepts direct identifiers")
         elif name not in table.column_names:
-            hint = _similar_column(name, table, work.columns)
-            bag.add(name, None, f"unknown column (not in the contract's '{table.name}' table, whose columns "
-                                f"are: {', '.join(table.column_names)})"
-                                + (f"; did you mean '{hint}'?" if hint else ""))
+            bag.add(name, None, _unknown_column_rule(name, table, work.columns))
     work = work.drop(columns=refused)
     missing_cols = [c.name for c in table.columns if c.required and c.name not in work]
     for name in missing_cols:
-        bag.add(name, None, RULE_MISSING_COLUMN)
+        bag.add(name, None, declared.missing_rule(name) if declared else RULE_MISSING_COLUMN)
 
     # Cell-level problems via pandera.
     raw = work
     failures = None
     validated = None
     try:
-        validated = schema(table.name).validate(work, lazy=True)
+        validated = _schema(table).validate(work, lazy=True)
     except pa.errors.SchemaErrors as err:
         failures = err.failure_cases
 
@@ -823,7 +843,16 @@ def _check_table(df: pd.DataFrame, table_name: str, source: str
         elif not col.nullable and col.dtype in ("int", "bool"):  # no missing values: numpy dtypes
             result[col.name] = result[col.name].astype("int64" if col.dtype == "int" else bool)
     result = result[table.column_names]
+    if declared:
+        declared.categorize(result)
     return result, typed, []
+
+
+def _unknown_column_rule(name: str, table: Table, present: Sequence[str]) -> str:
+    hint = _similar_column(name, table, present)
+    return (f"unknown column (not in the contract's '{table.name}' table, whose columns are: "
+            f"{', '.join(table.column_names)})" + (f"; did you mean '{hint}'?" if hint else "")
+            + (_DECLARE_HINT if table.name == "patients" else ""))
 
 
 def _similar_column(name: str, table: Table, present: Sequence[str]) -> Optional[str]:
@@ -925,6 +954,8 @@ def _within_table_rules(table: Table, typed: pd.DataFrame, raw: pd.DataFrame, ba
             bag.add("start_day", first, "the patient's first CAR-T row is the infusion and must be on day 0 "
                                         "(every day in the contract is counted from it)",
                     _display(raw["start_day"].iloc[first]))
+    if table.name == "covariates":
+        _covariate_rules(typed, raw, bag)
     if table.name == "patients" and has("cohort"):
         spellings: dict[str, dict[str, list[int]]] = {}
         squashed_of: dict[str, str] = {}
@@ -982,6 +1013,139 @@ def validate_table(df: pd.DataFrame, table_name: str, source: Optional[str] = No
 
 
 # --------------------------------------------------------------------------
+# Covariates a centre declares (the covariates table)
+# --------------------------------------------------------------------------
+
+_DECLARE_HINT = ("; a column of the centre's own is read once declared in covariates.csv (one row per "
+                 "covariate: study_id, column, label, type number, category or yes_no, and the levels of a "
+                 "category; see the data dictionary)")
+
+
+def declared_covariates(patients: pd.DataFrame) -> tuple[Covariate, ...]:
+    """The covariates a validated patients table carries beside the contract's columns, in the
+    order declared (``covariates.csv``); empty when the study declares none. The declaration is
+    kept in ``patients.attrs``, which copies, filters and ``assign`` keep and a merge drops: take
+    it from the patients table, or put it back on a merged frame with :func:`carry_covariates`."""
+    return tuple(patients.attrs.get(COVARIATES_ATTR, ()))
+
+
+def carry_covariates(frame: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (built from ``patients`` by a merge, which drops ``attrs``) with the patients'
+    covariate declaration attached again, so :func:`declared_covariates` finds it; returns it."""
+    frame.attrs[COVARIATES_ATTR] = declared_covariates(patients)
+    return frame
+
+
+def _levels(text: Any) -> list[str]:
+    return [part.strip() for part in str(text).split(LEVEL_SEPARATOR)]
+
+
+def _covariates_of(frame: Optional[pd.DataFrame]) -> tuple[Covariate, ...]:
+    """A validated covariates table as declarations, in file order."""
+    if frame is None:
+        return ()
+    out = []
+    for r in frame.to_dict("records"):
+        unit, per = r.get("unit"), r.get("per")
+        out.append(Covariate(r["column"], r["label"], r["type"],
+                             tuple(_levels(r["levels"])) if r["type"] == "category" else (),
+                             None if _is_missing(unit) else str(unit), None if _is_missing(per) else float(per)))
+    return tuple(out)
+
+
+@dataclasses.dataclass
+class _Declaration:
+    """What the covariates table declares, as the patients check needs it. When the declaration
+    itself has problems (reported on it), the declared columns are read as unchecked text, so
+    that each mistake is reported once, in covariates.csv."""
+
+    covariates: tuple[Covariate, ...]
+    rows: dict  # declared name -> file row of the declaration
+    source: str
+
+    def patients_table(self, table: Table) -> Table:
+        if self.covariates:
+            extra = tuple(c.column() for c in self.covariates)
+        else:
+            extra = tuple(Column(n, "str", "declared covariate (its declaration has problems)",
+                                 required=False, nullable=True) for n in self.rows if n not in table.column_names)
+        return dataclasses.replace(table, columns=table.columns + extra)
+
+    def missing_rule(self, name: str) -> str:
+        if name not in self.rows:
+            return RULE_MISSING_COLUMN
+        return (f"is declared in {self.source} row {self.rows[name]} but the file has no such column "
+                f"(add the column, or remove its row from {self.source})")
+
+    def categorize(self, frame: pd.DataFrame) -> None:
+        """Category covariates as pandas categoricals, levels in the declared order."""
+        for c in self.covariates:
+            if c.type == "category" and c.name in frame:
+                frame[c.name] = pd.Categorical(frame[c.name], categories=list(c.levels))
+
+
+def _declaration(result: Optional[pd.DataFrame], typed: pd.DataFrame, rows: Sequence[int],
+                 source: str) -> _Declaration:
+    names = typed["column"] if "column" in typed else pd.Series([], dtype=object)
+    declared = {n: rows[pos] for pos, n in enumerate(names) if isinstance(n, str)}
+    return _Declaration(_covariates_of(result), declared, source)
+
+
+def _covariate_rules(typed: pd.DataFrame, raw: pd.DataFrame, bag: "_Collector") -> None:
+    """The rules of a declaration row beyond its columns' types: a name of its own, the levels of a
+    category, a unit and ``per`` for numbers only."""
+    owner = {c: t.name for t in TABLES.values() if t.name != "covariates" for c in t.column_names}
+
+    def cell(column, pos):
+        return typed[column].iloc[pos] if column in typed else np.nan
+
+    for pos in range(len(typed)):
+        name, kind, levels = cell("column", pos), cell("type", pos), cell("levels", pos)
+        shown = _display(raw["column"].iloc[pos], "column") if "column" in raw else None
+        if isinstance(name, str):
+            word = identifier_column_word(name)
+            if word is not None:
+                bag.add("column", pos, f"looks like a direct identifier ({word}); the contract never accepts "
+                                     "direct identifiers, so no covariate may be named like one", shown)
+            elif name in owner:
+                bag.add("column", pos, f"clashes with the contract column '{name}' of table '{owner[name]}'; a "
+                                     "covariate needs a name of its own", shown)
+            elif name in DERIVED_COLUMN_NAMES or name.startswith(COHORT_TERM_PREFIX):
+                bag.add("column", pos, "clashes with a column the analyses derive (" + ", ".join(DERIVED_COLUMN_NAMES)
+                        + f", {COHORT_TERM_PREFIX}...); a covariate needs a name of its own", shown)
+        if kind == "category":
+            _level_rules(levels, pos, raw, bag)
+        elif kind in COVARIATE_TYPES and isinstance(levels, str):  # an unknown type is reported already
+            bag.add("levels", pos, f"must be empty for type {kind} (levels belong to a category)",
+                    _display(raw["levels"].iloc[pos], "levels"))
+        for column in ("unit", "per"):
+            if kind in COVARIATE_TYPES and kind != "number" and not _is_missing(cell(column, pos)):
+                bag.add(column, pos, f"must be empty for type {kind} (a unit and per belong to a number)",
+                        _display(raw[column].iloc[pos], column))
+        per = cell("per", pos)
+        if isinstance(per, (float, int)) and not _is_missing(per) and per <= 0:
+            bag.add("per", pos, "must be > 0 (models give the effect per this many units)",
+                    _display(raw["per"].iloc[pos], "per"))
+
+
+def _level_rules(levels: Any, pos: int, raw: pd.DataFrame, bag: "_Collector") -> None:
+    if not isinstance(levels, str):
+        bag.add("levels", pos, "is required for a category covariate: its values separated by semicolons, "
+                               "the reference level first")
+        return
+    parts = _levels(levels)
+    shown = _display(raw["levels"].iloc[pos], "levels")
+    twice = [p for p in dict.fromkeys(parts) if parts.count(p) > 1]
+    if any(not p for p in parts):
+        bag.add("levels", pos, "has an empty level (two semicolons in a row, or one at an end)", shown)
+    elif twice:
+        bag.add("levels", pos, f"lists the level {twice[0]!r} more than once", shown)
+    elif len(parts) < 2:
+        bag.add("levels", pos, "needs two or more levels separated by semicolons (one value cannot be compared)",
+                shown)
+
+
+# --------------------------------------------------------------------------
 # A whole cohort
 # --------------------------------------------------------------------------
 
@@ -1027,13 +1191,17 @@ def _cohort_problems(tables: Mapping[str, pd.DataFrame], sources: Mapping[str, s
     typed: dict[str, pd.DataFrame] = {}
     raws: dict[str, pd.DataFrame] = {}
     rows: dict[str, list[int]] = {}
-    for name, df in tables.items():
+    declared: Optional[_Declaration] = None
+    for name in sorted(tables, key=lambda n: n != "covariates"):  # the declaration before patients
+        df = tables[name]
         if name not in TABLES:
             items.append(dict(source=sources.get(name, name), table=name, column=None, row=None,
                               rule=f"unknown table (the contract's tables are: {', '.join(TABLES)})",
                               value=None))
             continue
-        result, t, problems = _check_table(df, name, sources[name])
+        result, t, problems = _check_table(df, name, sources[name], declared)
+        if name == "covariates":
+            declared = _declaration(result, t, _row_numbers(df), sources[name])
         items += problems
         typed[name] = t
         raws[name] = df.reset_index(drop=True)
@@ -1107,7 +1275,16 @@ def _cohort_problems(tables: Mapping[str, pd.DataFrame], sources: Mapping[str, s
     # are issued as ContractWarning. Imported here because plausibility imports this module.
     from helpers.contract.plausibility import cohort_problems as plausibility_problems
     items += plausibility_problems(typed, raws, rows, sources)
+    items += events_problems(typed, raws, rows, sources)
     return results, items
+
+
+def _output_attrs(name: str, source: str, results: Mapping[str, pd.DataFrame]) -> dict:
+    """``attrs`` of a validated table: its file name, and for patients the declared covariates."""
+    attrs: dict[str, Any] = {_SOURCE_ATTR: source}
+    if name == "patients":
+        attrs[COVARIATES_ATTR] = _covariates_of(results.get("covariates"))
+    return attrs
 
 
 def validate_cohort(tables: Mapping[str, pd.DataFrame], source_dir: Optional[str | Path] = None,
@@ -1132,7 +1309,7 @@ def validate_cohort(tables: Mapping[str, pd.DataFrame], source_dir: Optional[str
     for name in TABLES:
         if name in results:
             frame = results[name].reset_index(drop=True)
-            frame.attrs = {_SOURCE_ATTR: sources[name]}
+            frame.attrs = _output_attrs(name, sources[name], results)
             out[name] = frame
     return out
 
@@ -1413,6 +1590,6 @@ def read_cohort(folder: str | Path) -> Cohort:
     for name in TABLES:
         if name in results:
             frame = results[name].reset_index(drop=True)
-            frame.attrs = {_SOURCE_ATTR: files[name]}
+            frame.attrs = _output_attrs(name, files[name], results)
             out[name] = frame
     return out
