@@ -34,6 +34,30 @@ def require_chromium() -> str:
     return chromium
 
 
+def measure_pages(pages, script: str, *, ready: str | None = None, widths=(1400, 390)) -> dict:
+    """``script`` (a JavaScript function) evaluated on each of ``pages`` (built HTML files) in Debian's
+    Chromium at each viewport width, after ``ready`` (a JavaScript condition) holds when given.
+    Returns {(width, page stem): result}."""
+    from playwright.sync_api import sync_playwright
+
+    from helpers.site.export_figures import CHROMIUM_ARGS
+
+    chromium_path = require_chromium()
+    found = {}
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        for width in widths:
+            page = chromium.new_page(viewport={"width": width, "height": 900})
+            for path in pages:
+                page.goto(path.as_uri(), wait_until="load")
+                if ready:
+                    page.wait_for_function(ready, timeout=20000)
+                found[(width, path.stem)] = page.evaluate(script)
+            page.close()
+        chromium.close()
+    return found
+
+
 @pytest.fixture(scope="module")
 def live_r(request):
     """R's live output for the requesting test module's ``ORACLE`` (an ``r_oracle.Oracle``),

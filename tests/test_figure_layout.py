@@ -11,11 +11,10 @@ import plotly.graph_objects as go
 import pytest
 from plotly.subplots import make_subplots
 
-from conftest import require_chromium
+from conftest import measure_pages
 from helpers.paths import BUILD_DIR
 from helpers.plots import figures
 from helpers.site import build
-from helpers.site.export_figures import CHROMIUM_ARGS
 
 HTML = BUILD_DIR / "html"
 PAGES = [HTML / f"{doc}.html" for doc in build.toc_files()]
@@ -36,25 +35,14 @@ MEASURE = """() => [...document.querySelectorAll('.plotly-graph-div')].map(div =
 }).filter(x => x)"""
 
 
+#: Every figure outside a closed dropdown has been drawn.
+DRAWN = ("() => [...document.querySelectorAll('.plotly-graph-div')]"
+         ".every(d => d.querySelector('svg') || d.offsetWidth === 0)")
+
+
 @pytest.fixture(scope="module")
 def cut_texts(built):
-    from playwright.sync_api import sync_playwright
-
-    chromium_path = require_chromium()
-    found = {}
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        for width in (1400, 390):
-            page = chromium.new_page(viewport={"width": width, "height": 900})
-            for path in PAGES:
-                page.goto(path.as_uri(), wait_until="load")
-                page.wait_for_function("() => [...document.querySelectorAll('.plotly-graph-div')]"
-                                       ".every(d => d.querySelector('svg') || d.offsetWidth === 0)", timeout=20000)
-                if cut := page.evaluate(MEASURE):
-                    found[(width, path.stem)] = cut
-            page.close()
-        chromium.close()
-    return found
+    return {key: cut for key, cut in measure_pages(PAGES, MEASURE, ready=DRAWN).items() if cut}
 
 
 @pytest.mark.build

@@ -21,6 +21,7 @@ from helpers import reproduction
 from helpers.contract import TABLES
 from helpers.paths import SYNTHETIC_DIR
 from helpers.synthetic import cohorts as synthetic
+from helpers.synthetic.registry import ALL_TABLES
 
 MONTH = 30.4375  # days: 365.25 / 12
 TWO_YEARS = 24 * MONTH
@@ -56,6 +57,7 @@ CYTOKINES = ("IL-6", "IL-10", "TNF-alpha", "IFN-gamma")
 CR = ("CR", "CRi")
 
 
+
 def n(rid: str) -> int:
     return reproduction.count(rid)
 
@@ -85,9 +87,14 @@ def read(folder: Path, study: str, table: str) -> pd.DataFrame:
                        na_values=[""])
 
 
+def seed_tables(folder: Path, study: str) -> dict[str, pd.DataFrame]:
+    """Every table a seed generator writes: all but a centre's own declarations (covariates, events)."""
+    return {t: read(folder, study, t) for t in ALL_TABLES}
+
+
 @pytest.fixture(scope="module")
 def t000(fresh):
-    return {t: read(fresh, "000", t) for t in TABLES}
+    return seed_tables(fresh, "000")
 
 
 def files(folder: Path) -> dict[str, bytes]:
@@ -415,7 +422,7 @@ def test_003_salvage_counts(t003):
 
 @pytest.fixture(scope="module")
 def t001(fresh):
-    return {t: read(fresh, "001", t) for t in TABLES}
+    return seed_tables(fresh, "001")
 
 
 def first_day_above(labs, pid, analyte, limit):

@@ -8,11 +8,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from conftest import require_chromium
+from conftest import measure_pages
 from helpers.paths import BUILD_DIR
 from helpers.plots import tables
 from helpers.site import build
-from helpers.site.export_figures import CHROMIUM_ARGS
 
 HTML = BUILD_DIR / "html"
 PAGES = [HTML / f"{doc}.html" for doc in build.toc_files()]
@@ -60,20 +59,7 @@ def test_a_stacked_table_shows_the_stack_and_downloads_every_column(tmp_path):
 
 @pytest.fixture(scope="module")
 def measured(built):
-    from playwright.sync_api import sync_playwright
-
-    chromium_path = require_chromium()
-    found = {}
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        for width in (1400, 390):
-            page = chromium.new_page(viewport={"width": width, "height": 900})
-            for path in PAGES:
-                page.goto(path.as_uri(), wait_until="load")
-                found[(width, path.stem)] = page.evaluate(MEASURE)
-            page.close()
-        chromium.close()
-    return found
+    return measure_pages(PAGES, MEASURE)
 
 
 @pytest.mark.build
