@@ -13,6 +13,8 @@ degraded analysis says so on its page instead of failing.
 
 from __future__ import annotations
 
+import csv
+import io
 import subprocess
 import sys
 
@@ -88,3 +90,22 @@ def test_the_real_transplant_cohort_is_the_page_and_its_axes_count_from_the_tran
         assert seed_heading not in survival, seed_heading
     intro = (html / "book" / "intro.html").read_text(encoding="utf-8")
     assert "This build runs on a centre" in intro and "The data in this book are synthetic" not in intro
+
+
+def test_every_download_of_a_readers_build_says_where_its_rows_come_from(edge_build):
+    """A table of a section on one study's rows carries their origin (tables.rows_from): the real
+    transplant cohort's are "user", the invented edge cohorts' "synthetic", and none is written
+    "not stated" (before, every table of these sections was)."""
+    root, _, completed = edge_build
+    assert completed.returncode == 0
+    downloads = root / "out" / "_build" / "html" / "_static" / "downloads"
+    origins = {}
+    for path in downloads.glob("*/*.csv"):
+        rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"), newline="")))
+        assert rows[0][0] == "data_origin", path.name
+        origins[path.relative_to(downloads).as_posix()] = {row[0] for row in rows[1:]}
+    assert [p for p, o in origins.items() if "not stated" in o] == []
+    real = [o for p, o in origins.items() if "bmt-kmsurv" in p]
+    invented = [o for p, o in origins.items() if "edge-" in p]
+    assert real and all(o == {"user"} for o in real), real
+    assert invented and all(o == {"synthetic"} for o in invented), invented

@@ -45,6 +45,13 @@ def test_the_example_is_differently_shaped_and_valid():
     assert ready.loc["Comparisons between cohorts", "status"] == "degraded"
     assert ready.loc["CAR-T expansion", "status"] == "absent"
     assert ready.loc["Cytokines and blood counts", "status"] == "absent"
+    # the centre's events table: each code with its patients, counted here from the file itself
+    events = pd.read_csv(EXAMPLE / "events.csv")
+    dated = ready.loc["Dated events (GRFS, count recovery, own event types)"]
+    assert dated["status"] == "ok" and dated["detail"].startswith(f"{len(events)} rows: ")
+    for code, patients in events.groupby("event")["patient_id"].nunique().items():
+        assert f"{code} {patients} patient(s)" in dated["detail"]
+    assert "cmv_reactivation" in set(events["event"]) and dated["detail"].endswith("GRFS computable")
 
 
 def test_intake_reads_a_folder_of_study_folders(tmp_path):
@@ -55,7 +62,8 @@ def test_intake_reads_a_folder_of_study_folders(tmp_path):
     assert sorted(report.studies) == ["second", "single-centre"]
     absent = report.readiness[(report.readiness["study"] == "second") & (report.readiness["status"] == "absent")]
     assert set(absent["analysis"]) == {"Response", "Toxicity (CRS, ICANS, other events)",
-                                       "Cytokines and blood counts", "CAR-T expansion", "Treatment timelines"}
+                                       "Cytokines and blood counts", "CAR-T expansion", "Treatment timelines",
+                                       "Dated events (GRFS, count recovery, own event types)"}
 
 
 def test_check_only_reports_problems_and_writes_them(tmp_path, capsys):

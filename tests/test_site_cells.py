@@ -199,6 +199,30 @@ def test_a_download_carries_its_origin_as_a_parseable_first_column(tmp_path):
         tables.show_table(frame, origin="made up")
 
 
+def test_a_section_on_one_studys_rows_says_their_origin_for_every_table_inside_it(tmp_path):
+    """own_data's sections call helpers that show tables without knowing the rows' origin:
+    the section states it once (tables.rows_from), a table's own origin still wins, and the
+    default ends with the block (before, such tables were written "not stated")."""
+    import pandas as pd
+
+    from helpers.chapters import own_data
+
+    frame = pd.DataFrame({"n": [1]})
+    assert own_data.rows_origin(pd.DataFrame({"origin": ["user", "user"]})) == "user"
+    assert own_data.rows_origin(pd.DataFrame({"origin": ["user", "synthetic"]})) == "synthetic"
+    assert own_data.rows_origin(pd.DataFrame({"origin": ["published"]})) == "published"
+    with tables.rows_from("user"):
+        assert tables.show_table(frame, caption="Counts").origin == "user"
+        assert tables.show_table(frame, caption="Rules", origin="none").origin == "none"
+        with tables.rows_from("synthetic"):
+            marked = tables.show_table(frame, caption="Counts")
+        assert tables.show_table(frame, caption="Counts").origin == "user"
+    assert marked.origin == "synthetic" and marked.caption == "Counts (synthetic cohort)"
+    assert tables.show_table(frame, caption="Counts").origin == tables.NOT_STATED
+    with pytest.raises(ValueError):
+        with tables.rows_from("invented"):
+            pass
+
 def test_seed_sections_vanish_from_a_build_without_seed_studies():
     """Issue 15: on a centre's own cohort the chapters' reproductions of the papers are not the
     page's spine. A section whose code only reproduces a seed study is dropped, prose included;

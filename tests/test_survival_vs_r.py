@@ -448,3 +448,13 @@ def test_survival_figure_steps_hover_and_band_follow_the_textbook_curve():
     assert lower.fill in (None, "none") and upper.fill == "tonexty"
     assert all(lo <= y <= hi for lo, y, hi in zip(lower.y, line.y, upper.y))
     assert list(lower.x) == list(line.x) and lower.line.shape == upper.line.shape == "hv"
+
+
+def test_a_log_rank_test_without_variance_is_refused_as_r_refuses_it():
+    """Two patients, one per group, both dying on day 1: at the only event time everyone at risk
+    dies, so d (n - d) / (n - 1) = 0 and the variance is zero. R's survdiff stops with "system is
+    exactly singular"; the helper says why instead of returning a statistic."""
+    with pytest.raises(np.linalg.LinAlgError, match="not computable: the variance"):
+        stats.logrank_test([1, 1], [1, 1], ["a", "b"])
+    # one more patient at risk after day 1 gives a variance: survdiff prints Chisq = 0.5 on 1 df
+    assert stats.logrank_test([1, 1, 2], [1, 1, 0], ["a", "b", "b"]).statistic == pytest.approx(0.5, rel=1e-12)

@@ -30,6 +30,7 @@ Rules they follow:
 
 from __future__ import annotations
 
+import functools
 from typing import Optional, Sequence
 
 import numpy as np
@@ -83,6 +84,30 @@ def cohort_order(patients: pd.DataFrame) -> list[str]:
     """Cohorts from the largest to the smallest (ties alphabetical)."""
     counts = patients["cohort"].value_counts()
     return sorted(counts.index, key=lambda c: (-counts[c], c))
+
+
+def rows_origin(patients: pd.DataFrame) -> str:
+    """Where a study's rows come from, as a table's ``data_origin`` says it: "synthetic" when any
+    patient row is invented (a number computed from it is not patient data), "published" when
+    every row is transcribed, else "user" (a centre's own patients)."""
+    origins = set(patients["origin"].astype(str)) if "origin" in patients else set()
+    if "synthetic" in origins:
+        return "synthetic"
+    return "published" if origins == {"published"} else "user"
+
+
+def study_section(section):
+    """A section on one study (``section(book, study, ...)``): every table it shows without an
+    origin of its own says where the study's rows come from (:func:`rows_origin`)."""
+    @functools.wraps(section)
+    def on_the_rows_of(book: ChapterContext, study: str, *args, **kwargs):
+        try:
+            origin = rows_origin(book.cohort(study)["patients"])
+        except KeyError:  # no such study: the section says so itself, with no table
+            origin = None
+        with tables.rows_from(origin):
+            return section(book, study, *args, **kwargs)
+    return on_the_rows_of
 
 
 def is_synthetic(patients: pd.DataFrame) -> bool:
@@ -152,6 +177,7 @@ def between_cohorts_test(counts: pd.DataFrame, outcome: str) -> pd.DataFrame:
 # Baselines
 # --------------------------------------------------------------------------
 
+@study_section
 def baselines(book: ChapterContext, study: str) -> None:
     """Patient flow, Table 1 by cohort, and (with calendar dates on) infusions per quarter."""
     cohort = book.cohort(study)
@@ -215,6 +241,7 @@ def infusion_calendar(study: str, months: pd.DataFrame, patients: pd.DataFrame) 
 # Response
 # --------------------------------------------------------------------------
 
+@study_section
 def response(book: ChapterContext, study: str) -> Optional[pd.DataFrame]:
     """Flow to the evaluable patients, remission and MRD-negative CR by cohort with exact CIs,
     best response, and a test between cohorts when there are two or more."""
@@ -284,6 +311,7 @@ def response(book: ChapterContext, study: str) -> Optional[pd.DataFrame]:
 # Toxicity
 # --------------------------------------------------------------------------
 
+@study_section
 def toxicity_section(book: ChapterContext, study: str) -> None:
     """Flow to the graded patients; worst CRS and ICANS grade by cohort; rates of any and
     grade ≥3 events with exact CIs; the adverse-event table of the two largest cohorts;
@@ -336,9 +364,11 @@ def toxicity_section(book: ChapterContext, study: str) -> None:
         if len(episodes):
             show(tables.show_table(toxicity.onset_summary(episodes, order=[c for c in order
                                                                           if c in set(episodes["cohort"])]),
-                                   caption=f"Study {study}: onset and duration of CRS"))
+                                   caption=f"Study {study}: onset and duration of CRS",
+                                   note=f"Onset is counted in days since {time_origin(patients)}."))
             show(figures.show(stamp(distribution_figure(
-                episodes, ["onset_day", "duration_days"], ["Day of onset", "Duration, days"],
+                episodes, ["onset_day", "duration_days"], [f"Day of onset (since {time_origin(patients)})",
+                                                           "Duration, days"],
                 order=[c for c in order if c in set(episodes["cohort"])],
                 title=f"Study {study}: CRS onset and duration (distribution per cohort)"), patients)))
 
@@ -381,6 +411,7 @@ def distribution_figure(frame: pd.DataFrame, columns: Sequence[str], labels: Seq
 # Cytokines
 # --------------------------------------------------------------------------
 
+@study_section
 def cytokine_section(book: ChapterContext, study: str) -> None:
     """Flow to the monitored patients; median (IQR) courses by cohort; peaks by cohort with
     rank-sum comparisons against the largest cohort; IL-6 peak by worst CRS grade."""
@@ -461,6 +492,7 @@ def cytokine_section(book: ChapterContext, study: str) -> None:
 # Survival (for the survival chapter: not yet called by it)
 # --------------------------------------------------------------------------
 
+@study_section
 def survival_section(book: ChapterContext, study: str) -> Optional[pd.DataFrame]:
     """Overall survival of everyone and leukaemia-free survival of responders, by cohort:
     patient flows, reverse-Kaplan–Meier follow-up, Kaplan–Meier curves with risk tables,
@@ -597,24 +629,24 @@ def _declared_candidates(used: pd.DataFrame) -> list[tuple[str, list[tuple[str, 
     return groups
 
 
-def _why_not_estimable(values: pd.Series, flags: np.ndarray, n: int) -> Optional[str]:
-    """Why one term cannot be estimated (missing for some patients, one value, no event on one side
-    of a 0/1 term), or None."""
+def _why_not_estimable(values: pd.Series, flags: np.ndarray, n: int, model: str) -> Optional[str]:
+    """Why one term cannot be estimated (missing for some patients, one value, and for a Cox model
+    no event on one side of a 0/1 term), or None."""
     missing = int(values.isna().sum())
     if missing:
         return f"missing for {missing} of {n} patients"
     if values.nunique() < 2:
         return "one value for every patient"
     x = values.to_numpy()
-    if set(values.unique()) <= {0.0, 1.0} and (flags[x == 1].sum() == 0 or flags[x == 0].sum() == 0):
+    if model == "cox" and set(values.unique()) <= {0.0, 1.0} and (flags[x == 1].sum() == 0 or flags[x == 0].sum() == 0):
         side = "with" if flags[x == 1].sum() == 0 else "without"
         return f"no event among the patients {side} it: its hazard ratio has no finite estimate"
     return None
 
 
-def _why_not_category(values: pd.Series, covariate: Covariate, flags: np.ndarray) -> Optional[str]:
+def _why_not_category(values: pd.Series, covariate: Covariate, flags: np.ndarray, model: str) -> Optional[str]:
     """Why a declared category's indicators cannot all be estimated: missing values, or a level
-    (the reference included) without a patient or without an event."""
+    (the reference included) without a patient or, for a Cox model, without an event."""
     missing = int(values.isna().sum())
     if missing:
         return f"missing for {missing} of {len(values)} patients"
@@ -624,13 +656,14 @@ def _why_not_category(values: pd.Series, covariate: Covariate, flags: np.ndarray
         where = "the reference level" if i == 0 else "level"
         if not at.any():
             return f"no patient at {where} {level}: its indicator cannot be estimated"
-        if flags[at].sum() == 0:
+        if model == "cox" and flags[at].sum() == 0:
             return f"no event among the patients at {where} {level}: the hazard ratios have no finite estimate"
     return None
 
 
-def model_design(used: pd.DataFrame, event: pd.Series, order: Sequence[str]) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
-    """Terms of a survival model of a reader's cohort: cohort indicators against the largest
+def model_design(used: pd.DataFrame, event: pd.Series, order: Sequence[str], *, model: str = "cox",
+                 events_word: str = "events") -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+    """Terms of a regression model of a reader's cohort: cohort indicators against the largest
     cohort first, then the patients-table covariates in :data:`MODEL_COVARIATES` order, then the
     study's declared covariates (``covariates.csv``) in their declared order, one term per
     :data:`EVENTS_PER_TERM` events (``event``: the patients' event flags). A declared number is
@@ -639,6 +672,9 @@ def model_design(used: pd.DataFrame, event: pd.Series, order: Sequence[str]) -> 
     for any analysed patient (the fit would drop those patients silently), one that takes a
     single value, a yes/no term (or a category level) with no event on one side (its hazard
     ratio has no finite estimate: the likelihood is monotone), and terms beyond the events.
+    ``model="logistic"`` (``event``: the smaller outcome group, named ``events_word``) keeps a
+    term that separates the outcomes: the models are fitted by Firth's penalized likelihood too,
+    whose estimates stay finite, and the ML fit names the infinite ones (as the seed chapter does).
     Returns (design frame, labels of the terms, the table of every candidate and its fate)."""
     flags = event.astype(bool).to_numpy()
     events = int(flags.sum())
@@ -654,12 +690,12 @@ def model_design(used: pd.DataFrame, event: pd.Series, order: Sequence[str]) -> 
     candidates += _declared_candidates(used)
     for group_label, terms, category in candidates:
         if category is not None:  # a declared category: its indicators together or not at all
-            why = _why_not_category(used.get(category.name, terms[0][2]), category, flags)
+            why = _why_not_category(used.get(category.name, terms[0][2]), category, flags, model)
         else:
-            why = _why_not_estimable(terms[0][2], flags, len(used))
+            why = _why_not_estimable(terms[0][2], flags, len(used), model)
         if why is None and len(labels) + len(terms) > budget:
-            why = (f"{events} events allow {budget} term(s) at {EVENTS_PER_TERM} events per term" if budget
-                   else f"{events} event(s): a model needs {EVENTS_PER_TERM} events per term")
+            why = (f"{events} {events_word} allow {budget} term(s) at {EVENTS_PER_TERM} {events_word} per term"
+                   if budget else f"{events} {events_word}: a model needs {EVENTS_PER_TERM} {events_word} per term")
             why += f" ({len(terms)} terms needed)" if len(terms) > 1 else ""
         if why is not None:
             fate.append({"Term": group_label, "In the model": "no", "Why": why})
@@ -794,6 +830,7 @@ def transplant_section(book: ChapterContext, study: str, responders: pd.DataFram
 # CAR-T expansion (for the expansion chapter: not yet called by it)
 # --------------------------------------------------------------------------
 
+@study_section
 def expansion_section(book: ChapterContext, study: str) -> Optional[pd.DataFrame]:
     """Non-compartmental parameters by cohort and the median (IQR) course per scheduled day --
     never one line per patient -- with rank-sum comparisons of Cmax and AUC0–28 against the
@@ -906,6 +943,7 @@ def course_figure(states: pd.DataFrame, order: Sequence[str], title: str,
     return figure
 
 
+@study_section
 def courses_section(book: ChapterContext, study: str, months: Optional[Sequence[float]] = None) -> pd.DataFrame:
     """Where every patient is, month by month after infusion, by cohort: the aggregate view a
     registry needs in place of one swimmer lane per patient (which stops being readable beyond a

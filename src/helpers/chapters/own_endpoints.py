@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.chapters.context import ChapterContext, PatientFlow, no_data_note
+from helpers.chapters.own_data import study_section
 from helpers.clinical import endpoints as ep
 from helpers.plots import figures, tables
 
@@ -122,33 +123,62 @@ def _checks_table(checks: pd.DataFrame, caption: str):
                              caption=caption)
 
 
+@study_section
 def efs_dor(book: ChapterContext, study: str, order: Sequence[str], patients: pd.DataFrame) -> dict:
     """Event-free survival of everyone and duration of response of the responders."""
-    own = _own()
+    computed = efs(book, study, order, patients)
+    if "frame" in computed:
+        computed.update(dor(book, study, order, patients, frame=computed["frame"]))
+    return computed
+
+
+def _efs_dor_frame(book: ChapterContext, study: str, what: str) -> Optional[tuple[pd.DataFrame, pd.DataFrame]]:
+    """ep.efs_dor_frame of the study, or None with the page's note when response cannot be told."""
     cohort = book.cohort(study)
-    computed: dict = {}
     if not ep.has_response_information(cohort):
-        own.show(no_data_note(f"Event-free survival and duration of response, study {study}",
-                              ["a responses table (or patients in complete remission at time zero): treatment "
-                               "failure cannot be told from response"]))
-        return computed
-    frame, checks = ep.efs_dor_frame(cohort)
-    computed["frame"] = frame
-    origin = own.time_origin(patients)
-    source = cohort.files.get("patients", "patients.csv")
+        _own().show(no_data_note(f"{what}, study {study}",
+                                 ["a responses table (or patients in complete remission at time zero): treatment "
+                                  "failure cannot be told from response"]))
+        return None
+    return ep.efs_dor_frame(cohort)
+
+
+@study_section
+def efs(book: ChapterContext, study: str, order: Sequence[str], patients: pd.DataFrame) -> dict:
+    """Event-free survival of everyone: how response is counted, the flow, the curves and tests."""
+    own = _own()
+    made = _efs_dor_frame(book, study, "Event-free survival and duration of response")
+    if made is None:
+        return {}
+    frame, checks = made
+    source = book.cohort(study).files.get("patients", "patients.csv")
     own.show(_checks_table(checks, f"Study {study}: how event-free survival and duration of response count "
                                    "response"))
     flow = PatientFlow(f"Patients in {source}", len(frame), title=f"Study {study}: event-free survival")
     flow.check(len(frame))
     own.show(flow)
     failures = int((~frame["responded"]).sum())
-    computed["efs"] = km_endpoint(
+    curves = km_endpoint(
         book, study, frame, "efs_time", "efs_event", endpoint="Event-free survival",
         label="treatment failure, relapse or death", order=order, patients=patients,
-        time_title=f"Months since {origin}", name=figure_name(study, "efs"),
+        time_title=f"Months since {own.time_origin(patients)}", name=figure_name(study, "efs"),
         note=f"Treatment failure (no CR/CRi — or PR under lymphoma, myeloma or CLL criteria — by the end of the "
              f"response assessments; {failures} patients) is counted as an event on day 0, the convention of the "
              "ALL trials, so each curve starts at the share of patients who responded.")
+    return {"frame": frame, "efs": curves}
+
+
+@study_section
+def dor(book: ChapterContext, study: str, order: Sequence[str], patients: pd.DataFrame, *,
+        frame: Optional[pd.DataFrame] = None) -> dict:
+    """Duration of response of the responders (``frame``: efs's, when it was drawn first)."""
+    own = _own()
+    if frame is None:
+        made = _efs_dor_frame(book, study, "Duration of response")
+        if made is None:
+            return {}
+        frame = made[0]
+    source = book.cohort(study).files.get("patients", "patients.csv")
     responders = frame[frame["responded"]]
     flow = PatientFlow(f"Patients in {source}", len(frame), title=f"Study {study}: duration of response")
     assessed = int(frame["assessed"].sum())
@@ -158,14 +188,13 @@ def efs_dor(book: ChapterContext, study: str, order: Sequence[str], patients: pd
     own.show(flow)
     if responders.empty:
         own.show(no_data_note(f"Duration of response, study {study}", ["a patient who responded"]))
-        return computed
-    computed["dor"] = km_endpoint(
+        return {}
+    return {"dor": km_endpoint(
         book, study, responders, "dor_time", "dor_event", endpoint="Duration of response",
         label="relapse, progression or death", order=order, patients=patients,
         time_title="Months since the first response", name=figure_name(study, "dor"), what="In response",
         note="From the first CR/CRi (PR under lymphoma, myeloma or CLL criteria) to relapse, progression or "
-             "death; a patient in complete remission at time zero counts from day 0.")
-    return computed
+             "death; a patient in complete remission at time zero counts from day 0.")}
 
 
 def grfs(book: ChapterContext, study: str, order: Sequence[str], patients: pd.DataFrame) -> Optional[dict]:

@@ -65,31 +65,6 @@ def _sample_patients(ids: Sequence[str], limit: int) -> list[str]:
 # Logistic models of response
 # --------------------------------------------------------------------------
 
-def _logistic_fate(fate: pd.DataFrame, design: pd.DataFrame, labels: dict, responder: pd.Series,
-                   smaller: str) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
-    """model_design's choice made for a logistic model: its words (odds ratio; "events" are the
-    smaller outcome group) and, for a yes/no term it kept, the separation model_design does not
-    look for -- every patient on one side of it in the *larger* outcome group."""
-    fate = fate.copy()
-    fate["Why"] = fate["Why"].astype(str).str.replace("hazard ratio", "odds ratio", regex=False)
-    fate["Why"] = fate["Why"].str.replace(r"\bevents?\b(?!\s+per)", smaller, regex=True)
-    fate["Why"] = fate["Why"].str.replace(f"{smaller}(s)", smaller, regex=False)
-    y = responder.astype(bool).to_numpy()
-    kept = dict(labels)
-    for term, label in labels.items():
-        values = design[term].to_numpy(float)
-        if not set(np.unique(values)) <= {0.0, 1.0}:
-            continue
-        for side, mask in (("with", values == 1), ("without", values == 0)):
-            if y[mask].all() or not y[mask].any():
-                said = "responded (CR/CRi)" if y[mask].all() else "had no CR/CRi"
-                fate.loc[fate["Term"] == label, ["In the model", "Why"]] = [
-                    "no", f"every patient {side} it {said}: its odds ratio has no finite estimate (separation)"]
-                kept.pop(term)
-                break
-    return fate, kept, design[list(kept)]
-
-
 def coefficient_table(ml, firth, labels: dict) -> pd.DataFrame:
     """ML and Firth side by side, one row per coefficient (intercept first): log-odds (SE), odds
     ratio with the method's own 95% CI (Wald for ML, profile penalized likelihood for Firth) and
@@ -155,8 +130,8 @@ def response_models(book: ChapterContext, study: str, classified: pd.DataFrame) 
         return None
     smaller = "responders" if responders <= others else "non-responders"
     flags = used["remission"].astype(bool)
-    design, labels, fate = own_data.model_design(used, flags if responders <= others else ~flags, order)
-    fate, labels, design = _logistic_fate(fate, design, labels, used["remission"], smaller)
+    design, labels, fate = own_data.model_design(used, flags if responders <= others else ~flags, order,
+                                                 model="logistic", events_word=smaller)
     note = (f"{responders} responders and {others} non-responders among {len(used)} evaluable patients: the "
             f"smaller group ({smaller}) sets the budget of one term per {own_data.EVENTS_PER_TERM} of them. "
             "A covariate missing for any patient is left out rather than the patients.")

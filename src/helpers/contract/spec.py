@@ -12,8 +12,8 @@ Conventions
 -----------
 * Tidy tables: one row per patient (``patients``, ``outcomes``) or one row per
   observation (everything else), keyed by ``study_id`` + ``patient_id``.
-* Time is in **days relative to the CAR-T infusion** (day 0 = infusion;
-  negative = before). No calendar dates are part of the contract, so no real
+* Time is in **days relative to time zero**: the CAR-T infusion (day 0 = infusion;
+  negative = before) unless a study declares another ``patients.time_origin``. No calendar dates are part of the contract, so no real
   date can leak into the book.
 * ``patient_id`` is a pseudonymous study code, never a record number.
 * Every row carries ``origin``: ``published`` (transcribed from a paper),
@@ -190,7 +190,7 @@ RESPONSES = Table(
     columns=(
         STUDY_ID,
         PATIENT_ID,
-        Column("day", "int", "Day of the assessment after infusion.", unit="days", minimum=0,
+        Column("day", "int", "Day of the assessment after time zero (the CAR-T infusion unless time_origin says otherwise).", unit="days", minimum=0,
                maximum=3650),
         Column("morphologic", "str",
                "Response at the assessment: CR, CR with incomplete count recovery (CRi), partial (PR), "
@@ -220,7 +220,7 @@ ADVERSE_EVENTS = Table(
                minimum=0, maximum=5),
         Column("grading_system", "str", "Grading system used.",
                allowed=("ASTCT", "CTCAE", "unspecified")),
-        Column("onset_day", "float", "Day of onset after infusion.", nullable=True, unit="days",
+        Column("onset_day", "float", "Day of onset after time zero (the CAR-T infusion unless time_origin says otherwise).", nullable=True, unit="days",
                minimum=-30, maximum=3650),
         Column("duration_days", "float", "Duration of the event.", nullable=True, unit="days",
                minimum=0, maximum=3650),
@@ -249,7 +249,7 @@ LABS = Table(
         STUDY_ID,
         PATIENT_ID,
         Column("analyte", "str", "What was measured.", allowed=tuple(LAB_UNITS)),
-        Column("day", "float", "Day of the sample (day 0 = infusion; lymphodepletion is before day 0).",
+        Column("day", "float", "Day of the sample (day 0 = time zero, the CAR-T infusion unless time_origin says otherwise; lymphodepletion is before day 0).",
                unit="days", minimum=-14, maximum=3650),
         Column("value", "float", "Measured value (the limit itself when below_lloq is true).",
                minimum=0),
@@ -267,7 +267,7 @@ KINETICS = Table(
     columns=(
         STUDY_ID,
         PATIENT_ID,
-        Column("day", "float", "Day of the sample after infusion.", unit="days", minimum=0,
+        Column("day", "float", "Day of the sample after time zero (the CAR-T infusion unless time_origin says otherwise).", unit="days", minimum=0,
                maximum=3650),
         Column("copies_per_ug_gdna", "float",
                "CAR transgene copies per microgram of genomic DNA (the limit itself when below_lloq).",
@@ -283,7 +283,7 @@ TREATMENT_CATEGORIES = (
 )
 TREATMENTS = Table(
     "treatments",
-    "Treatment timeline: one row per line or block of therapy, days relative to infusion.",
+    "Treatment timeline: one row per line or block of therapy, days relative to time zero.",
     key=("study_id", "patient_id", "category", "agent", "start_day"),
     columns=(
         STUDY_ID,
@@ -291,7 +291,7 @@ TREATMENTS = Table(
         Column("category", "str", "Kind of treatment.", allowed=TREATMENT_CATEGORIES),
         Column("agent", "str", "Drug, regimen or procedure (e.g. imatinib, FC, CAR-T-38).",
                pattern=r"\S(.*\S)?"),
-        Column("start_day", "float", "First day, relative to infusion (negative = before).",
+        Column("start_day", "float", "First day, relative to time zero (negative = before).",
                unit="days", minimum=-36500, maximum=3650),
         Column("end_day", "float", "Last day; empty while ongoing at last follow-up.",
                nullable=True, unit="days", minimum=-36500, maximum=3650),
@@ -304,13 +304,13 @@ TREATMENTS = Table(
 
 OUTCOMES = Table(
     "outcomes",
-    "One row per patient: relapse, death and follow-up, in days after infusion.",
+    "One row per patient: relapse, death and follow-up, in days after time zero.",
     key=("study_id", "patient_id"),
     one_row_per_patient=True,
     columns=(
         STUDY_ID,
         PATIENT_ID,
-        Column("followup_days", "float", "Time from infusion to death or last contact.", unit="days",
+        Column("followup_days", "float", "Time from time zero (the CAR-T infusion unless time_origin says otherwise) to death or last contact.", unit="days",
                minimum=0, maximum=36500),
         Column("relapsed", "bool", "Relapse or progression observed."),
         Column("relapse_day", "float", "Day of relapse or progression; empty if none.",

@@ -28,6 +28,7 @@ import re
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
@@ -146,7 +147,33 @@ def compact_template(figure: go.Figure) -> dict:
         for part, kinds in _SUBPLOT_KINDS.items():
             if not used & set(kinds):
                 template.get("layout", {}).pop(part, None)
+        if not _uses_colour_scale(spec.get("data", [])):  # 0.8 KB of scales no drawn trace reads
+            for part in ("colorscale", "coloraxis"):
+                template.get("layout", {}).pop(part, None)
     return fit_to_phone(spec)
+
+
+#: Trace types that colour by a continuous scale (the template's ``colorscale``/``coloraxis``).
+_SCALE_TRACES = {"heatmap", "contour", "histogram2d", "histogram2dcontour", "choropleth", "choroplethmapbox",
+                 "densitymapbox", "surface", "mesh3d", "cone", "streamtube", "volume", "isosurface", "parcoords"}
+
+
+def _uses_colour_scale(traces: Sequence[dict]) -> bool:
+    """Whether any trace reads a continuous colour scale: a scale trace type, a colour axis, or
+    marker or line colours given as numbers."""
+    for trace in traces:
+        if trace.get("type") in _SCALE_TRACES or "coloraxis" in trace:
+            return True
+        for part in ("marker", "line"):
+            style = trace.get(part)
+            if not isinstance(style, dict):
+                continue
+            if "coloraxis" in style:
+                return True
+            colours = np.asarray(style.get("color", []), dtype=object).ravel()
+            if any(isinstance(c, (int, float, np.number)) and not isinstance(c, bool) for c in colours):
+                return True
+    return False
 
 
 #: Width of a figure whose text columns beside the plot (a forest plot's estimates and events/n,

@@ -9,7 +9,8 @@ Where a table's numbers come from
 ---------------------------------
 Every table says where its numbers come from, in its caption and in its CSV download, so that
 neither a screenshot nor a downloaded file can lose the fact that a number is synthetic. The
-chapter states it with ``show_table(..., origin=...)``, one of :data:`ORIGINS`; a caption that
+chapter states it with ``show_table(..., origin=...)``, one of :data:`ORIGINS` (a section on one
+study's rows states it once for the tables inside it, :func:`rows_from`); a caption that
 already says "synthetic" states it too (``origin`` is then ``"synthetic"`` unless given). A
 table of ``origin="synthetic"`` or ``"mixed"`` whose caption does not say "synthetic" gets the
 words of :data:`CAPTION_MARKS` appended to its caption.
@@ -33,6 +34,7 @@ that has none to give) is still numbered, but cannot be referred to.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
 from dataclasses import dataclass
@@ -54,6 +56,7 @@ ORIGINS = {
     "published": "transcribed from the papers",
     "recomputed": "computed from published counts only",
     "none": "no patient data (definitions, rules, the data contract)",
+    "user": "computed from a centre's own patients (their rows say origin = user)",
 }
 NOT_STATED = "not stated"
 #: Appended to a caption of a synthetic or mixed table that does not say "synthetic" itself.
@@ -98,9 +101,29 @@ def split_table_html(markup: str) -> Optional[CaptionedParts]:
     return split_marked(markup, _MARKED_TABLE)
 
 
+#: The origin of tables shown without one inside :func:`rows_from` (a section on one study's rows).
+_SECTION_ORIGIN: dict = {"origin": None}
+
+
+@contextlib.contextmanager
+def rows_from(origin: Optional[str]):
+    """Tables shown inside the block without an ``origin`` of their own take ``origin``: a
+    section drawn from one study's rows (``helpers.chapters.own_data``) says once where they
+    come from, for the helpers it calls that cannot know."""
+    if origin is not None and origin not in ORIGINS:
+        raise ValueError(f"origin must be one of {', '.join(ORIGINS)}, not {origin!r}")
+    before = _SECTION_ORIGIN["origin"]
+    _SECTION_ORIGIN["origin"] = origin
+    try:
+        yield
+    finally:
+        _SECTION_ORIGIN["origin"] = before
+
+
 def table_origin(caption: Optional[str], origin: Optional[str]) -> str:
-    """The origin a table declares: ``origin`` when given, else "synthetic" when the caption
-    says so, else :data:`NOT_STATED`."""
+    """The origin a table declares: ``origin`` when given, else its section's (:func:`rows_from`),
+    else "synthetic" when the caption says so, else :data:`NOT_STATED`."""
+    origin = origin if origin is not None else _SECTION_ORIGIN["origin"]
     if origin is not None:
         if origin not in ORIGINS:
             raise ValueError(f"origin must be one of {', '.join(ORIGINS)}, not {origin!r}")

@@ -532,7 +532,7 @@ def _masked_warning(warning: Warning, masker: Masker) -> Warning:
 
 
 def followup_text(cohort: contract.Cohort) -> str:
-    """Median follow-up as the site reports it (reverse Kaplan–Meier, months from infusion, with its
+    """Median follow-up as the site reports it (reverse Kaplan–Meier, months from time zero, with its
     95 % CI and the range of observed times), so the intake and the pages print the same number."""
     from helpers.clinical.outcomes import outcome_frame
     from helpers.plots.survival import format_bound
@@ -602,7 +602,27 @@ def readiness(study: str, cohort: contract.Cohort) -> list[dict]:
         add("Relapse-free survival", "degraded", "no relapse and no death: every patient censored")
     else:
         add("Relapse-free survival", "ok", f"{relapses} relapses, {deaths} deaths")
+    add(*_events_readiness(cohort))
     return rows
+
+
+def _events_readiness(cohort: contract.Cohort) -> tuple[str, str, str]:
+    """The endpoints the optional events table adds (GRFS, count recovery, the centre's own codes),
+    with each code's patients; EFS and duration of response need only the responses."""
+    from helpers.clinical import endpoints
+
+    analysis = "Dated events (GRFS, count recovery, own event types)"
+    if "events" not in cohort:
+        return (analysis, "absent", "no events table: GVHD-free survival, count recovery and a centre's own "
+                                    "event types are not shown (EFS and duration of response need only the "
+                                    "responses)")
+    events = cohort["events"]
+    reserved, own = endpoints.event_codes(events)
+    counts = events.groupby("event")["patient_id"].nunique()
+    listed = "; ".join(f"{code} {int(counts[code])} patient(s)" for code in [*reserved, *own])
+    grfs = ("GRFS computable" if endpoints.gvhd_recorded(events)
+            else "no GVHD row, so GRFS is not shown")
+    return (analysis, "ok", f"{len(events)} rows: {listed}; {grfs}")
 
 
 def validate(folder: str | Path, *, absolute_dates: bool = False) -> IntakeReport:

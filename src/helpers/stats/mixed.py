@@ -1,4 +1,12 @@
-"""A linear mixed model of log cytokine levels over time (statsmodels MixedLM)."""
+"""A linear mixed model of log cytokine levels over time (statsmodels MixedLM).
+
+Every fit starts with Powell's derivative-free search and is then polished by L-BFGS from where
+Powell stopped (:func:`_fit_to_optimum`). statsmodels' default optimiser was measured to stop short
+of the optimum: on a 1,500-patient synthetic registry's IL-6 (200 patients sampled; the large case
+of ``tests/test_own_models_vs_r.py``) its REML log-likelihood was -395.537 against nlme::lme's
+-389.889, with a between-patient variance of 0.0165 against 0.00935, after 9.6 s. Powell then
+L-BFGS reaches nlme's log-likelihood to 1.5e-11 and its variances to 1e-8, in 2.1 s.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +34,14 @@ class MixedModelResult:
     converged: bool
     warnings: tuple = ()
     model: object = None
+
+
+def _fit_to_optimum(model, reml: bool):
+    """``model`` fitted by Powell, then L-BFGS from Powell's estimate (the better of the two by
+    log-likelihood; see the module header for why not statsmodels' default)."""
+    coarse = model.fit(reml=reml, method=["powell"])
+    polished = model.fit(reml=reml, start_params=coarse.params, method=["lbfgs"])
+    return polished if polished.llf >= coarse.llf else coarse
 
 
 def fit_log_mixed_model(series: pd.DataFrame, analyte: str, *, group: str = "cohort",
@@ -61,9 +77,9 @@ def fit_log_mixed_model(series: pd.DataFrame, analyte: str, *, group: str = "coh
     caught: list[str] = []
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
-        fit = smf.mixedlm(formula, data, groups=data["patient_id"]).fit(reml=True)
-        ml_full = smf.mixedlm(formula, data, groups=data["patient_id"]).fit(reml=False)
-        ml_null = smf.mixedlm("y ~ C(d)", data, groups=data["patient_id"]).fit(reml=False)
+        fit = _fit_to_optimum(smf.mixedlm(formula, data, groups=data["patient_id"]), reml=True)
+        ml_full = _fit_to_optimum(smf.mixedlm(formula, data, groups=data["patient_id"]), reml=False)
+        ml_null = _fit_to_optimum(smf.mixedlm("y ~ C(d)", data, groups=data["patient_id"]), reml=False)
     caught = sorted({str(w.message).splitlines()[0] for w in record})
 
     z = sps.norm.isf((1 - conf_level) / 2)

@@ -387,7 +387,12 @@ def logrank_test(time, event, group) -> LogRankResult:
     else:
         diff = (obs - exp)[keep][1:]
         vv = var[np.ix_(keep, keep)][1:, 1:]
-        stat = float(np.sum(np.linalg.solve(vv, diff) * diff))
+        try:
+            stat = float(np.sum(np.linalg.solve(vv, diff) * diff))
+        except np.linalg.LinAlgError as error:  # R's survdiff stops the same way ("exactly singular")
+            raise np.linalg.LinAlgError(
+                "the log-rank test is not computable: the variance of observed minus expected events is "
+                "singular (e.g. at every event time everyone still at risk had the event)") from error
     df = int(keep.sum()) - 1
     p = float(sps.chi2.sf(stat, df)) if df > 0 else float("nan")
     table = pd.DataFrame(dict(group=[str(v) for v in levels], n=np.bincount(codes, minlength=k),

@@ -11,7 +11,7 @@ on them:
   ``benchmarks/registry_scale.py``.
 * :func:`single_centre` -- the **worked intake example** committed in
   ``data/examples/single-centre/``: 64 patients, one cohort, no laboratory and no
-  kinetics data, plus an ``infusion_dates.csv`` that the book ignores unless the
+  kinetics data, a centre's ``events`` table (count recovery, GVHD, CMV reactivation), plus an ``infusion_dates.csv`` that the book ignores unless the
   data owner switches calendar dates on. Chapters show "no data for this
   analysis" where it lacks what they need.
 
@@ -85,7 +85,7 @@ def registry_shape(n_patients: int = 10_000) -> Shape:
 
 def single_centre_shape() -> Shape:
     return Shape("single-centre", 64, cohorts={"r/r B-ALL": ("B-ALL", 1.0, 0.0)},
-                 tables=("patients", "responses", "adverse_events", "treatments", "outcomes"),
+                 tables=("patients", "responses", "adverse_events", "treatments", "outcomes", "events"),
                  monitored_fraction=0.0, kinetics_fraction=0.0, not_graded_fraction=0.05,
                  first_infusion="2019-03-01", infusion_years=4.0, infusion_dates=True, prefix="SC")
 
@@ -276,6 +276,10 @@ def generate(shape: Shape, seed: int = DEFAULT_SEED) -> dict[str, pd.DataFrame]:
         treatments["origin"] = "synthetic"
         tables["treatments"] = treatments
 
+    # ---- dated clinical events: only a shape that asks (its own draws: the others stay) -------
+    if "events" in shape.tables:
+        tables["events"] = _events(shape, seed, ids, followup, hsct, hsct_day)
+
     out = {name: _contract_frame(name, tables[name]) for name in TABLES if name in tables}
     if shape.infusion_dates:
         start = np.datetime64(shape.first_infusion)
@@ -284,6 +288,36 @@ def generate(shape: Shape, seed: int = DEFAULT_SEED) -> dict[str, pd.DataFrame]:
             "study_id": shape.study_id, "patient_id": ids,
             "infusion_date": (start + offset.astype("timedelta64[D]")).astype(str)})
     return out
+
+
+def _events(shape: Shape, seed: int, ids: np.ndarray, followup: np.ndarray, hsct: np.ndarray,
+            hsct_day: np.ndarray) -> pd.DataFrame:
+    """The optional ``events`` table of a centre: neutrophil and platelet recovery, acute GVHD
+    after an allo-HSCT (graded I–IV), and one code of the centre's own (CMV reactivation). Each is
+    recorded only when it falls within the patient's follow-up. A generator of its own, so that
+    asking for events leaves every other table's values as they were."""
+    rng = np.random.default_rng([seed, sum(map(ord, shape.study_id)), len(ids), 7])
+    n = len(ids)
+    anc = np.round(np.clip(rng.lognormal(np.log(14), 0.4, n), 5, 60), 1)
+    platelets = np.round(np.clip(rng.lognormal(np.log(28), 0.5, n), 7, 180), 1)
+    gvhd_day = np.round(hsct_day + rng.uniform(15, 90, n), 1)
+    gvhd_grade = rng.choice([1, 2, 3, 4], size=n, p=[0.4, 0.3, 0.2, 0.1])
+    cmv_day = np.round(rng.uniform(14, 120, n), 1)
+    parts = [
+        pd.DataFrame({"patient_id": ids, "event": "anc_recovery", "day": anc, "grade": np.nan})[
+            (rng.random(n) < 0.93) & (anc <= followup)],
+        pd.DataFrame({"patient_id": ids, "event": "platelet_recovery", "day": platelets, "grade": np.nan})[
+            (rng.random(n) < 0.8) & (platelets <= followup)],
+        pd.DataFrame({"patient_id": ids, "event": "acute_gvhd", "day": gvhd_day, "grade": gvhd_grade})[
+            hsct & (rng.random(n) < 0.35) & (gvhd_day <= followup)],
+        pd.DataFrame({"patient_id": ids, "event": "cmv_reactivation", "day": cmv_day, "grade": np.nan})[
+            (rng.random(n) < 0.12) & (cmv_day <= followup)],
+    ]
+    events = pd.concat(parts, ignore_index=True)
+    events.insert(0, "study_id", shape.study_id)
+    events["grade"] = events["grade"].astype("Int64")
+    events["origin"] = "synthetic"
+    return events
 
 
 def _contract_frame(table: str, frame: pd.DataFrame) -> pd.DataFrame:
