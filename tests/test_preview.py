@@ -89,3 +89,31 @@ def test_served_pages_carry_the_reload_script_and_the_files_do_not(built):
     finally:
         server.shutdown()
         threading.Thread(target=server.server_close).start()
+
+
+def test_a_second_build_in_the_same_process_rewrites_no_unchanged_page(tmp_path):
+    """The preview runs Sphinx in its own process again and again. Sphinx's default
+    templates_path is one list per process, which the theme extends at every build: the
+    configuration's hash changed each time and every page was rewritten (16 pages, about 10 s
+    for a one-sentence edit). A page whose source is unchanged must keep its file; the edited one
+    is written again."""
+    import os
+    import time
+
+    source = tmp_path / "site"
+    source.mkdir()
+    (source / "_config.yml").write_text("title: Two pages\nexecute:\n  execute_notebooks: 'off'\n", encoding="utf-8")
+    (source / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n- file: first\n- file: other\n",
+                                     encoding="utf-8")
+    for name in ("intro", "first", "other"):  # the root's toctree lists the others: it is rewritten too
+        (source / f"{name}.md").write_text(f"# {name.title()}\n\nA page.\n", encoding="utf-8")
+    html = tmp_path / "html"
+    assert preview.incremental_sphinx(source, html) == 0
+    pages = {name: html / f"{name}.html" for name in ("first", "other")}
+    written = {name: page.stat().st_mtime_ns for name, page in pages.items()}
+    time.sleep(0.05)
+    (source / "other.md").write_text("# Other\n\nA page, edited.\n", encoding="utf-8")
+    os.utime(source / "other.md")
+    assert preview.incremental_sphinx(source, html) == 0
+    assert pages["first"].stat().st_mtime_ns == written["first"], "an unchanged page was rewritten"
+    assert pages["other"].stat().st_mtime_ns > written["other"] and "edited" in pages["other"].read_text()

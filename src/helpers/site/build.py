@@ -49,6 +49,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 import yaml
 
@@ -560,9 +561,9 @@ def regenerate_intake_files() -> int:
 
 # ------------------------------------------------------------------- site --
 
-def stage_site(names: list[str], data_dir: Path = SYNTHETIC_DIR) -> None:
-    """Assemble the Jupyter Book source: text pages + executed chapters, the build stamp and the
-    execution report (:mod:`helpers.site.provenance`)."""
+def stage_site(names: list[str], data_dir: Path = SYNTHETIC_DIR, stamp: Optional[dict] = None) -> None:
+    """Assemble the Jupyter Book source: text pages + executed chapters, the build stamp (``stamp``,
+    else :func:`provenance.build_stamp` now) and the execution report (:mod:`helpers.site.provenance`)."""
     import plotly
 
     from helpers.site import cell_tags, provenance
@@ -598,7 +599,7 @@ def stage_site(names: list[str], data_dir: Path = SYNTHETIC_DIR) -> None:
     # injection); the chapters' tables already are (helpers.plots.tables), the ledger is here.
     from helpers.plots.escape import neutralise_csv_bytes
 
-    stamp = provenance.build_stamp(data_dir)
+    stamp = stamp or provenance.build_stamp(data_dir)
     stamp_line = provenance.stamp_text(stamp)
     downloads = BUILD_DIR / "downloads"
     csvs = {SITE_SOURCE_DIR / "_static" / "downloads" / name / path.name: path  # each chapter's result tables
