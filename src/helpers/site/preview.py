@@ -187,13 +187,17 @@ class Preview:
         build.stage_site(self.names, build.from_notebook(self.params.data_dir), stamp=self.stamp)
         return incremental_sphinx(build.SITE_SOURCE_DIR, HTML_DIR)
 
-    def rebuild(self, changed: set[Path]) -> None:
+    def rebuild(self, changed: set[Path]) -> dict[Path, int]:
+        """Bring the pages up to date with ``changed``; returns the sources as they were once the
+        chapters' twins were synced, so that an edit saved while the chapter runs or the pages are
+        written is seen by the next round (it was lost when taken after the rebuild)."""
         start = time.perf_counter()
         relative = {p.relative_to(REPO_ROOT) for p in changed}
         code_or_data = [p for p in relative if p.parts[0] in ("src", "data")]
         chapters = {p.stem for p in relative if p.parts[0] in ("book", "notebooks") and p.stem in self.names}
         for name in sorted(chapters):
             self.sync_twins(name, relative)
+        synced = snapshot()
         rerun = set(chapters)
         if code_or_data:
             self.start_pool()  # the warm workers imported the old helpers (or loaded the old data)
@@ -202,12 +206,13 @@ class Preview:
             rerun = {name for name in chapters if not self.put_new_text(name)}
         if (code_or_data or rerun) and not self.execute():
             build.log("preview: a chapter failed; the pages keep their last good version")
-            return
+            return synced
         self.render()
         self.version = str(time.time_ns())
         what = "code/data" if code_or_data else (f"ran {', '.join(sorted(rerun))}" if rerun else "text only")
         build.log(f"preview: rebuilt in {time.perf_counter() - start:.1f} s ({what}: "
                   f"{', '.join(str(p) for p in sorted(relative)[:4])})")
+        return synced
 
     @staticmethod
     def sync_twins(name: str, relative: set[Path]) -> None:
@@ -277,10 +282,10 @@ def watch(preview: Preview, seen: dict[Path, int]) -> None:
         now = snapshot()
         changed = changed_files(seen, now)
         try:
-            preview.rebuild(changed)
+            seen = preview.rebuild(changed)  # its own writes (the synced twin) are not edits
         except Exception as error:  # noqa: BLE001 - a broken edit must not stop the preview
             build.log(f"preview: rebuild failed: {type(error).__name__}: {error}")
-        seen = snapshot()  # the rebuild's own writes (the synced twin) are not edits
+            seen = snapshot()
 
 
 def main(argv: list[str] | None = None) -> int:
