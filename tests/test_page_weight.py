@@ -32,14 +32,10 @@ def _text(markup: str) -> str:
 
 def test_unwrapping_plain_tokens_keeps_the_code_and_its_keyword_string_and_comment_colours():
     code = 'frame = pd.read_csv("a.csv")  # the cohort\nfit = cox_model(frame, ties="efron", alpha=0.05)\n'
-    markup = highlight(code, PythonLexer(), HtmlFormatter())
-    context = {"body": markup}
-    sphinx_site.unwrap_plain_tokens(None, "page", "page.html", context, None)
-    assert _text(context["body"]) == _text(markup)
+    markup, body = _unwrapped(code)
     assert _text(markup).strip() == code.strip()
-    assert '<span class="n">' in markup and '<span class="n">' not in context["body"]
-    assert _colours(context["body"]) == _colours(markup), "a character changed colour"
-    assert len(context["body"]) < 0.75 * len(markup)
+    assert '<span class="n">' in markup and '<span class="n">' not in body
+    assert len(body) < 0.75 * len(markup)
 
 
 STRING_CLASSES = {"s", "s1", "s2", "sa", "sd", "se", "si"}  # one colour in the theme's light and dark styles
@@ -56,12 +52,18 @@ def _colours(markup: str) -> list[tuple[str, str]]:
     return out
 
 
-def test_a_string_split_by_the_highlighter_becomes_one_span_of_the_same_colour():
-    code = 'note = (f"{n} patients "\n        "and a second line")\n'
+def _unwrapped(code: str) -> tuple[str, str]:
+    """(highlighted code, the same after unwrap_plain_tokens), asserting no character's text or colour moved."""
     markup = highlight(code, PythonLexer(), HtmlFormatter())
     context = {"body": markup}
     sphinx_site.unwrap_plain_tokens(None, "page", "page.html", context, None)
     assert _text(context["body"]) == _text(markup)
-    assert _colours(context["body"]) == _colours(markup)
+    assert _colours(context["body"]) == _colours(markup), "a character changed colour"
+    return markup, context["body"]
+
+
+def test_a_string_split_by_the_highlighter_becomes_one_span_of_the_same_colour():
+    code = 'note = (f"{n} patients "\n        "and a second line")\n'
+    markup, body = _unwrapped(code)
     assert len(re.findall(r'<span class="s[12ai]?">', markup)) >= 5
-    assert re.findall(r'<span class="s[12ai]?">', context["body"]) == ['<span class="s">'] * 2  # around {n}
+    assert re.findall(r'<span class="s[12ai]?">', body) == ['<span class="s">'] * 2  # around {n}

@@ -24,7 +24,17 @@ MEASURE = """() => {
     const heads = [...t.querySelectorAll('thead th')].map(h => h.textContent.trim()).slice(0, 4).join(' | ');
     return {over: Math.round(box.left + t.scrollWidth - right), heads};
   }).filter(t => t.over > 1);
-  return {wide, page: document.documentElement.scrollWidth, viewport: window.innerWidth};
+  // A table outside a scroll box must stay inside the box that holds it (a banner, a dropdown).
+  const unboxed = [...document.querySelectorAll('article.bd-article table')]
+    .filter(t => !t.closest('.book-table-wrap, .book-figure-scroll, .pst-scrollable-table-container'))
+    .map(t => {
+      const holder = t.parentElement, box = holder.getBoundingClientRect();
+      const inner = box.left + holder.clientLeft + holder.clientWidth
+        - parseFloat(getComputedStyle(holder).paddingRight);
+      return {over: Math.round(t.getBoundingClientRect().left + t.scrollWidth - inner),
+              heads: [...t.querySelectorAll('th')].map(h => h.textContent.trim()).slice(0, 4).join(' | ')};
+    }).filter(t => t.over > 1);
+  return {wide, unboxed, page: document.documentElement.scrollWidth, viewport: window.innerWidth};
 }"""
 
 
@@ -66,6 +76,13 @@ def measured(built):
 def test_no_table_is_wider_than_the_text_column_on_a_wide_screen(measured):
     wide = {page: r["wide"] for (width, page), r in measured.items() if width == 1400 and r["wide"]}
     assert wide == {}
+
+
+@pytest.mark.build
+def test_a_table_outside_a_scroll_box_stays_inside_what_holds_it_at_either_width(measured):
+    # The chapter banner's parameter tables ran 10 and 34 px past the banner at 390 px (stop 24).
+    unboxed = {(width, page): r["unboxed"] for (width, page), r in measured.items() if r["unboxed"]}
+    assert unboxed == {}
 
 
 @pytest.mark.build

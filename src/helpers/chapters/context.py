@@ -241,9 +241,11 @@ class ChapterContext:
         markup = (
             "<div class='admonition note chapter-banner'><p class='admonition-title'>"
             "Parameters and data provenance</p>" + warning +
-            "<table class='book-table'><tr><th>Parameter</th><th>Value</th></tr>" + params + "</table>"
-            "<table class='book-table'><tr><th>Study</th><th>Patients</th><th>Row origin</th>"
-            "<th>Tables present</th></tr>" + data + "</table>" + rerun_box + "</div>"
+            # Each table in the book's scroll box: on a phone it scrolls inside the banner, not past it.
+            "<div class='book-table-wrap'><table class='book-table'><tr><th>Parameter</th><th>Value</th></tr>"
+            + params + "</table></div><div class='book-table-wrap'><table class='book-table'><tr><th>Study</th>"
+            "<th>Patients</th><th>Row origin</th><th>Tables present</th></tr>" + data + "</table></div>"
+            + rerun_box + "</div>"
         )
         text = f"chapter {self.name}: " + "; ".join(f"{s}: {n} patients ({o})" for s, n, o, _ in rows)
         return HTMLBlock(markup, text)
