@@ -11,13 +11,8 @@ import plotly.graph_objects as go
 import pytest
 from plotly.subplots import make_subplots
 
-from conftest import measure_pages
-from helpers.paths import BUILD_DIR
+from conftest import measure_site
 from helpers.plots import figures
-from helpers.site import build
-
-HTML = BUILD_DIR / "html"
-PAGES = [HTML / f"{doc}.html" for doc in build.toc_files()]
 
 # Texts whose box sticks out of their figure's box by more than a pixel (a hidden figure, in a
 # closed dropdown, has no width and is skipped). Inside a scroll box the figure's div keeps its
@@ -40,9 +35,12 @@ DRAWN = ("() => [...document.querySelectorAll('.plotly-graph-div')]"
          ".every(d => d.querySelector('svg') || d.offsetWidth === 0)")
 
 
+FIGURE_TEXTS = measure_site("figure texts", MEASURE, ready=DRAWN)
+
+
 @pytest.fixture(scope="module")
-def cut_texts(built):
-    return {key: cut for key, cut in measure_pages(PAGES, MEASURE, ready=DRAWN).items() if cut}
+def cut_texts(site_measures):
+    return {key: found[FIGURE_TEXTS] for key, found in site_measures.items() if found[FIGURE_TEXTS]}
 
 
 @pytest.mark.build

@@ -9,6 +9,7 @@ every ``{numref}`` link lands on an anchor of its target page. The text test rea
 from __future__ import annotations
 
 import ast
+import functools
 import io
 import re
 from collections import Counter
@@ -95,6 +96,14 @@ def build_project(folder: Path, pages: dict[str, str]) -> tuple[Path, str]:
 
 
 def soup_of(path: Path) -> BeautifulSoup:
+    """The parsed page, parsed once while the file is unchanged (a 400 KB page takes a second to
+    parse, and the name checks look a page up once per name). Callers only read it."""
+    stat = path.stat()
+    return _parsed(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(path: Path, mtime_ns: int, size: int) -> BeautifulSoup:
     return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
 
 

@@ -8,13 +8,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from conftest import measure_pages
-from helpers.paths import BUILD_DIR
+from conftest import measure_site
 from helpers.plots import tables
-from helpers.site import build
-
-HTML = BUILD_DIR / "html"
-PAGES = [HTML / f"{doc}.html" for doc in build.toc_files()]
 
 MEASURE = """() => {
   const column = document.querySelector('article.bd-article');
@@ -67,9 +62,12 @@ def test_a_stacked_table_shows_the_stack_and_downloads_every_column(tmp_path):
         tables.configure_downloads(None, None)
 
 
+TABLES = measure_site("tables", MEASURE)
+
+
 @pytest.fixture(scope="module")
-def measured(built):
-    return measure_pages(PAGES, MEASURE)
+def measured(site_measures):
+    return {key: found[TABLES] for key, found in site_measures.items()}
 
 
 @pytest.mark.build
