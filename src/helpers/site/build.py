@@ -561,12 +561,21 @@ def regenerate_intake_files() -> int:
 
 # ------------------------------------------------------------------- site --
 
+@functools.lru_cache(maxsize=16)  # bytes keys: a few MB each, one entry per edit
+def _site_notebook(executed: bytes, seed_studies: bool) -> bytes:
+    """cell_tags.site_notebook, done again only for a chapter whose executed copy changed: the live
+    preview stages the site at every edit, and retagging the 9 chapters took 0.4 s of each."""
+    from helpers.site import cell_tags
+
+    return cell_tags.site_notebook(executed, seed_studies=seed_studies)
+
+
 def stage_site(names: list[str], data_dir: Path = SYNTHETIC_DIR, stamp: Optional[dict] = None) -> None:
     """Assemble the Jupyter Book source: text pages + executed chapters, the build stamp (``stamp``,
     else :func:`provenance.build_stamp` now) and the execution report (:mod:`helpers.site.provenance`)."""
     import plotly
 
-    from helpers.site import cell_tags, provenance
+    from helpers.site import provenance
 
     SITE_SOURCE_DIR.mkdir(parents=True, exist_ok=True)
     seed_studies = provenance.holds_a_seed_study(data_dir)
@@ -588,7 +597,7 @@ def stage_site(names: list[str], data_dir: Path = SYNTHETIC_DIR, stamp: Optional
         executed = EXECUTED_DIR / f"{name}.ipynb"
         target = SITE_SOURCE_DIR / "book" / f"{name}.ipynb"
         # code hidden, plumbing removed; without a seed study in the data, its sections too
-        write_if_changed(target, cell_tags.site_notebook(executed.read_bytes(), seed_studies=seed_studies))
+        write_if_changed(target, _site_notebook(executed.read_bytes(), seed_studies))
         wanted.add(target)
     # One shared copy of plotly.js for the whole site (figures do not inline it).
     plotly_js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
