@@ -11,11 +11,15 @@ The contract counts days from day 0, ADTTE counts the origin day as AVAL 1 (AVAL
 + 1 in every record, checked below from the dates), so the book's day d is R's time d + 1: a
 shift that leaves survival probabilities, log-rank and Cox unchanged.
 
-PFS: ADTTE censors most PFS records at the last tumour assessment, long before the last contact;
-the contract's outcomes table holds one follow-up time, so the converted PFS is R's PFS with its
-censoring moved to the OS time (``PFS_last_contact`` in the R script). That the converted PFS
-equals this and not ADTTE's PFS is asserted too, as is the number of patients the conversion
-report names for it. ADTTE's own PFS is compared with the helpers on the file as read by
+PFS: ADTTE censors most PFS records at the last tumour assessment, long before the last contact.
+The conversion keeps that day in ``outcomes.progression_assessed_day``, and the book's PFS
+(``outcome_frame``'s ``pfs_time, pfs_event``) is censored there, so it is ADTTE's PFS record by
+record. One record cannot be held: subject 01-701-1115's last tumour assessment (PFS AVAL 64) is
+dated after the last-alive date of OS (AVAL 55), and no assessment may lie after followup_days, so
+that patient is censored at the last contact and the conversion report says so. The converted PFS
+is therefore compared with R's ``PFS_within_followup`` (ADTTE's PFS with that one censoring moved
+back to the OS time). Without the column the book's PFS is censored at the last contact, R's
+``PFS_last_contact``. ADTTE's own PFS is compared with the helpers on the file as read by
 helpers.intake.read_dataset.
 
 Regenerate the committed R input and output::
@@ -38,7 +42,8 @@ import pytest
 
 import r_oracle
 from edge_cohorts import pharmaverse_adam
-from helpers import intake, stats
+from helpers import contract, intake, stats
+from helpers.clinical.endpoints import efs_dor_frame
 from helpers.clinical.outcomes import outcome_frame
 from helpers.contract import load_cohort
 from helpers.paths import REPO_ROOT
@@ -155,21 +160,28 @@ def test_every_record_read_is_written_or_excluded_with_its_reason(adam, converte
     not_emergent = int((raw["adae"]["TRTEMFL"] != "Y").sum())
     assert report.datasets["adae"].excluded["not treatment-emergent (TRTEMFL is not Y)"] == not_emergent
     assert len(tables["adverse_events"]) == len(converted["cohort"]["adverse_events"])
-    # the PFS censorings the contract cannot hold are counted (from ADTTE directly)
+    # the PFS censorings at the last assessment, and the one the contract cannot hold, are counted
+    # (from ADTTE directly)
     wide = raw["adtte_onco"].pivot(index="USUBJID", columns="PARAMCD", values=["AVAL", "CNSR"])
-    early = int(((wide["CNSR", "PFS"] == 1) & (wide["AVAL", "PFS"] < wide["AVAL", "OS"])).sum())
-    assert any(note.startswith(f"{early} patient(s) have PFS censored before their last contact")
-               for note in report.notes)
+    censored = wide["CNSR", "PFS"] == 1
+    early = int((censored & (wide["AVAL", "PFS"] < wide["AVAL", "OS"])).sum())
+    late = int((censored & (wide["AVAL", "PFS"] > wide["AVAL", "OS"])).sum())
+    assert (early, late) == (244, 1)
+    assert [n for n in report.notes if "last assessment" in n or "last contact" in n] == [
+        f"{early} patient(s) have PFS censored at their last assessment, before their last contact: "
+        "progression_assessed_day holds that day, so progression-free endpoints are censored there as in ADTTE "
+        "(a later death is not their event)",
+        f"{late} patient(s) have PFS censored after their last contact (OS time): the contract holds no "
+        "assessment after followup_days, so their progression-free endpoints are censored at the last contact, "
+        "earlier than ADTTE's PFS"]
+    assert int(tables["outcomes"]["progression_assessed_day"].notna().sum()) == early
 
 
 # --------------------------------------------------------------------------- #
 # survival on the converted folder vs R on ADTTE
 # --------------------------------------------------------------------------- #
-def _frame(converted) -> pd.DataFrame:
-    frame, _ = outcome_frame(converted["cohort"], days_per_unit=1.0)
-    relapsed = frame["relapsed"].astype(bool)
-    frame["pfs_time"] = np.where(relapsed, frame["relapse_day"], frame["followup_days"])
-    frame["pfs_event"] = relapsed | frame["os_event"]
+def _frame(cohort) -> pd.DataFrame:
+    frame, _ = outcome_frame(cohort, days_per_unit=1.0)
     frame["xanomeline"] = (frame["cohort"] != PLACEBO).astype(float)
     return frame
 
@@ -215,22 +227,39 @@ def _compare_logrank_and_cox(frame: pd.DataFrame, time: str, event: str, endpoin
 
 
 def test_os_on_the_converted_folder_agrees_with_r_on_adtte(converted):
-    frame = _frame(converted)
+    frame = _frame(converted["cohort"])
     _compare_km(frame, "os_time", "os_event", "OS", shift=1.0)
     _compare_logrank_and_cox(frame, "os_time", "os_event", "OS")
 
 
-def test_pfs_on_the_converted_folder_is_adttes_pfs_censored_at_last_contact(converted):
-    frame = _frame(converted)
+def test_pfs_on_the_converted_folder_is_adttes_pfs_record_by_record(converted, raw):
+    """Day d of the book is AVAL d + 1; every PFS record is kept but the one censored after the
+    last contact, which is censored at the OS time."""
+    adtte = raw["adtte_onco"]
+    pfs = adtte[adtte["PARAMCD"] == "PFS"].set_index("USUBJID")
+    os_aval = adtte[adtte["PARAMCD"] == "OS"].set_index("USUBJID")["AVAL"]
+    ids = {s: f"P{i + 1:03d}" for i, s in enumerate(sorted(os_aval.index))}  # recoded in USUBJID order
+    frame = _frame(converted["cohort"]).set_index("patient_id")
+    ours = frame.loc[pfs.index.map(ids)]
+    beyond = (pfs["CNSR"] == 1) & (pfs["AVAL"] > os_aval.loc[pfs.index])
+    assert pfs.index[beyond].tolist() == ["01-701-1115"]
+    expected_time = np.where(beyond, os_aval.loc[pfs.index], pfs["AVAL"])
+    np.testing.assert_array_equal(ours["pfs_time"].to_numpy() + 1, expected_time)
+    np.testing.assert_array_equal(ours["pfs_event"].to_numpy(bool), (pfs["CNSR"] == 0).to_numpy())
+
+
+def test_pfs_on_the_converted_folder_agrees_with_r_on_adtte(converted):
+    frame = _frame(converted["cohort"])
+    _compare_km(frame, "pfs_time", "pfs_event", "PFS_within_followup", shift=1.0)
+    _compare_logrank_and_cox(frame, "pfs_time", "pfs_event", "PFS_within_followup")
+
+
+def test_without_the_assessment_days_pfs_is_censored_at_the_last_contact(converted):
+    cohort = dict(converted["cohort"])
+    cohort["outcomes"] = cohort["outcomes"].drop(columns="progression_assessed_day")
+    frame = _frame(cohort)
     _compare_km(frame, "pfs_time", "pfs_event", "PFS_last_contact", shift=1.0)
     _compare_logrank_and_cox(frame, "pfs_time", "pfs_event", "PFS_last_contact")
-    km = ORACLE.expected()["adam_km_expected"]
-    adam_pfs = km[(km["endpoint"] == "PFS") & (km["group"] == "(all)")]
-    ours = stats.kaplan_meier(frame["pfs_time"], frame["pfs_event"]).table
-    # the same events on the same days; what differs is who is still at risk (the contract gap)
-    events = adam_pfs[adam_pfs["n_event"] > 0]
-    assert (ours.loc[ours["n_event"] > 0, "time"] + 1).tolist() == events["time"].tolist()
-    assert not np.allclose(ours.loc[ours["n_event"] > 0, "surv"], events["surv"])
 
 
 def test_pfs_as_adtte_holds_it_agrees_with_r_when_read_by_the_intake(adam):
@@ -241,6 +270,36 @@ def test_pfs_as_adtte_holds_it_agrees_with_r_when_read_by_the_intake(adam):
     frame["xanomeline"] = (frame["cohort"] != PLACEBO).astype(float)
     _compare_km(frame, "time", "event", "PFS", shift=0.0)
     _compare_logrank_and_cox(frame, "time", "event", "PFS")
+
+
+def test_the_survival_page_of_the_converted_folder_draws_pfs_censored_at_the_last_assessment(converted,
+                                                                                             monkeypatch):
+    import contextlib
+    import io
+
+    from helpers import chapters
+    from helpers.chapters import own_data, own_endpoints
+
+    curves, names = {}, []
+    real_km, real_show = own_endpoints.km_endpoint, own_endpoints.figures.show
+
+    def km_endpoint(book, study, used, time, event, **kwargs):
+        curves[kwargs["endpoint"]] = dict(kwargs, n=len(used), events=int(used[event].astype(bool).sum()))
+        return real_km(book, study, used, time, event, **kwargs)
+
+    monkeypatch.setattr(own_endpoints, "km_endpoint", km_endpoint)
+    monkeypatch.setattr(own_endpoints.figures, "show",
+                        lambda figure, name=None, **k: names.append(name) or real_show(figure, name, **k))
+    book = chapters.setup("t", converted["folder"])
+    with contextlib.redirect_stdout(io.StringIO()) as page:
+        own_data.survival_section(book, "CDISCPILOT01")
+    pfs = curves["Progression-free survival"]
+    assert (pfs["n"], pfs["events"], pfs["label"]) == (254, 6, "relapse, progression or death")
+    assert pfs["note"].startswith("244 patients without relapse are censored at their last progression assessment")
+    assert curves["Overall survival"]["note"] == ""
+    assert "Cox model of progression-free survival: terms offered" in page.getvalue()
+    named = [n for n in names if n]
+    assert "fig-survival-cdiscpilot01-pfs" in named and len(named) == len(set(named))  # Sphinx numbers each once
 
 
 @pytest.mark.r_live
@@ -300,6 +359,75 @@ def test_xpt_and_csv_give_the_same_contract_tables(tmp_path):
         89.0, 59.0, True, "relapse"]
     responses = converted[".xpt"]["responses"]
     assert responses["day"].tolist() == [28, 39, 28, 28]  # study day 29 is day 28 after day 0
+
+
+def test_a_pfs_censored_before_the_os_time_keeps_its_assessment_day(tmp_path):
+    folder = _write_small(tmp_path / "adam", ".csv")
+    adtte = pd.read_csv(folder / "adtte.csv")
+    adtte.loc[3, "AVAL"] = 120.0  # S1-002: last tumour assessment on AVAL 120, alive on AVAL 200
+    adtte.to_csv(folder / "adtte.csv", index=False)
+    tables, report = intake.convert(folder, tomllib.loads(intake.propose(folder)))
+    outcomes = tables["outcomes"].set_index("patient_id")
+    assert outcomes.loc["S1-002", ["followup_days", "progression_assessed_day"]].tolist() == [199.0, 119.0]
+    assert outcomes.drop(index="S1-002")["progression_assessed_day"].isna().all()  # a progression: no censoring
+    assert sum("1 patient(s) have PFS censored at their last assessment" in n for n in report.notes) == 1
+
+
+def test_without_pfs_records_the_outcomes_have_no_assessment_column(tmp_path):
+    folder = _write_small(tmp_path / "adam", ".csv")
+    mapping = tomllib.loads(intake.propose(folder))
+    mapping["endpoints"]["pfs"] = ""
+    tables, report = intake.convert(folder, mapping)
+    assert "progression_assessed_day" not in tables["outcomes"] and not tables["outcomes"]["relapsed"].any()
+    assert report.datasets["adtte"].excluded["PARAMCD PFS is not mapped to an endpoint"] == 3
+
+
+def test_a_pfs_death_on_another_day_than_the_os_death_names_file_column_and_row(tmp_path):
+    folder = _write_small(tmp_path / "adam", ".csv")
+    adtte = pd.read_csv(folder / "adtte.csv")
+    adtte.loc[5, ["AVAL", "EVNTDESC"]] = [80.0, "Death"]  # S1-003 died on AVAL 90 (OS)
+    adtte.to_csv(folder / "adtte.csv", index=False)
+    mapping = tomllib.loads(intake.propose(folder))
+    assert mapping["endpoints"]["death_events"] == ["Death"]
+    with pytest.raises(intake.AdamError, match=r"^adtte\.csv, column AVAL, row 6: a PFS death on day 79 but the OS "
+                                               r"death is on day 89$"):
+        intake.convert(folder, mapping)
+
+
+# --------------------------------------------------------------------------- #
+# the censoring at the last assessment, on four patients worked by hand
+# --------------------------------------------------------------------------- #
+def _four_patients(assessed: list) -> dict:
+    """Everyone followed to day 100, in CR on day 10: A dies on day 100 after a last assessment on
+    day 60; B dies on day 100, assessment day empty; C dies on day 100, assessed on day 100 (not
+    before the last contact); D relapses on day 50 and dies on day 100, assessed on day 70."""
+    ids = ["A", "B", "C", "D"]
+    patients = pd.DataFrame(dict(study_id="S", patient_id=ids, cohort="one", age_years=50.0, sex="female",
+                                 origin="user"))
+    outcomes = pd.DataFrame(dict(study_id="S", patient_id=ids, followup_days=100.0,
+                                 relapsed=[False, False, False, True], relapse_day=[np.nan, np.nan, np.nan, 50.0],
+                                 progression_assessed_day=assessed, died=True,
+                                 death_cause=["non_relapse", "non_relapse", "non_relapse", "relapse"], origin="user"))
+    responses = pd.DataFrame(dict(study_id="S", patient_id=ids, day=10, morphologic="CR", mrd_flow="not_done",
+                                  molecular="not_done", origin="user"))
+    return contract.validate_cohort(dict(patients=patients, outcomes=outcomes, responses=responses))
+
+
+def test_a_death_after_the_last_assessment_is_not_counted_and_a_relapse_ignores_it():
+    frame, _ = outcome_frame(_four_patients([60.0, np.nan, 100.0, 70.0]), days_per_unit=1.0)
+    # (time, event) by hand: A censored at 60; B and C die at 100; D relapses at 50
+    expected = [(60.0, False), (100.0, True), (100.0, True), (50.0, True)]
+    assert list(zip(frame["pfs_time"], frame["pfs_event"].astype(bool))) == expected
+    assert list(zip(frame["lfs_time"], frame["lfs_event"].astype(bool))) == expected  # all four responded
+    assert frame["cr_status"].tolist() == [0, 2, 2, 1]  # A censored, B and C died in remission, D relapsed
+    assert frame["os_event"].all() and frame["os_time"].tolist() == [100.0] * 4  # OS does not read it
+    efs, _ = efs_dor_frame(_four_patients([60.0, np.nan, 100.0, 70.0]), days_per_unit=1.0)
+    assert list(zip(efs["efs_time"], efs["efs_event"].astype(bool))) == expected
+    assert list(zip(efs["dor_time"], efs["dor_event"].astype(bool))) == [(50.0, False), (90.0, True), (90.0, True),
+                                                                         (40.0, True)]
+    empty, _ = outcome_frame(_four_patients([np.nan] * 4), days_per_unit=1.0)  # as without the column
+    assert list(zip(empty["pfs_time"], empty["pfs_event"].astype(bool))) == [(100.0, True), (100.0, True),
+                                                                            (100.0, True), (50.0, True)]
 
 
 def test_sas7bdat_written_by_sas_reads_as_its_csv_twin():

@@ -414,6 +414,27 @@ def test_relapse_day_after_followup(valid):
           "(found 250)")
 
 
+def test_progression_assessment_days_within_follow_up_are_accepted(valid):
+    valid["outcomes"]["progression_assessed_day"] = ["250", "180"]  # P1 alive to 400; P2 relapsed on 150
+    out = contract.validate_cohort(valid)["outcomes"]
+    assert out["progression_assessed_day"].tolist() == [250.0, 180.0]
+
+
+def test_progression_assessed_after_followup(valid):
+    valid["outcomes"]["progression_assessed_day"] = ["401", ""]
+    err = _errors(contract.validate_cohort, valid)
+    _line(err, "outcomes.csv: table 'outcomes', column 'progression_assessed_day', row 1: must be ≤ followup_days "
+               "(400): an assessment cannot come after the last follow-up", "(found 401)")
+
+
+def test_progression_assessed_before_the_relapse(valid):
+    valid["outcomes"]["progression_assessed_day"] = ["", "149"]  # P2 relapsed on day 150
+    err = _errors(contract.validate_cohort, valid)
+    _line(err, "outcomes.csv: table 'outcomes', column 'progression_assessed_day', row 2: must be empty or ≥ "
+               "relapse_day (150) when relapsed is true", "(found 149)")
+    assert len(err.lines) == 1  # this problem only
+
+
 def test_relapse_day_without_relapsed(valid):
     valid["outcomes"].loc[0, "relapse_day"] = "100"
     err = _errors(contract.validate_cohort, valid)

@@ -119,6 +119,8 @@ def test_the_survival_section_shows_every_method_on_the_worked_example(capsys):
     # one cohort: no test between cohorts, and the page says why for each endpoint it would test
     assert "Gray's test: chi-square" not in out and "log-rank test: chi-square" not in out.lower()
     assert "Gray's test of neutrophil recovery not computable for study single-centre: it has one cohort" in out
+    # no progression assessment days in the example: no PFS section, the page stays as it was
+    assert "progression-free survival" not in out.lower()
 
 
 def test_models_are_not_fitted_beyond_the_limit_and_the_page_says_so(three_cohorts, capsys, monkeypatch):

@@ -5,9 +5,11 @@
 # Usage: Rscript --vanilla tests/r/adam_survival.R <dir>
 #   reads  <dir>/adam_adtte.csv  (USUBJID, ARM, PARAMCD, AVAL, CNSR): the OS and PFS records of ADTTE
 #   writes <dir>/adam_km_expected.csv, adam_logrank_expected.csv, adam_cox_expected.csv, adam_session.csv
-# Endpoints: OS and PFS as ADTTE holds them (time AVAL, event 1 - CNSR); and "PFS_last_contact", PFS
+# Endpoints: OS and PFS as ADTTE holds them (time AVAL, event 1 - CNSR); "PFS_last_contact", PFS
 # with its censoring moved to the OS time (a PFS event keeps its AVAL; a censored PFS is censored at
-# the OS AVAL), which is what a table holding one follow-up time per patient can express.
+# the OS AVAL), which is what a table holding one follow-up time per patient can express; and
+# "PFS_within_followup", PFS with only a censoring after the OS time moved back to it (a tumour
+# assessment dated after the last-alive date cannot lie within a table's follow-up).
 # Numbers leave R with 17 significant digits. Regenerate: python tests/test_adam_intake.py --regenerate
 
 suppressPackageStartupMessages(library(survival))
@@ -26,6 +28,8 @@ endpoints <- list(
 last_contact <- os$AVAL[match(pfs$USUBJID, os$USUBJID)]
 endpoints$PFS_last_contact <- data.frame(id = pfs$USUBJID, arm = pfs$ARM, status = 1L - pfs$CNSR,
                                          time = ifelse(pfs$CNSR == 0L, pfs$AVAL, last_contact))
+endpoints$PFS_within_followup <- data.frame(id = pfs$USUBJID, arm = pfs$ARM, status = 1L - pfs$CNSR,
+                                            time = ifelse(pfs$CNSR == 0L, pfs$AVAL, pmin(pfs$AVAL, last_contact)))
 
 km_rows <- list(); lr_rows <- list(); cox_rows <- list()
 for (name in names(endpoints)) {

@@ -494,13 +494,15 @@ def cytokine_section(book: ChapterContext, study: str) -> None:
 
 @study_section
 def survival_section(book: ChapterContext, study: str) -> Optional[pd.DataFrame]:
-    """Overall survival of everyone and leukaemia-free survival of responders, by cohort:
-    patient flows, reverse-Kaplan–Meier follow-up, Kaplan–Meier curves with risk tables,
-    estimates at 12 and 24 months, and the log-rank test when there are two or more
-    cohorts; then EFS, duration of response, GRFS, count recovery and the centre's own
-    event types (:func:`helpers.chapters.own_endpoints.endpoints_section`). Degrades visibly:
-    one cohort -> no log-rank test; no event -> curves flat at 100 % and medians not
-    reached, said in a note. Returns the analysis frame."""
+    """Overall survival of everyone and leukaemia-free survival of responders, by cohort
+    (and progression-free survival of everyone when the outcomes record the last progression
+    assessments, :func:`helpers.clinical.outcomes.censored_at_assessment`): patient flows, reverse-Kaplan–Meier
+    follow-up, Kaplan–Meier curves with risk tables, estimates at 12 and 24 months, and the
+    log-rank test when there are two or more cohorts; then EFS, duration of response, GRFS,
+    count recovery and the centre's own event types
+    (:func:`helpers.chapters.own_endpoints.endpoints_section`). Degrades visibly: one cohort ->
+    no log-rank test; no event -> curves flat at 100 % and medians not reached, said in a note.
+    Returns the analysis frame."""
     from helpers.chapters import own_endpoints
     from helpers.clinical import outcomes as clinical_outcomes
     from helpers.plots import survival as sv
@@ -519,9 +521,15 @@ def survival_section(book: ChapterContext, study: str) -> Optional[pd.DataFrame]
             f"{sv.format_bound(follow['median'])} ({sv.format_bound(follow['lower'])}–{sv.format_bound(follow['upper'])})",
         "Range, months": f"{follow['min']:.1f}–{follow['max']:.1f}"}]),
         caption=f"Study {study}: follow-up"))
-    for endpoint, time, event, label, who in (
-            ("Overall survival", "os_time", "os_event", "death from any cause", None),
-            ("Leukaemia-free survival", "lfs_time", "lfs_event", "relapse or death", "responder")):
+    at_assessment = clinical_outcomes.censored_at_assessment(frame)
+    # PFS only where it differs from a relapse-or-death endpoint to the last contact: the seed
+    # studies record no assessment days, and their pages stay as they were
+    with_pfs = bool(at_assessment.any())
+    endpoints = [("Overall survival", "os_time", "os_event", "death from any cause", None),
+                 ("Leukaemia-free survival", "lfs_time", "lfs_event", "relapse or death", "responder")]
+    endpoints += [("Progression-free survival", "pfs_time", "pfs_event", "relapse, progression or death", None)
+                  ] if with_pfs else []
+    for endpoint, time, event, label, who in endpoints:
         used = frame if who is None else frame[frame[who].astype(bool)]
         flow = PatientFlow(f"Patients in {cohort.files.get('patients', 'patients.csv')}", len(frame),
                            title=f"Study {study}: {endpoint.lower()}")
@@ -537,15 +545,25 @@ def survival_section(book: ChapterContext, study: str) -> Optional[pd.DataFrame]
             continue
         # The one Kaplan–Meier block of the page (EFS, DoR and GRFS use it too).
         own_endpoints.km_endpoint(book, study, used, time, event, endpoint=endpoint, label=label, order=order,
-                                  patients=patients, time_title=f"Months since {time_origin(patients)}")
+                                  patients=patients, time_title=f"Months since {time_origin(patients)}",
+                                  name=own_endpoints.figure_name(study, "pfs") if time == "pfs_time" else None,
+                                  note=_assessment_note(at_assessment[used.index]) if time != "os_time" else "")
     own_endpoints.endpoints_section(book, study, order, patients)
     responders = frame[frame["responder"].astype(bool)]
     competing_risks_section(book, study, responders, order, patients)
-    for endpoint, used, time, event in (("Overall survival", frame, "os_time", "os_event"),
-                                        ("Leukaemia-free survival", responders, "lfs_time", "lfs_event")):
-        cox_section(book, study, endpoint, used, time, event, order, patients)
+    for endpoint, time, event, _, who in endpoints:
+        cox_section(book, study, endpoint, frame if who is None else responders, time, event, order, patients)
     transplant_section(book, study, responders, patients)
     return frame
+
+
+def _assessment_note(at_assessment: pd.Series) -> str:
+    """What the table of a progression-free endpoint says about its censoring ("" when none)."""
+    if not at_assessment.any():
+        return ""
+    return (f"{int(at_assessment.sum())} patients without relapse are censored at their last progression assessment "
+            "(progression_assessed_day), not at their last contact; a death after it is not counted as their "
+            "event.")
 
 
 # --------------------------------------------------------------------------

@@ -6,6 +6,9 @@
 * **DoR** (duration of response), responders only, from the first response to
   relapse/progression or death. A response is CR or CRi; PR too where the disease's criteria
   count it (:data:`PR_DIAGNOSES`: Lugano, IMWG and iwCLL in ``spec.RESPONSE_MAPPING``).
+  EFS and DoR end where :func:`helpers.clinical.outcomes.progression_free_days` says: at the
+  last progression assessment (``outcomes.progression_assessed_day``) for a patient censored
+  there, a later death not counted.
 * **GRFS** (GVHD-free, relapse-free survival), every patient from time zero: the first of
   grade III–IV acute GVHD, chronic GVHD (any row), relapse, or death.
 * **Cumulative incidence of a dated event** of the ``events`` table (count recovery, or a
@@ -21,7 +24,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from helpers.clinical.outcomes import IN_REMISSION_AT_ZERO, RESPONSE_CODES
+from helpers.clinical.outcomes import IN_REMISSION_AT_ZERO, RESPONSE_CODES, progression_free_days
 from helpers.contract.spec import RESERVED_EVENTS, RESPONSE_MAPPING
 from helpers.stats.units import DAYS_PER_MONTH
 
@@ -53,6 +56,7 @@ def _base(tables) -> pd.DataFrame:
     """patients + outcomes, one row per patient, in the patients table's order."""
     _check(tables, ("patients", "outcomes"))
     cols = ["patient_id", "followup_days", "relapsed", "relapse_day", "died"]
+    cols += [c for c in ("progression_assessed_day",) if c in tables["outcomes"]]  # optional in the contract
     out = tables["patients"].merge(tables["outcomes"][cols], on="patient_id", how="left", validate="one_to_one")
     if out["followup_days"].isna().any():
         raise ValueError(f"patients without an outcomes row: {out.loc[out['followup_days'].isna(), 'patient_id'].tolist()[:5]}")
@@ -125,19 +129,21 @@ def efs_dor_frame(tables, *, days_per_unit: float = DAYS_PER_MONTH) -> tuple[pd.
     """One row per patient: ``cohort``, the :func:`first_response` columns, ``efs_time,
     efs_event`` (everyone: failure at day 0, else relapse or death) and ``dor_time, dor_event``
     (responders: from the first response to relapse or death; NaN for others). Returns
-    (frame, checks)."""
+    (frame, checks). Raises ValueError naming the responders censored at a progression
+    assessment before their first response (a negative duration)."""
     base = _base(tables)
     resp, checks = first_response(tables)
     u = float(days_per_unit)
-    rel = base["relapsed"].astype(bool).to_numpy()
-    died = base["died"].astype(bool).to_numpy()
-    end = np.where(rel, base["relapse_day"].astype(float).to_numpy(), base["followup_days"].astype(float).to_numpy())
+    end, ended = progression_free_days(base)
     ok = resp["responded"].to_numpy(bool)
+    early = ok & (end < resp["response_day"].to_numpy(float))
+    if early.any():
+        raise ValueError(f"progression_assessed_day before the first response: {base.loc[early, 'patient_id'].tolist()[:5]}")
     out = base[["patient_id", "cohort"]].reset_index(drop=True).join(resp.drop(columns="patient_id"))
     out["efs_time"] = np.where(ok, end, 0.0) / u
-    out["efs_event"] = np.where(ok, rel | died, True)
+    out["efs_event"] = np.where(ok, ended, True)
     out["dor_time"] = np.where(ok, end - resp["response_day"].to_numpy(float), np.nan) / u
-    out["dor_event"] = np.where(ok, (rel | died).astype(float), np.nan)
+    out["dor_event"] = np.where(ok, ended.astype(float), np.nan)
     return out, checks
 
 

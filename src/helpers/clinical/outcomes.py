@@ -1,4 +1,11 @@
-"""Outcome frames on contract tables: OS, LFS and relapse/death times per patient, and the endpoint table."""
+"""Outcome frames on contract tables: OS, LFS, PFS and relapse/death times per patient, and the endpoint table.
+
+Every endpoint that ends at relapse/progression or death (LFS, PFS, CIR's competing causes, and
+EFS and duration of response in :mod:`helpers.clinical.endpoints`) takes its time and event from
+:func:`progression_free_days`: a patient without relapse whose ``progression_assessed_day`` lies
+before the last follow-up is censored at that last assessment, and a later death is not their
+event; without that column (or with it empty) the endpoint runs to ``followup_days``.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +32,47 @@ def first_transplant_day(treatments: pd.DataFrame) -> pd.Series:
     return hsct.groupby("patient_id")["start_day"].min()
 
 
+def progression_free_days(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Days from time zero to relapse/progression or death, and whether that event was seen, per
+    row of a frame holding the outcomes columns.
+
+    A relapse is the event on ``relapse_day``. A patient without relapse whose
+    ``progression_assessed_day`` (A) is before ``followup_days`` (F) is censored at A, and a
+    death after A is not their event; A empty, absent or not before F: the death or the
+    censoring at F, as without the column. Raises :class:`ValueError` naming the patients where
+    A lies after F, or before the relapse of a patient who relapsed.
+
+    >>> rows = pd.DataFrame(dict(patient_id=["a", "b", "c", "d"], followup_days=[100.0, 100, 100, 100],
+    ...                          relapsed=[False, False, False, True], relapse_day=[np.nan, np.nan, np.nan, 50],
+    ...                          died=[True, True, True, True], progression_assessed_day=[60.0, np.nan, 100, 70]))
+    >>> days, event = progression_free_days(rows)
+    >>> days.tolist(), event.tolist()
+    ([60.0, 100.0, 100.0, 50.0], [False, True, True, True])
+    """
+    relapsed = frame["relapsed"].astype(bool).to_numpy()
+    followup = frame["followup_days"].to_numpy(float)
+    relapse_day = frame["relapse_day"].to_numpy(float)
+    assessed = (frame["progression_assessed_day"].to_numpy(float) if "progression_assessed_day" in frame
+                else np.full(len(frame), np.nan))
+    for bad, what in ((assessed > followup + 1e-9, "progression_assessed_day after the end of follow-up"),
+                      (relapsed & (assessed < relapse_day - 1e-9), "progression_assessed_day before the relapse")):
+        if bad.any():
+            raise ValueError(f"{what}: {frame.loc[bad, 'patient_id'].tolist()[:5]}")
+    at_assessment = censored_at_assessment(frame).to_numpy()
+    days = np.where(relapsed, relapse_day, np.where(at_assessment, assessed, followup))
+    event = relapsed | (frame["died"].astype(bool).to_numpy() & ~at_assessment)
+    return days, event
+
+
+def censored_at_assessment(frame: pd.DataFrame) -> pd.Series:
+    """Per row: a patient without relapse whose progression-free endpoints end at the last
+    progression assessment (``progression_assessed_day`` before ``followup_days``); all False
+    when the study records no assessment days (the seed studies)."""
+    if "progression_assessed_day" not in frame:
+        return pd.Series(False, index=frame.index)
+    return ~frame["relapsed"].astype(bool) & (frame["progression_assessed_day"] < frame["followup_days"])  # NaN: False
+
+
 def outcome_frame(tables: dict, *, days_per_unit: float = DAYS_PER_MONTH) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One analysis row per patient from a cohort's contract tables.
 
@@ -33,7 +81,9 @@ def outcome_frame(tables: dict, *, days_per_unit: float = DAYS_PER_MONTH) -> tup
     ``responder`` (CR or CRi at the *first* response assessment after CAR-T);
     ``lfs_time, lfs_event`` (relapse/progression or death, from infusion, responders only;
     NaN for others); ``cr_status`` (responders: 1 relapse, 2 death in remission,
-    0 censored); ``relapse_time`` and ``pps_time``/``pps_event`` (survival after
+    0 censored); ``pfs_time, pfs_event`` (relapse/progression or death, from infusion,
+    everyone). LFS, ``cr_status`` and PFS are censored at ``progression_assessed_day`` where
+    :func:`progression_free_days` says so. ``relapse_time`` and ``pps_time``/``pps_event`` (survival after
     relapse/progression, relapsed patients only); ``hsct_time`` (first allo-HSCT *after*
     infusion, NaN if none; a transplant before CAR-T is history, not exposure), and the
     patients-table covariates.
@@ -101,10 +151,12 @@ def outcome_frame(tables: dict, *, days_per_unit: float = DAYS_PER_MONTH) -> tup
     fu = out["followup_days"].to_numpy(float)
     rd = out["relapse_day"].to_numpy(float)
     out["relapse_time"] = np.where(rel, rd / u, np.nan)
-    lfs_days = np.where(rel, rd, fu)
-    out["lfs_time"] = np.where(resp, lfs_days / u, np.nan)
-    out["lfs_event"] = np.where(resp, (rel | died).astype(float), np.nan)
-    out["cr_status"] = np.where(resp, np.where(rel, 1, np.where(died, 2, 0)), -1)
+    pfs_days, pfs_event = progression_free_days(out)
+    out["lfs_time"] = np.where(resp, pfs_days / u, np.nan)
+    out["lfs_event"] = np.where(resp, pfs_event.astype(float), np.nan)
+    out["cr_status"] = np.where(resp, np.where(rel, 1, np.where(pfs_event, 2, 0)), -1)
+    out["pfs_time"] = pfs_days / u
+    out["pfs_event"] = pfs_event
     out["pps_time"] = np.where(rel, (fu - rd) / u, np.nan)
     out["pps_event"] = np.where(rel, died.astype(float), np.nan)
     out["hsct_time"] = np.nan

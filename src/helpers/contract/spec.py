@@ -315,6 +315,12 @@ OUTCOMES = Table(
         Column("relapsed", "bool", "Relapse or progression observed."),
         Column("relapse_day", "float", "Day of relapse or progression; empty if none.",
                nullable=True, unit="days", minimum=0, maximum=36500),
+        Column("progression_assessed_day", "float",
+               "Last day relapse/progression was assessed and found absent (patients without relapse); "
+               "progression- and relapse-free endpoints are censored there rather than at followup_days. A "
+               "death after this day is not counted as their event (the patient is censored at the last "
+               "assessment, the FDA convention ADaM's PFS follows); leave it empty to count events up to "
+               "followup_days.", required=False, nullable=True, unit="days", minimum=0, maximum=36500),
         Column("died", "bool", "Death observed."),
         Column("death_cause", "str", "Cause of death; empty if alive.", nullable=True,
                allowed=("relapse", "non_relapse", "unknown")),
@@ -361,7 +367,8 @@ LEVEL_SEPARATOR = ";"
 #: Columns the analyses add to a patient's row (helpers.clinical.outcomes.outcome_frame) and the
 #: prefix of the models' cohort terms: a covariate of that name would be overwritten or mistaken.
 DERIVED_COLUMN_NAMES = ("os_time", "os_event", "responder", "first_response", "response_day", "lfs_time",
-                        "lfs_event", "cr_status", "relapse_time", "pps_time", "pps_event", "hsct_time")
+                        "lfs_event", "cr_status", "pfs_time", "pfs_event", "relapse_time", "pps_time", "pps_event",
+                        "hsct_time")
 COHORT_TERM_PREFIX = "cohort_"
 
 COVARIATES = Table(

@@ -89,6 +89,8 @@ CROSS_TABLE_RULES = (
     "Every (`study_id`, `patient_id`) in any other table exists in `patients`.",
     "`outcomes.relapse_day` is filled if and only if `relapsed` is true, and is at most `followup_days`.",
     "`outcomes.death_cause` is filled if and only if `died` is true.",
+    "`outcomes.progression_assessed_day` (optional) is at most `followup_days`, and not before `relapse_day` "
+    "when `relapsed` is true (only patients without relapse are censored there).",
     "No event lies after the patient's last follow-up (`outcomes.followup_days`): "
     + ", ".join(f"`{t}.{c}`" for t, c in EVENT_DAY_COLUMNS) + ".",
     "`treatments.end_day` is not before `start_day`.",
@@ -906,35 +908,51 @@ def _coerce_rule(col: Column, value: Any) -> str:
     return rule
 
 
+def _outcome_rules(typed: pd.DataFrame, raw: pd.DataFrame, bag: _Collector) -> None:
+    """A patient's relapse, death and last progression assessment must agree."""
+    def has(*cols):
+        return all(c in typed for c in cols)
+
+    if has("relapsed", "relapse_day"):
+        missing_day = np.isnan(_days(typed["relapse_day"]))
+        relapsed = typed["relapsed"].to_numpy(dtype=object)
+        true = np.fromiter((r is True for r in relapsed), dtype=bool, count=len(relapsed))
+        false = np.fromiter((r is False for r in relapsed), dtype=bool, count=len(relapsed))
+        for pos in np.flatnonzero((true & missing_day) | (false & ~missing_day)).tolist():
+            if true[pos]:
+                bag.add("relapse_day", pos, "is required when relapsed is true (day of relapse missing)")
+            else:
+                bag.add("relapse_day", pos, "must be empty when relapsed is false",
+                        _display(raw["relapse_day"].iloc[pos]))
+    for column, what in (("relapse_day", "relapse"), ("progression_assessed_day", "an assessment")):
+        if has(column, "followup_days"):
+            day, fu = _days(typed[column]), _days(typed["followup_days"])
+            for pos in np.flatnonzero(day > fu).tolist():  # NaN on either side compares False
+                bag.add(column, pos, f"must be ≤ followup_days ({_fmt_num(fu[pos])}): "
+                                     f"{what} cannot come after the last follow-up", _display(raw[column].iloc[pos]))
+    if has("died", "death_cause"):
+        for pos, (died, cause) in enumerate(zip(typed["died"], typed["death_cause"])):
+            if died is True and _is_missing(cause):
+                bag.add("death_cause", pos, "is required when died is true (cause of death missing)")
+            elif died is False and not _is_missing(cause):
+                bag.add("death_cause", pos, "must be empty when died is false",
+                        _display(raw["death_cause"].iloc[pos], "death_cause"))
+    if has("progression_assessed_day", "relapsed", "relapse_day"):
+        assessed, day = _days(typed["progression_assessed_day"]), _days(typed["relapse_day"])
+        relapsed = np.fromiter((r is True for r in typed["relapsed"]), dtype=bool, count=len(typed))
+        for pos in np.flatnonzero(relapsed & (assessed < day)).tolist():
+            bag.add("progression_assessed_day", pos, f"must be empty or ≥ relapse_day ({_fmt_num(day[pos])}) when "
+                                                     "relapsed is true: the relapse is counted on relapse_day, so "
+                                                     "no assessment before it can be the last one",
+                    _display(raw["progression_assessed_day"].iloc[pos]))
+
+
 def _within_table_rules(table: Table, typed: pd.DataFrame, raw: pd.DataFrame, bag: _Collector) -> None:
     def has(*cols):
         return all(c in typed for c in cols)
 
     if table.name == "outcomes":
-        if has("relapsed", "relapse_day"):
-            missing_day = np.isnan(_days(typed["relapse_day"]))
-            relapsed = typed["relapsed"].to_numpy(dtype=object)
-            true = np.fromiter((r is True for r in relapsed), dtype=bool, count=len(relapsed))
-            false = np.fromiter((r is False for r in relapsed), dtype=bool, count=len(relapsed))
-            for pos in np.flatnonzero((true & missing_day) | (false & ~missing_day)).tolist():
-                if true[pos]:
-                    bag.add("relapse_day", pos, "is required when relapsed is true (day of relapse missing)")
-                else:
-                    bag.add("relapse_day", pos, "must be empty when relapsed is false",
-                            _display(raw["relapse_day"].iloc[pos]))
-        if has("relapse_day", "followup_days"):
-            day, fu = _days(typed["relapse_day"]), _days(typed["followup_days"])
-            for pos in np.flatnonzero(day > fu).tolist():  # NaN on either side compares False
-                bag.add("relapse_day", pos, f"must be ≤ followup_days ({_fmt_num(fu[pos])}): "
-                                            "relapse cannot come after the last follow-up",
-                        _display(raw["relapse_day"].iloc[pos]))
-        if has("died", "death_cause"):
-            for pos, (died, cause) in enumerate(zip(typed["died"], typed["death_cause"])):
-                if died is True and _is_missing(cause):
-                    bag.add("death_cause", pos, "is required when died is true (cause of death missing)")
-                elif died is False and not _is_missing(cause):
-                    bag.add("death_cause", pos, "must be empty when died is false",
-                            _display(raw["death_cause"].iloc[pos], "death_cause"))
+        _outcome_rules(typed, raw, bag)
     if table.name == "treatments" and has("start_day", "end_day"):
         start, end = _days(typed["start_day"]), _days(typed["end_day"])
         for pos in np.flatnonzero(end < start).tolist():  # NaN on either side compares False

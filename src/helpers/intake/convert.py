@@ -11,6 +11,10 @@ Days: the contract counts days from day 0 (the mapping's ``[time] origin``). AVA
 origin day as ``aval_origin_day`` (1 in most ADTTE data sets: AVAL = ADT - STARTDT + 1), so the
 contract's day is ``AVAL - aval_origin_day``; ADaM study days (ADY, ASTDY) have no day 0, so day
 1 becomes 0 and day -1 stays -1.
+
+Endpoints: OS gives ``followup_days`` and ``died``; a PFS progression gives ``relapsed`` and
+``relapse_day``; a PFS censored before the OS time gives ``progression_assessed_day`` (the last
+assessment without progression), so the book's PFS is censored where ADTTE's is.
 """
 
 from __future__ import annotations
@@ -33,6 +37,9 @@ ORIGIN = "user"
 REPORT_FILE = "conversion-report.md"
 #: Lowest AE onset day the contract accepts (days before day 0).
 AE_ONSET_MINIMUM = spec.ADVERSE_EVENTS.column("onset_day").minimum
+#: How a subject's PFS record ends (the conversion report counts the censorings).
+PFS_EVENT, PFS_AT_ASSESSMENT, PFS_AT_CONTACT, PFS_AFTER_CONTACT = (
+    "event", "censored at the last assessment", "censored at the last contact", "censored after the last contact")
 
 
 @dataclass
@@ -291,35 +298,18 @@ class _Converter:
 
     def outcomes(self, population: pd.DataFrame, os_rows: pd.DataFrame, pfs_rows: pd.DataFrame | None) -> pd.DataFrame:
         endpoints = self.mapping["endpoints"]
-        progression = set(endpoints.get("progression_events", []))
-        death = set(endpoints.get("death_events", []))
         causes = endpoints.get("death_causes", {})
         cause_column = endpoints.get("death_cause_column", "")
         adsl_cause = (dict(zip(self.frames["adsl"][self.mapping["patients"]["id"]].map(text),
                                self.frames["adsl"][cause_column].map(text))) if cause_column else {})
-        rows, unknown_cause, early_censor, no_pfs = [], 0, 0, 0
+        rows, censored, unknown_cause, no_pfs = [], Counter(), 0, 0
         for subject in population["_id"]:
             os_row = os_rows.loc[subject]
             died, followup = bool(os_row["_cnsr"] == 0), float(os_row["_day"])
-            relapsed, relapse_day = False, np.nan
+            relapsed, relapse_day, assessed = False, np.nan, np.nan
             if pfs_rows is not None and subject in pfs_rows.index:
-                p = pfs_rows.loc[subject]
-                what = text(p["EVNTDESC"]) if "EVNTDESC" in p.index else ""
-                if p["_cnsr"] == 0 and what in progression:
-                    relapsed, relapse_day = True, float(p["_day"])
-                elif p["_cnsr"] == 0 and what in death:
-                    if not died:
-                        raise self.error("adtte", f"a {endpoints['pfs']} death ({what!r}) but {endpoints['os']} "
-                                         "is censored", "EVNTDESC", int(p["_row"]))
-                elif p["_cnsr"] == 0:
-                    raise AdamError(f"EVNTDESC {what!r} of a {endpoints['pfs']} event is listed neither in "
-                                    "progression_events nor in death_events of [endpoints]", file=self.files["adtte"],
-                                    column="EVNTDESC", row=int(p["_row"]) + 1)
-                elif p["_day"] < followup:
-                    early_censor += 1
-                if relapsed and relapse_day > followup:
-                    raise self.error("adtte", f"progression on day {relapse_day:g} is after the end of "
-                                     f"{endpoints['os']} follow-up (day {followup:g})", "AVAL", int(p["_row"]))
+                relapsed, relapse_day, assessed, how = self._progression(pfs_rows.loc[subject], followup, died)
+                censored[how] += 1
             elif pfs_rows is not None:
                 no_pfs += 1
             cause = ""
@@ -328,8 +318,11 @@ class _Converter:
                 if cause == "relapse" and not relapsed:
                     cause = "unknown"
                 unknown_cause += cause == "unknown"
-            rows.append(dict(study_id=self.study, patient_id=self.ids[subject], followup_days=followup,
-                             relapsed=relapsed, relapse_day=relapse_day, died=died, death_cause=cause, origin=ORIGIN))
+            row = dict(study_id=self.study, patient_id=self.ids[subject], followup_days=followup,
+                       relapsed=relapsed, relapse_day=relapse_day)
+            if pfs_rows is not None:  # without PFS records the column is left out: nothing was assessed
+                row["progression_assessed_day"] = assessed
+            rows.append(dict(row, died=died, death_cause=cause, origin=ORIGIN))
         count = self.count("adtte")
         count.written["outcomes"] = len(rows) + (0 if pfs_rows is None else len(pfs_rows))
         if pfs_rows is not None:
@@ -337,17 +330,55 @@ class _Converter:
             if outside:
                 count.excluded[f"{endpoints['pfs']} record of a subject without an OS record"] += outside
                 count.written["outcomes"] -= outside
-        if early_censor:
-            self.report.notes.append(
-                f"{early_censor} patient(s) have {endpoints['pfs']} censored before their last contact (last "
-                f"disease assessment): the contract's outcomes table holds one follow-up time, so a progression-free "
-                f"endpoint computed from it censors them at last contact ({endpoints['os']} time) instead")
-        if no_pfs:
-            self.report.notes.append(f"{no_pfs} patient(s) have no {endpoints['pfs']} record: relapsed is false")
+        self._pfs_notes(censored, no_pfs)
         if unknown_cause:
             self.report.notes.append(f"{unknown_cause} death(s) with death_cause 'unknown' (cause blank or not mapped "
                                      "to relapse/non_relapse)")
         return pd.DataFrame(rows)
+
+    def _progression(self, p: pd.Series, followup: float, died: bool) -> tuple[bool, float, float, str]:
+        """(relapsed, relapse_day, progression_assessed_day, how it is censored) from one PFS record.
+
+        A censoring before the OS time is the last assessment without progression: PFS is censored
+        there (the FDA convention ADTTE follows), not at the last contact. A PFS death is the death
+        of OS (followup_days), so the column stays empty and the death counts."""
+        endpoints = self.mapping["endpoints"]
+        what = text(p["EVNTDESC"]) if "EVNTDESC" in p.index else ""
+        day, row = float(p["_day"]), int(p["_row"])
+        if p["_cnsr"] == 1:
+            if day < followup:
+                return False, np.nan, day, PFS_AT_ASSESSMENT
+            return False, np.nan, np.nan, PFS_AFTER_CONTACT if day > followup else PFS_AT_CONTACT
+        if what in endpoints.get("progression_events", []):
+            if day > followup:
+                raise self.error("adtte", f"progression on day {day:g} is after the end of {endpoints['os']} "
+                                 f"follow-up (day {followup:g})", "AVAL", row)
+            return True, day, np.nan, PFS_EVENT
+        if what not in endpoints.get("death_events", []):
+            raise self.error("adtte", f"EVNTDESC {what!r} of a {endpoints['pfs']} event is listed neither in "
+                             "progression_events nor in death_events of [endpoints]", "EVNTDESC", row)
+        if not died:
+            raise self.error("adtte", f"a {endpoints['pfs']} death ({what!r}) but {endpoints['os']} is censored",
+                             "EVNTDESC", row)
+        if day != followup:
+            raise self.error("adtte", f"a {endpoints['pfs']} death on day {day:g} but the {endpoints['os']} death is "
+                             f"on day {followup:g}", "AVAL", row)
+        return False, np.nan, np.nan, PFS_EVENT
+
+    def _pfs_notes(self, censored: Counter, no_pfs: int) -> None:
+        pfs, os_code = self.mapping["endpoints"].get("pfs"), self.mapping["endpoints"]["os"]
+        if censored[PFS_AT_ASSESSMENT]:
+            self.report.notes.append(
+                f"{censored[PFS_AT_ASSESSMENT]} patient(s) have {pfs} censored at their last assessment, before "
+                f"their last contact: progression_assessed_day holds that day, so progression-free endpoints are "
+                f"censored there as in ADTTE (a later death is not their event)")
+        if censored[PFS_AFTER_CONTACT]:
+            self.report.notes.append(
+                f"{censored[PFS_AFTER_CONTACT]} patient(s) have {pfs} censored after their last contact ({os_code} "
+                f"time): the contract holds no assessment after followup_days, so their progression-free endpoints "
+                f"are censored at the last contact, earlier than ADTTE's {pfs}")
+        if no_pfs:
+            self.report.notes.append(f"{no_pfs} patient(s) have no {pfs} record: relapsed is false")
 
     def _day_of(self, name: str, frame: pd.DataFrame, column: str) -> pd.Series:
         if column.upper().endswith("DY"):

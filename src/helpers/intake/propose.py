@@ -184,7 +184,8 @@ def _propose_endpoints(out: TomlText, adtte: pd.DataFrame, adsl: pd.DataFrame, f
                     f"{p.get('events', '?')} events, {p.get('censored', '?')} censored")
     os_code, pfs_code = _choose_os(params), _choose_pfs(params)
     out.entry("os", os_code, "overall survival: followup_days, died")
-    out.entry("pfs", pfs_code, "PFS or EFS: its progression/relapse events give relapsed and relapse_day")
+    out.entry("pfs", pfs_code, "PFS or EFS: its progression/relapse events give relapsed and relapse_day, a "
+              "censoring before the OS time progression_assessed_day")
     pfs_events = adtte[(adtte["PARAMCD"].map(text) == pfs_code)] if pfs_code else adtte.iloc[:0]
     if "EVNTDESC" in adtte and "CNSR" in adtte and len(pfs_events):
         events = pfs_events[numbers(pfs_events, "CNSR", files["adtte"]) == 0]["EVNTDESC"].map(text)

@@ -103,7 +103,7 @@ def dev_ratio(x: float, target: float) -> float:
 # --------------------------------------------------------------------------
 
 _DAY_COLUMNS = {"day", "onset_day", "duration_days", "start_day", "end_day", "followup_days",
-                "relapse_day"}
+                "relapse_day", "progression_assessed_day"}
 
 
 def sig(x: float, digits: int = 3) -> str:
