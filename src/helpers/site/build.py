@@ -206,6 +206,12 @@ def chapter_inputs_digest(name: str, params: Parameters) -> str:
     return digest.hexdigest()
 
 
+def is_current(name: str, digest: str) -> bool:
+    """The chapter's executed copy was made from inputs with this digest (chapter_inputs_digest)."""
+    stamp = EXECUTED_DIR / f"{name}.inputs.sha256"
+    return (EXECUTED_DIR / f"{name}.ipynb").exists() and stamp.exists() and stamp.read_text() == digest
+
+
 def execute_chapter(name: str, params: dict, force: bool = False, allow_absent: bool = False) -> ChapterResult:
     """Run one chapter with papermill into ``_build/executed/<name>.ipynb``.
 
@@ -215,7 +221,7 @@ def execute_chapter(name: str, params: dict, force: bool = False, allow_absent: 
     target = EXECUTED_DIR / f"{name}.ipynb"
     stamp = EXECUTED_DIR / f"{name}.inputs.sha256"
     digest = chapter_inputs_digest(name, Parameters(**params))
-    if not force and target.exists() and stamp.exists() and stamp.read_text() == digest:
+    if not force and is_current(name, digest):
         return ChapterResult(name, "skipped")
     start, began = time.perf_counter(), time.time()
     EXECUTED_DIR.mkdir(parents=True, exist_ok=True)
@@ -392,14 +398,14 @@ def _strip_ansi(text: str) -> str:
     return re.sub(r"\x1b\[[0-9;]*m", "", text)
 
 
-def prepare_worker(values: dict[str, str], data_dir: str) -> None:
+def prepare_worker(values: dict[str, str], data_dir: str, warm: bool = True) -> None:
     """Set environment variables in a worker process (its chapters' kernels inherit them) and,
-    unless kernels are cold, import the analysis stack and load the cohorts once for all the
-    kernels it will fork (:func:`helpers.site.warm_kernels.warm_up`)."""
+    when ``warm`` and kernels are not cold, import the analysis stack and load the cohorts once
+    for all the kernels it will fork (:func:`helpers.site.warm_kernels.warm_up`)."""
     os.environ.update(values)
     from helpers.site import warm_kernels
 
-    if warm_kernels.enabled():
+    if warm and warm_kernels.enabled():
         warm_kernels.warm_up(from_notebook(data_dir))
 
 
@@ -918,10 +924,16 @@ def main(argv: list[str] | None = None) -> int:
     # The figure copies are drawn on the first core the chapters leave idle, alongside the
     # last chapters, the ledger and Sphinx (they need only the figures' specs).
     on_idle = export.start if export.enabled else None
+    os.environ.update(chapter_environment)  # the chapters' input digests read it, here as in the workers
+    # Warming up (8 s: the stack imported, the cohorts validated) only when a chapter will run:
+    # it was most of a no-change rebuild. Should regeneration change the data meanwhile, the
+    # chapters still run, in kernels that import the stack themselves.
+    warm = args.force or not all(is_current(n, chapter_inputs_digest(n, params)) for n in names)
     try:
-        with futures.ProcessPoolExecutor(max_workers=workers, mp_context=worker_context(params.data_dir),
+        with futures.ProcessPoolExecutor(max_workers=workers,
+                                         mp_context=worker_context(params.data_dir) if warm else None,
                                          initializer=prepare_worker,
-                                         initargs=(chapter_environment, params.data_dir)) as pool:
+                                         initargs=(chapter_environment, params.data_dir, warm)) as pool:
             results = execute_book(pool, workers, names, params, args.force, args.allow_absent,
                                    regenerate_seed=None if args.no_regenerate else args.seed, on_idle=on_idle)
             if results is None:
