@@ -93,6 +93,17 @@ def assert_within_one_pixel(figure, references: dict, pixel: float):
         assert error.max() <= pixel, f"{label}: {error.max():.3f} percentage points off (one pixel = {pixel:.3f})"
 
 
+def test_a_cohort_of_a_few_hundred_is_thinned_within_one_pixel_and_the_books_largest_is_not():
+    # a 528-patient registry cohort drew its 458 steps whole when only curves above 500 points were thinned
+    middle = registry_times(450, seed=7).assign(cohort="CML-LBC")
+    curves = survival.km_by_group(middle, "time", "event", "cohort")
+    figure = plots_survival.survival_figure(curves, title="OS", y_title="Overall survival", risk_times=RISK_TIMES)
+    full = km_steps(middle["time"], middle["event"])
+    assert full[0].size > 400 and len(main_lines(figure)["CML-LBC"].x) < 0.75 * full[0].size
+    assert_within_one_pixel(figure, {"CML-LBC": full}, panel_pixel(figure))
+    assert plots_survival.THIN_ABOVE > 122  # the seed studies' longest curve (Ph+ ALL, 121 patients)
+
+
 @pytest.fixture(scope="module")
 def registry():
     return registry_times(REGISTRY)

@@ -159,6 +159,20 @@ def test_a_registry_count_is_not_a_record_number_but_a_record_number_still_is():
     assert "'patient_id'" in found[2].kind and "'MRN'" in found[3].kind
 
 
+def test_the_mixed_models_left_out_samples_are_counts_at_registry_scale():
+    """The cytokine mixed model's table of samples left out, by reason: at 100,000 patients its
+    counts have six digits, and one header read as naming a patient ('patient not in the random
+    sample of 200 fitted') stopped the registry build as a record number."""
+    from helpers.chapters import own_models
+
+    series = pd.DataFrame({"analyte": "IL-6", "cohort": ["A"] * 6 + ["B"] * 6 + ["C"],
+                           "patient_id": [f"P{i}" for i in range(13)], "day": 0})
+    _, _, dropped = own_models.mixed_model_data(series, "IL-6", ["A", "B", "C"])
+    assert len(dropped) == 3 and {privacy.column_meaning(reason) for reason in dropped} == {"count"}
+    table = "data_origin," + ",".join(dropped) + "\nsynthetic," + ",".join(["295371"] * len(dropped)) + "\n"
+    assert privacy.scan_csv(table, "_static/downloads/cytokines/samples.csv") == []
+
+
 # --------------------------------------------------------------------------- a built site that must fail
 
 PLANTED = {

@@ -174,7 +174,9 @@ def mixed_model_data(series: pd.DataFrame, analyte: str, order: Sequence[str]) -
                int((~part["cohort"].isin(groups)).sum())}
     part = part[part["cohort"].isin(groups)]
     chosen = set(_sample_patients(part["patient_id"], MIXED_LIMIT))
-    dropped[f"patient not in the random sample of {MIXED_LIMIT} fitted"] = int((~part["patient_id"].isin(chosen)).sum())
+    # "samples of patients": the column counts samples, and says so, so the site's identifier
+    # scan reads its six-digit counts at 100,000 patients as counts (it stopped that build)
+    dropped[f"samples of patients outside the random sample of {MIXED_LIMIT} fitted"] = int((~part["patient_id"].isin(chosen)).sum())
     part = part[part["patient_id"].isin(chosen)]
     per_day = part.groupby(["day", "cohort"])["patient_id"].nunique().unstack(fill_value=0).reindex(columns=groups,
                                                                                                       fill_value=0)
