@@ -56,7 +56,8 @@ def _base(tables) -> pd.DataFrame:
     """patients + outcomes, one row per patient, in the patients table's order."""
     _check(tables, ("patients", "outcomes"))
     cols = ["patient_id", "followup_days", "relapsed", "relapse_day", "died"]
-    cols += [c for c in ("progression_assessed_day",) if c in tables["outcomes"]]  # optional in the contract
+    if "progression_assessed_day" in tables["outcomes"]:  # optional in the contract
+        cols.append("progression_assessed_day")
     out = tables["patients"].merge(tables["outcomes"][cols], on="patient_id", how="left", validate="one_to_one")
     if out["followup_days"].isna().any():
         raise ValueError(f"patients without an outcomes row: {out.loc[out['followup_days'].isna(), 'patient_id'].tolist()[:5]}")
