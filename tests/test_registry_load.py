@@ -15,8 +15,10 @@ import copy
 import csv
 import re
 import shutil
+import warnings
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from helpers.contract import validate
@@ -159,3 +161,84 @@ def test_a_load_keeps_no_second_copy_of_the_tables(tmp_path):
     assert key not in validate._LOADED
     handed["patients"].loc[0, "cohort"] = "changed"  # the first load's tables are the caller's own
     assert cohort["patients"].loc[0, "cohort"] != "changed"
+
+
+# --------------------------------------------------------------------------
+# Validations kept on disk: the intake validates, the build reads
+# --------------------------------------------------------------------------
+
+def _load_with_warnings(study: Path, cache_dir: Path | None):
+    with warnings.catch_warnings(record=True) as raised:
+        warnings.simplefilter("always")
+        cohort = validate.load_cohort(study, cache_dir=cache_dir)
+    return cohort, [(w.category, str(w.message)) for w in raised]
+
+
+def _no_reading(monkeypatch):
+    def refuse(folder):
+        raise AssertionError(f"{folder} was read and validated again")
+
+    monkeypatch.setattr(validate, "read_cohort", refuse)
+
+
+def test_a_validation_kept_on_disk_gives_the_same_tables_and_warnings_without_reading(tmp_path, monkeypatch):
+    study, cache = tmp_path / "single-centre", tmp_path / "cache"
+    shutil.copytree(EXAMPLE, study)
+    first, first_warnings = _load_with_warnings(study, cache)
+    assert any(category.__name__ == "PlausibilityWarning" for category, _ in first_warnings)  # one to replay
+    assert len(list(cache.glob("*.pickle"))) == 1
+    _no_reading(monkeypatch)
+    assert validate.preload_cohort(study, cache_dir=cache) == "disk"
+    again, again_warnings = _load_with_warnings(study, cache)
+    assert again_warnings == first_warnings
+    assert again.files == first.files and again.notes.equals(first.notes) and again.folder == study
+    for table, frame in first.items():
+        pd.testing.assert_frame_equal(again[table], frame)
+        assert again[table].attrs == frame.attrs and frame.attrs  # the source file, the declared covariates
+
+
+def test_a_changed_byte_a_changed_contract_or_a_broken_file_means_validating_again(tmp_path, monkeypatch):
+    study, cache = tmp_path / "single-centre", tmp_path / "cache"
+    shutil.copytree(EXAMPLE, study)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert validate.preload_cohort(study, cache_dir=cache) == "validated"
+        validate._LOADED.clear()
+        assert validate.preload_cohort(study, cache_dir=cache) == "disk"
+        validate._LOADED.clear()
+        patients = study / "patients.csv"
+        patients.write_bytes(patients.read_bytes().replace(b"\n", b"\r\n", 1))  # one byte more
+        assert validate.preload_cohort(study, cache_dir=cache) == "validated"
+        assert len(list(cache.glob("*.pickle"))) == 1, "the folder's earlier validation was not replaced"
+        validate._LOADED.clear()
+        fingerprint = validate._contract_fingerprint()
+        monkeypatch.setattr(validate, "_contract_fingerprint", lambda: fingerprint + "edited")
+        assert validate.preload_cohort(study, cache_dir=cache) == "validated"
+        validate._LOADED.clear()
+        (kept,) = cache.glob("*.pickle")
+        kept.write_bytes(kept.read_bytes()[:100])  # cut short
+        assert validate.preload_cohort(study, cache_dir=cache) == "validated"
+        validate._LOADED.clear()
+
+
+def test_the_intake_keeps_its_validation_where_its_build_looks(tmp_path, monkeypatch):
+    import os
+    import subprocess
+    import sys
+
+    from helpers.site import intake
+
+    study, out = tmp_path / "single-centre", tmp_path / "out"
+    shutil.copytree(EXAMPLE, study)
+    monkeypatch.setattr(intake, "build", lambda *a, **k: 0)  # the build itself is tested elsewhere
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert intake.main([str(study), "--out", str(out)]) == 0
+    env = dict(os.environ, CART_BOOK_OUTPUT=str(out), PYTHONPATH=str(REPO_ROOT / "src"))
+    looked = subprocess.run([sys.executable, "-c", "from helpers.paths import COHORT_CACHE_DIR; print(COHORT_CACHE_DIR)"],
+                            env=env, capture_output=True, text=True, check=True).stdout.strip()
+    validate._LOADED.clear()
+    _no_reading(monkeypatch)
+    assert len(list(Path(looked).glob("*.pickle"))) == 1
+    assert validate.preload_cohort(study, cache_dir=Path(looked)) == "disk"
+    validate._LOADED.clear()

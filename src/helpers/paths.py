@@ -12,7 +12,12 @@ REGISTER_CSV = DATA_DIR / "published_register.csv"
 SYNTHETIC_DIR = DATA_DIR / "synthetic"
 # CART_BOOK_OUTPUT moves the whole build (executed notebooks, ledger, site) under another
 # folder, e.g. so that two builds can run side by side; the site is then <folder>/_build/html.
-BUILD_DIR = Path(os.environ.get("CART_BOOK_OUTPUT", REPO_ROOT)).resolve() / "_build"
+def build_dir(output: Path | str) -> Path:
+    """The build folder of a build whose output goes under ``output``."""
+    return Path(output).resolve() / "_build"
+
+
+BUILD_DIR = build_dir(os.environ.get("CART_BOOK_OUTPUT", REPO_ROOT))
 LEDGER_CSV = BUILD_DIR / "reproduction-ledger.csv"
 SEEDS_DIR = REPO_ROOT.parent / "shared" / "seeds"
 # Set by the build for the chapters it runs: "1" when it will draw static SVG/PNG copies of
@@ -25,6 +30,10 @@ HELPERS_DIR = Path(__file__).resolve().parent
 BOOK_DIR = REPO_ROOT / "book"
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 EXECUTED_DIR = BUILD_DIR / "executed"
+# Validated cohorts kept between processes (helpers.contract.validate.keep_validation): the intake
+# validates, its build reads them; a forced build does not validate the seed cohorts again.
+COHORT_CACHE_SUBDIR = Path("cache") / "cohorts"
+COHORT_CACHE_DIR = BUILD_DIR / COHORT_CACHE_SUBDIR
 LEDGER_PARTS_DIR = BUILD_DIR / "ledger"
 SITE_SOURCE_DIR = BUILD_DIR / "site"
 HTML_DIR = BUILD_DIR / "html"

@@ -57,6 +57,9 @@ class PlausibilityWarning(_v.ContractWarning):
         self.problem = dict(problem)
         super().__init__("plausibility warning: " + _v._format_problem(self.problem))
 
+    def __reduce__(self):  # made again from its problem (the validated-cohort cache pickles it)
+        return (self.__class__, (self.problem,))
+
     @property
     def note(self) -> dict:
         return dict(source=self.problem["source"], table=self.problem["table"],

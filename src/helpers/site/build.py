@@ -409,6 +409,10 @@ def prepare_worker(values: dict[str, str], data_dir: str, warm: bool = True) -> 
         warm_kernels.warm_up(from_notebook(data_dir))
 
 
+WARM_UP_SOURCES = {"validated": "validated", "disk": "read as validated before (kept on disk)",
+                   "memory": "already loaded", "refused": "refused (its chapters say why)"}
+
+
 def worker_context(data_dir: str):
     """How the build's workers start. With warm kernels, this process imports the analysis stack
     and validates every study first, then forks the workers: they share the validated tables
@@ -421,9 +425,10 @@ def worker_context(data_dir: str):
     if not warm_kernels.enabled():
         return None
     start = time.perf_counter()
-    warm_kernels.warm_up(from_notebook(data_dir))
+    sources = warm_kernels.warm_up(from_notebook(data_dir))
     release_before_fork()
-    log(f"warm-up (analysis stack imported, cohorts validated once for every worker) in "
+    studies = "; ".join(f"{n} {WARM_UP_SOURCES[kind]}" for kind, n in sorted(sources.items())) or "no study"
+    log(f"warm-up (analysis stack imported; cohorts loaded once for every worker: {studies}) in "
         f"{time.perf_counter() - start:.1f} s")
     return multiprocessing.get_context("fork")
 

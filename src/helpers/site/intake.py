@@ -82,7 +82,7 @@ from helpers.chapters.context import (
 from helpers.contract import files as input_files
 from helpers.contract import validate as contract
 from helpers.contract.validate import PROBLEM_COLUMNS, ContractError
-from helpers.paths import REGISTER_CSV, REPO_ROOT, SYNTHETIC_DIR
+from helpers.paths import COHORT_CACHE_SUBDIR, REGISTER_CSV, REPO_ROOT, SYNTHETIC_DIR, build_dir
 from helpers.site import privacy
 
 CYTOKINE_ANALYTES = ("IL-6", "IL-10", "TNF-alpha", "IFN-gamma", "CRP", "ferritin")
@@ -482,12 +482,12 @@ def cohort_label_notes(study: str, cohort: contract.Cohort) -> tuple[list[dict],
     return notes, hidden
 
 
-def _load(path: Path) -> tuple[Optional[contract.Cohort], Optional[ContractError], list]:
+def _load(path: Path, cache_dir: Optional[Path]) -> tuple[Optional[contract.Cohort], Optional[ContractError], list]:
     """The contract's load, with its warnings held back so that they can be masked."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            return contract.load_cohort(path), None, list(caught)
+            return contract.load_cohort(path, cache_dir=cache_dir), None, list(caught)
         except ContractError as error:
             return None, error, list(caught)
 
@@ -625,8 +625,10 @@ def _events_readiness(cohort: contract.Cohort) -> tuple[str, str, str]:
     return (analysis, "ok", f"{len(events)} rows: {listed}; {grfs}")
 
 
-def validate(folder: str | Path, *, absolute_dates: bool = False) -> IntakeReport:
+def validate(folder: str | Path, *, absolute_dates: bool = False, cache_dir: Optional[Path] = None) -> IntakeReport:
     """Validate every study under ``folder``; never raises for bad data (see ``report.problems``).
+    With ``cache_dir`` (the build's :data:`helpers.paths.COHORT_CACHE_DIR`), each study's
+    validation is kept there for the build, which then does not validate it again.
 
     What the report holds is masked (:class:`Masker`): it names the folder by its own name and
     hides anything that matches an identifier rule."""
@@ -650,7 +652,7 @@ def validate(folder: str | Path, *, absolute_dates: bool = False) -> IntakeRepor
         for study, path in studies.items():
             named, noted, shaped = name_problems(study, study, "study folder's name")
             problems, notes, hidden = problems + named, notes + noted, hidden + shaped
-            cohort, error, caught = _load(path)
+            cohort, error, caught = _load(path, cache_dir)
             if error is not None:
                 problems += [dict(study=study, **p) for p in error.problems.to_dict("records")]
                 notes += [dict(study=study, **n) for n in error.notes.to_dict("records")]
@@ -727,10 +729,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         parser.error("--out is required unless --check-only is given")
 
     start = time.perf_counter()
-    report = validate(args.folder, absolute_dates=args.absolute_dates)
+    out = Path(args.out).expanduser().resolve() if args.out else None
+    cache_dir = None if args.check_only or out is None else build_dir(out) / COHORT_CACHE_SUBDIR
+    report = validate(args.folder, absolute_dates=args.absolute_dates, cache_dir=cache_dir)
     print(report.text(), flush=True)
-    if args.out:
-        out = Path(args.out).expanduser().resolve()
+    if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "intake-report.md").write_text(report.markdown(), encoding="utf-8")
         report.problems.to_csv(out / "intake-problems.csv", index=False, lineterminator="\n")
@@ -741,7 +744,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.check_only:
         return 0
     folder = report.folder
-    # The build validates the data again in its own process: the intake's copy would only hold
+    # The build reads the validated tables kept in cache_dir; the intake's copy would only hold
     # memory while it runs (about 1.5 GB for a 100,000-patient registry).
     report.studies.clear()
     del report

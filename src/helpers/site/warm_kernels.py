@@ -36,6 +36,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
@@ -52,23 +53,29 @@ def enabled() -> bool:
     return os.environ.get(COLD_KERNELS_ENV, "") not in ("1", "true", "yes")
 
 
-def warm_up(data_dir: Path | str | None = None) -> None:
+def warm_up(data_dir: Path | str | None = None) -> Counter:
     """Import :data:`STACK` and validate every study under ``data_dir`` into the contract's cache
     (:func:`helpers.contract.validate.preload_cohort`), so that forked workers and kernels find
-    both done. A study that does not load is left for its chapter to report."""
+    both done; a validation kept on disk by the intake or an earlier build
+    (:data:`helpers.paths.COHORT_CACHE_DIR`) is read instead. A study that does not load is left
+    for its chapter to report. Returns how many studies were ``validated``, read from ``disk``,
+    already in ``memory`` or ``refused``."""
     for module in STACK:
         importlib.import_module(module)
     warm_plotly()
+    sources: Counter = Counter()  # how many studies were validated, read from disk, already held
     if data_dir is None or not Path(data_dir).is_dir():
-        return
+        return sources
     from helpers.chapters.context import cohort_folders
     from helpers.contract.validate import preload_cohort
+    from helpers.paths import COHORT_CACHE_DIR
 
     for folder in cohort_folders(Path(data_dir)).values():
-        try:
-            preload_cohort(folder)  # the chapter's own load replays the warnings where it shows them
+        try:  # the chapter's own load replays the warnings where it shows them
+            sources[preload_cohort(folder, cache_dir=COHORT_CACHE_DIR)] += 1
         except Exception:  # noqa: BLE001 - the chapter reports it, with its own context
-            pass
+            sources["refused"] += 1
+    return sources
 
 
 def warm_plotly() -> None:
