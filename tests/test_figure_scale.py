@@ -162,6 +162,13 @@ def test_point_count_and_weight_are_bounded_at_100000_patients(registry, km_figu
     for label, trace in marks.items():  # grouped marks still count every censoring once
         assert sum(trace.customdata) == censored[label] and len(trace.x) <= 1200 // plots_survival.CENSOR_MARK_PX + 1
     assert len(figure.to_json()) < 250_000  # the unthinned figure weighs about 30 MB
+    # on the page: the hover data are numbers (as quoted text the figure's markup was 74 KB)
+    from helpers.plots import figures
+
+    for line in main_lines(figure).values():
+        assert all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in line.customdata.ravel())
+        assert ":.1f}–%{customdata[1]:.1f}" in line.hovertemplate
+    assert len(figures.show(figure)._repr_html_()) < 70_000
 
 
 @pytest.fixture(scope="module")

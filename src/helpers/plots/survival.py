@@ -186,13 +186,12 @@ def survival_figure(curves: Sequence, *, title: str, y_title: str, time_title: s
                 fig.add_trace(go.Scatter(x=bx, y=bound, mode="lines", line=dict(width=0, shape="hv"), fill=fill,
                                          fillcolor=_rgba(color, 0.15), hoverinfo="skip", showlegend=False,
                                          legendgroup=c.label, name=f"{c.label} 95% CI"), row=1, col=1)
-        at_risk = c.n_at_risk(x)
-        customdata = np.column_stack([[_pct(v) for v in lo], [_pct(v) for v in hi], at_risk, _cum_events(c, x)])
+        customdata, bound = _hover_data(lo, hi, c.n_at_risk(x), _cum_events(c, x))
         fig.add_trace(go.Scatter(
             x=x, y=y, mode="lines", line=dict(color=color, width=2.4, shape="hv"), name=name,
             legendgroup=c.label, customdata=customdata,
             hovertemplate=(f"<b>{escape_html(c.label)}</b><br>%{{x:.1f}} months: %{{y:.1f}}% (95% CI "
-                           f"%{{customdata[0]}}–%{{customdata[1]}})<br>at risk %{{customdata[2]}}/{c.n}; "
+                           f"%{{customdata[0]{bound}}}–%{{customdata[1]{bound}}})<br>at risk %{{customdata[2]}}/{c.n}; "
                            "events so far %{customdata[3]}<extra></extra>")), row=1, col=1)
         ct = c.censor_times
         ct = ct[ct <= t_end]
@@ -271,6 +270,22 @@ def survival_figure(curves: Sequence, *, title: str, y_title: str, time_title: s
 
 def _pct(v: float) -> str:
     return "–" if v is None or not np.isfinite(v) else f"{v:.1f}"
+
+
+def _hover_data(lower, upper, at_risk, events) -> tuple[np.ndarray, str]:
+    """A curve's hover columns (CI bounds in %, at risk, events so far) and the bounds' format.
+
+    Numbers, not text: the bounds rounded to the one decimal the hover prints (``:.1f``), the
+    counts as integers. As text every value carried its quotes, and the hover data were the
+    heaviest part of a registry's survival page (a third of a curve's bytes). A bound that is
+    undefined anywhere on the curve makes both columns text, printed as "–" there."""
+    data = np.empty((len(at_risk), 4), dtype=object)
+    if np.isfinite(lower).all() and np.isfinite(upper).all():
+        data[:, 0], data[:, 1], bound = np.round(lower, 1).tolist(), np.round(upper, 1).tolist(), ":.1f"
+    else:
+        data[:, 0], data[:, 1], bound = [_pct(v) for v in lower], [_pct(v) for v in upper], ""
+    data[:, 2], data[:, 3] = np.asarray(at_risk).tolist(), np.asarray(events).tolist()
+    return data, bound
 
 
 def _values_at(cv: pd.DataFrame, times: np.ndarray) -> np.ndarray:
