@@ -117,3 +117,37 @@ def test_a_second_build_in_the_same_process_rewrites_no_unchanged_page(tmp_path)
     assert preview.incremental_sphinx(source, html) == 0
     assert pages["first"].stat().st_mtime_ns == written["first"], "an unchanged page was rewritten"
     assert pages["other"].stat().st_mtime_ns > written["other"] and "edited" in pages["other"].read_text()
+
+
+def test_a_stop_signal_swallowed_by_a_rebuild_still_stops_the_watch(monkeypatch):
+    import os
+    import signal
+
+    class SwallowingPreview:  # Sphinx and Jupyter Book catch KeyboardInterrupt during a build
+        rebuilds = 0
+
+        def rebuild(self, changed):
+            self.rebuilds += 1
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)  # the benchmark stops the preview mid-rebuild
+            except BaseException:  # noqa: BLE001 - as Sphinx's build_main does
+                pass
+            return {}
+
+    def too_long(signum, frame):
+        raise AssertionError("the watch went on after SIGTERM")
+
+    ticks = iter(range(10_000))
+    monkeypatch.setattr(preview, "snapshot", lambda: {"edited": next(ticks)})  # always something changed
+    monkeypatch.setattr(preview, "POLL_SECONDS", 0.01)
+    monkeypatch.setattr(preview, "STOPPING", threading.Event())
+    previous = signal.signal(signal.SIGTERM, preview._stop), signal.signal(signal.SIGALRM, too_long)
+    signal.alarm(5)
+    try:
+        fake = SwallowingPreview()
+        preview.watch(fake, {})
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGTERM, previous[0])
+        signal.signal(signal.SIGALRM, previous[1])
+    assert fake.rebuilds == 1

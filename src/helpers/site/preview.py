@@ -272,8 +272,8 @@ def serve(preview: Preview, port: int) -> http.server.ThreadingHTTPServer:
 
 def watch(preview: Preview, seen: dict[Path, int]) -> None:
     """Rebuild after every change since ``seen`` (taken before the site was served, so that an
-    edit saved the moment the page first loads is not missed)."""
-    while True:
+    edit saved the moment the page first loads is not missed), until :data:`STOPPING` is set."""
+    while not STOPPING.is_set():
         time.sleep(POLL_SECONDS)
         now = snapshot()
         changed = changed_files(seen, now)
@@ -289,7 +289,14 @@ def watch(preview: Preview, seen: dict[Path, int]) -> None:
             seen = snapshot()
 
 
+#: Set by SIGTERM and Ctrl-C. The KeyboardInterrupt they raise can be swallowed: Sphinx and
+#: Jupyter Book catch it during a build (a preview stopped while it rendered the edit the
+#: benchmark had just undone kept running); the watch loop then stops at its next poll.
+STOPPING = threading.Event()
+
+
 def _stop(signum, frame):
+    STOPPING.set()
     raise KeyboardInterrupt
 
 
@@ -302,7 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # Stopped by a signal (an editor's task runner, the benchmark), it shuts its workers down as
     # on Ctrl-C: they outlived it before, two orphaned processes per preview.
-    signal.signal(signal.SIGTERM, _stop)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _stop)
     preview = Preview(Path(args.data_dir), args.seed, args.jobs)
     try:
         preview.start_pool()
