@@ -137,3 +137,42 @@ def test_kernel_noise_is_dropped_and_everything_else_passed_on(capfd):
     err = capfd.readouterr().err
     assert "a real warning from a chapter" in err
     assert "KeyboardInterrupt" not in err
+
+
+def test_the_ledger_is_merged_and_checked_again_whenever_what_it_reads_or_wrote_changed(built, tmp_path, monkeypatch):
+    import shutil
+
+    from helpers.paths import ORACLE_FIXTURE, SYNTHETIC_DIR
+    from helpers.reproduction import crosscheck, ledger
+
+    parts = tmp_path / "ledger"
+    shutil.copytree(BUILD_DIR / "ledger", parts)
+    monkeypatch.setattr(build, "BUILD_DIR", tmp_path)
+    monkeypatch.setattr(build, "LEDGER_PARTS_DIR", parts)
+    monkeypatch.setattr(build, "LEDGER_STAMP", tmp_path / "ledger-inputs.sha256")
+    merges = []
+    real_merge = ledger.merge_ledger
+    monkeypatch.setattr(ledger, "merge_ledger", lambda *a, **k: merges.append(1) or real_merge(*a, **k))
+    first = [n for n in build.chapters() if n not in build.LAST_CHAPTERS]
+
+    assert build.merge_and_cross_check(first, SYNTHETIC_DIR) and len(merges) == 1
+    assert build.merge_and_cross_check(first, SYNTHETIC_DIR) and len(merges) == 1  # nothing changed: skipped
+
+    oracle = crosscheck.read_oracle(ORACLE_FIXTURE)
+    checked = set(oracle.loc[oracle["value"] != "", "register_id"]) - set(crosscheck.uncovered(oracle))
+    part = parts / "survival.csv"
+    original = part.read_bytes()
+    rows = pd.read_csv(part, dtype=str, keep_default_na=False)
+    faked = rows["register_id"].isin(checked).idxmax()
+    rows.loc[faked, "reproduced"] = "999"  # a chapter part faking a computed value
+    rows.to_csv(part, index=False)
+    assert not build.merge_and_cross_check(first, SYNTHETIC_DIR) and len(merges) == 2
+
+    part.write_bytes(original)
+    assert build.merge_and_cross_check(first, SYNTHETIC_DIR) and len(merges) == 3
+    merged = tmp_path / "reproduction-ledger.csv"
+    as_merged = merged.read_bytes()
+    merged.write_text(merged.read_text().replace(",contradicted,", ",holds,", 1))  # a status faked in the merged ledger
+    assert merged.read_bytes() != as_merged
+    assert build.merge_and_cross_check(first, SYNTHETIC_DIR) and len(merges) == 4
+    assert merged.read_bytes() == as_merged

@@ -24,9 +24,7 @@ import pytest
 
 from helpers import chapters
 from helpers.chapters import context
-from helpers.paths import REPO_ROOT
-from helpers.plots import figures, tables
-from helpers.plots.escape import (
+from helpers.escape import (
     escape_html,
     escape_labels,
     neutralise_cell,
@@ -34,6 +32,8 @@ from helpers.plots.escape import (
     neutralise_csv_text,
     neutralise_formulas,
 )
+from helpers.paths import REPO_ROOT
+from helpers.plots import figures, tables
 
 EXAMPLE = REPO_ROOT / "data" / "examples" / "single-centre"  # a contract-valid study, shipped
 HOSTILE = {
@@ -249,7 +249,7 @@ def test_figure_titles_labels_legends_and_annotations_are_escaped():
 
 
 def test_every_renderer_escapes_through_the_one_function():
-    """Escaping is done in one place (helpers.plots.escape): a module that calls html.escape itself
+    """Escaping is done in one place (helpers.escape): a module that calls html.escape itself
     writes '"' as &quot;, which plotly shows literally, and drifts from the rule the tests check."""
     direct = [f"{path.relative_to(REPO_ROOT)}:{n}" for path in sorted((REPO_ROOT / "src" / "helpers").rglob("*.py"))
               if path.name != "escape.py"

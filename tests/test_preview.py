@@ -11,7 +11,7 @@ import nbformat
 import pytest
 
 from helpers.paths import HTML_DIR
-from helpers.site import preview
+from helpers.site import build, preview
 
 
 def chapter(*cells):
@@ -44,7 +44,7 @@ def test_a_text_edit_keeps_every_output_and_the_injected_parameters():
     edited = chapter(("markdown", "# Title", None), ("code", "seed = 0", ["parameters"]),
                      ("markdown", "New sentence.", None), ("markdown", "An added paragraph.", None),
                      ("code", "print(seed)", None))
-    updated = preview.with_new_text(executed(SOURCE), edited)
+    updated = build.with_new_text(executed(SOURCE), edited)
     assert [c.source for c in updated.cells] == ["# Title", "seed = 0", "seed = 7", "New sentence.",
                                                  "An added paragraph.", "print(seed)"]
     assert updated.cells[2].metadata["tags"] == ["injected-parameters"]
@@ -56,7 +56,7 @@ def test_a_code_edit_means_running_the_chapter_again(edit):
     cells = [("markdown", "# Title", None), ("code", "seed = 0", ["parameters"]), ("markdown", "Old sentence.", None)]
     if edit:
         cells.append(("code", edit, None))
-    assert preview.with_new_text(executed(SOURCE), chapter(*cells)) is None
+    assert build.with_new_text(executed(SOURCE), chapter(*cells)) is None
 
 
 def test_changed_files_are_the_added_removed_and_modified(tmp_path):
@@ -151,3 +151,40 @@ def test_a_stop_signal_swallowed_by_a_rebuild_still_stops_the_watch(monkeypatch)
         signal.signal(signal.SIGTERM, previous[0])
         signal.signal(signal.SIGALRM, previous[1])
     assert fake.rebuilds == 1
+
+
+def test_make_book_puts_a_text_edit_in_without_running_the_chapter_and_runs_a_code_edit(tmp_path, monkeypatch):
+    monkeypatch.setenv("CART_BOOK_COLD_KERNELS", "1")  # a kernel of its own, not a fork of pytest
+    notebooks, executed_dir = tmp_path / "notebooks", tmp_path / "executed"
+    notebooks.mkdir()
+    monkeypatch.setattr(build, "NOTEBOOKS_DIR", notebooks)
+    monkeypatch.setattr(build, "EXECUTED_DIR", executed_dir)
+    source = chapter(("markdown", "Old sentence.", None), ("code", "seed = 0", ["parameters"]),
+                     ("code", "print(6 * 7)", None))
+    source.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = notebooks / "tiny.ipynb"
+    nbformat.write(source, path)
+    params = build.Parameters().as_dict()
+
+    def outputs():
+        ran = nbformat.read(executed_dir / "tiny.ipynb", as_version=4)
+        return [c.source for c in ran.cells if c.cell_type == "markdown"], ran.cells[-1].outputs[0]["text"]
+
+    assert build.execute_chapter("tiny", params).status == "executed"
+    assert outputs() == (["Old sentence."], "42\n")
+    record = (executed_dir / "tiny.run.json").read_text()
+
+    source.cells[0].source = "New sentence."
+    nbformat.write(source, path)
+    real_run = build.run_papermill
+    monkeypatch.setattr(build, "run_papermill", lambda *a: pytest.fail("a text edit ran the chapter"))
+    assert build.execute_chapter("tiny", params).status == "new text"
+    assert outputs() == (["New sentence."], "42\n")
+    assert (executed_dir / "tiny.run.json").read_text() == record  # the outputs are still of that run
+    assert build.execute_chapter("tiny", params).status == "skipped"
+
+    source.cells[-1].source = "print(6 * 8)"
+    nbformat.write(source, path)
+    monkeypatch.setattr(build, "run_papermill", real_run)
+    assert build.execute_chapter("tiny", params).status == "executed"
+    assert outputs() == (["New sentence."], "48\n")

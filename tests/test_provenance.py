@@ -71,7 +71,7 @@ def test_the_stamp_names_the_commit_git_names(stamp_line):
 
 
 def test_every_page_csv_and_figure_copy_carries_the_stamp(stamp_line):
-    from helpers.plots.escape import escape_html
+    from helpers.escape import escape_html
 
     pages = [HTML_DIR / f"{doc}.html" for doc in build.toc_files()]
     unstamped = [p.name for p in pages if escape_html(stamp_line) not in p.read_text(encoding="utf-8")]

@@ -9,6 +9,12 @@ from pathlib import Path
 REPO_ROOT = Path(os.environ.get("CART_BOOK_ROOT", Path(__file__).resolve().parents[2]))
 DATA_DIR = REPO_ROOT / "data"
 REGISTER_CSV = DATA_DIR / "published_register.csv"
+CLAIMS_CSV = DATA_DIR / "published_claims.csv"
+# The R oracle of the ledger's cross-check (helpers.reproduction.crosscheck): its script, its
+# committed output for the seed cohorts and the fingerprint of the data that output is for.
+ORACLE_SCRIPT = REPO_ROOT / "tests" / "r" / "ledger_oracle.R"
+ORACLE_FIXTURE = REPO_ROOT / "tests" / "fixtures" / "r" / "ledger_oracle.csv"
+ORACLE_FINGERPRINT = ORACLE_FIXTURE.with_suffix(".sha256")
 SYNTHETIC_DIR = DATA_DIR / "synthetic"
 # CART_BOOK_OUTPUT moves the whole build (executed notebooks, ledger, site) under another
 # folder, e.g. so that two builds can run side by side; the site is then <folder>/_build/html.

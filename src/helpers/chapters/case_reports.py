@@ -35,8 +35,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from helpers.escape import escape_html
 from helpers.paths import REGISTER_CSV
-from helpers.plots.escape import escape_html
 from helpers.plots.figures import OKABE_ITO, label_synthetic, style
 from helpers.plots.timeline import Panel, swimmer
 from helpers.reproduction import register as reg

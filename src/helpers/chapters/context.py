@@ -35,8 +35,8 @@ import pandas as pd
 from helpers.chapters import outputs
 from helpers.contract import validate as contract
 from helpers.contract.validate import MissingData
+from helpers.escape import escape_html
 from helpers.paths import ABSOLUTE_DATES_ENV, NOTEBOOKS_DIR, REGISTER_CSV, REPO_ROOT, SYNTHETIC_DIR
-from helpers.plots.escape import escape_html
 from helpers.reproduction.ledger import Ledger
 
 

@@ -44,11 +44,11 @@ from helpers.clinical import cytokines, toxicity
 from helpers.clinical import response as resp
 from helpers.contract.spec import Covariate
 from helpers.contract.validate import declared_covariates
+from helpers.escape import escape_html
 from helpers.plots import cytokines as plots_cytokines
 from helpers.plots import figures, tables
 from helpers.plots import response as plots_response
 from helpers.plots import toxicity as plots_toxicity
-from helpers.plots.escape import escape_html
 from helpers.stats.proportions import chisq_test, proportion_table
 
 TABLE_ONE_COLUMNS = {

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.clinical.cytokines import CYTOKINES, LABELS
-from helpers.plots.escape import escape_html
+from helpers.escape import escape_html
 from helpers.plots.figures import step_ticks
 from helpers.stats.mixed import MixedModelResult
 

@@ -15,7 +15,7 @@ the plot: two copies of one title would waste the figure's top, and plotly's too
 long titles there. The static SVG/PNG copies keep the title, since they travel without a page.
 
 Text that comes from data (cohort and category labels, titles naming a study) is escaped with
-:func:`helpers.plots.escape.escape_html` before plotly sees it: plotly.js reads labels as limited
+:func:`helpers.escape.escape_html` before plotly sees it: plotly.js reads labels as limited
 HTML, and a label must show as written.
 """
 
@@ -33,7 +33,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from helpers.plots.escape import escape_html, escape_labels
+from helpers.escape import escape_html, escape_labels
 from helpers.plots.tables import CaptionedParts, split_marked
 
 # Okabe & Ito (2008) palette: distinguishable with the common colour-vision deficiencies.

@@ -8,7 +8,7 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from helpers.plots.escape import escape_html
+from helpers.escape import escape_html
 from helpers.stats.kinetic_model import SteinParameters, stein_curve
 
 

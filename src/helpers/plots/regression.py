@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from helpers.plots.escape import escape_html
+from helpers.escape import escape_html
 from helpers.plots.figures import OKABE_ITO, WIDE_FIGURE_PX, style
 from helpers.stats.regression import LogisticFit, fit_firth, fit_ml
 

@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from helpers.clinical.response import BEST_RESPONSE_ORDER, MRD_NOT_ASSESSED_CR, SHORT_STATUS_LABELS
-from helpers.plots.escape import escape_html
+from helpers.escape import escape_html
 from helpers.plots.figures import OKABE_ITO, WIDE_FIGURE_PX, style
 
 #: One colour per best-response category (Okabe-Ito; grey for not evaluable). A remission without

@@ -7,7 +7,7 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from helpers.plots.escape import escape_html
+from helpers.escape import escape_html
 from helpers.stats.competing_risks import cumulative_incidence, one_minus_km
 from helpers.stats.format import format_estimate, format_p
 from helpers.stats.survival import ZphResult

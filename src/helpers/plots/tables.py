@@ -2,8 +2,8 @@
 
 Tables render as static HTML (no JavaScript), so they read the same in the
 browser, in print and in a re-executed notebook. Every value is escaped (cells and headers by
-pandas, caption, note and link by :func:`helpers.plots.escape.escape_html`); the CSV download
-has its formula-leading cells neutralised (:func:`helpers.plots.escape.frame_to_csv`).
+pandas, caption, note and link by :func:`helpers.escape.escape_html`); the CSV download
+has its formula-leading cells neutralised (:func:`helpers.escape.frame_to_csv`).
 
 Where a table's numbers come from
 ---------------------------------
@@ -43,7 +43,7 @@ from typing import Mapping, Optional, Sequence
 
 import pandas as pd
 
-from helpers.plots.escape import escape_html, frame_to_csv
+from helpers.escape import escape_html, frame_to_csv
 
 # Where result tables are also written as CSV for readers to download. The build sets
 # this per chapter (chapter.setup); a notebook run by hand writes no files.

@@ -39,7 +39,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from helpers.plots.escape import escape_html
+from helpers.escape import escape_html
 from helpers.plots.figures import OKABE_ITO, style
 
 BAR_COLUMNS = ("lane", "start", "end", "category")

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from helpers.escape import escape_html
 from helpers.plots import figures
-from helpers.plots.escape import escape_html
 
 #: Grade colours from the Okabe-Ito palette, cool to warm (grey = no event).
 GRADE_COLOURS = {0: "#BBBBBB", 1: "#56B4E9", 2: "#0072B2", 3: "#E69F00", 4: "#D55E00", 5: "#000000"}

@@ -24,9 +24,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from helpers.paths import DATA_DIR
+from helpers.paths import CLAIMS_CSV
 
-CLAIMS_CSV = DATA_DIR / "published_claims.csv"
 CLAIM_COLUMNS = (
     "claim_id", "study", "location", "statement", "kind", "population", "factor", "outcome", "direction",
     "model", "test", "register_ids", "testable", "note", "chapter", "measure", "expected", "rule",

@@ -78,13 +78,10 @@ from typing import Callable, Optional
 
 import pandas as pd
 
-from helpers.paths import REPO_ROOT, SYNTHETIC_DIR
+from helpers.paths import ORACLE_FINGERPRINT, ORACLE_FIXTURE, ORACLE_SCRIPT, REPO_ROOT, SYNTHETIC_DIR
 from helpers.reproduction.claims import decide, load_claims
 from helpers.stats.format import format_p
 
-ORACLE_SCRIPT = REPO_ROOT / "tests" / "r" / "ledger_oracle.R"
-ORACLE_FIXTURE = REPO_ROOT / "tests" / "fixtures" / "r" / "ledger_oracle.csv"
-ORACLE_FINGERPRINT = ORACLE_FIXTURE.with_suffix(".sha256")
 ORACLE_COLUMNS = ("register_id", "value", "p_value", "method")
 # What the R script reads (a file that is absent is skipped there, and counts as absent here).
 ORACLE_STUDIES = ("000", "003", "004")

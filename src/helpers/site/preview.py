@@ -8,7 +8,7 @@ open pages (sphinx-autobuild is the model; this one knows the book's chapters):
 * **text of a chapter** (``book/X.md`` with the code cells unchanged): the twin is synced and the
   new text is put into the chapter's executed notebook without running it again: every code
   cell keeps the outputs of its last run, which the unchanged code and inputs would reproduce
-  (the executed copy is then stamped with its new inputs, so ``make book`` does not rerun it);
+  (:func:`helpers.site.build.put_new_text`, which ``make book`` uses for a text edit too);
 * **code of a chapter** (a code cell of ``book/X.md`` or ``notebooks/X.ipynb``): that chapter is
   executed again in a warm kernel (:mod:`helpers.site.warm_kernels`), then the ledger when the
   chapter's ledger rows changed;
@@ -38,9 +38,7 @@ import time
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
-import nbformat
-
-from helpers.paths import HTML_DIR, NOTEBOOKS_DIR, REPO_ROOT, SYNTHETIC_DIR
+from helpers.paths import HTML_DIR, REPO_ROOT, SYNTHETIC_DIR
 from helpers.site import build
 
 WATCHED = ("book", "notebooks", "src/helpers", "data", "_config.yml", "_toc.yml")
@@ -74,38 +72,6 @@ def snapshot(root: Path = REPO_ROOT) -> dict[Path, int]:
 
 def changed_files(before: dict[Path, int], after: dict[Path, int]) -> set[Path]:
     return {p for p in before.keys() | after.keys() if before.get(p) != after.get(p)}
-
-
-def chapter_code_cells(nb) -> list:
-    """The code cells the chapter's author wrote (not papermill's injected parameters)."""
-    return [c for c in nb.cells if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])]
-
-
-def code_cells(nb) -> list[str]:
-    return [c.source for c in chapter_code_cells(nb)]
-
-
-def with_new_text(executed, twin):
-    """The executed notebook with the cells of ``twin`` (the synced notebook) when only its text
-    changed: each code cell keeps its outputs, papermill's injected cell stays after the
-    parameters cell. None when a code cell changed (the chapter must run again)."""
-    if code_cells(executed) != code_cells(twin):
-        return None
-    ran = iter(chapter_code_cells(executed))
-    injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
-    cells = []
-    for cell in twin.cells:
-        if cell.cell_type == "code":
-            old = next(ran)
-            cell = nbformat.from_dict({**old, "metadata": cell.metadata, "source": cell.source})
-            cells.append(cell)
-            if "parameters" in cell.metadata.get("tags", []):
-                cells += injected
-        else:
-            cells.append(cell)
-    updated = nbformat.from_dict(dict(executed))
-    updated.cells = cells
-    return updated
 
 
 # ------------------------------------------------------------------ rebuilding --
@@ -169,17 +135,9 @@ class Preview:
         return not failed
 
     def put_new_text(self, name: str) -> bool:
-        """Patch a chapter's executed copy with its new text; False when its code changed."""
-        executed_path = build.EXECUTED_DIR / f"{name}.ipynb"
-        if not executed_path.exists():
-            return False
-        updated = with_new_text(nbformat.read(executed_path, as_version=4),
-                                nbformat.read(NOTEBOOKS_DIR / f"{name}.ipynb", as_version=4))
-        if updated is None:
-            return False
-        nbformat.write(updated, executed_path)
-        (build.EXECUTED_DIR / f"{name}.inputs.sha256").write_text(build.chapter_inputs_digest(name, self.params))
-        return True
+        """Put a chapter's new text into its executed copy (:func:`helpers.site.build.put_new_text`)
+        when its code and inputs are those it ran with; False when it must run again."""
+        return build.is_current(name, build.chapter_inputs_digest(name, self.params)) and build.put_new_text(name)
 
     def render(self) -> int:
         """Stage the sources and run an incremental, non-strict Sphinx build in this process."""

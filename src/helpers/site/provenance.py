@@ -202,7 +202,7 @@ def stamp_csv(data: bytes, text: str) -> bytes:
 
 
 def stamp_svg(data: bytes, text: str) -> bytes:
-    from helpers.plots.escape import escape_html
+    from helpers.escape import escape_html
 
     at = data.find(b">", data.find(b"<svg")) + 1
     return data[:at] + f"<metadata>{escape_html(text)}</metadata>".encode() + data[at:]

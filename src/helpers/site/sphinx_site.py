@@ -143,7 +143,7 @@ def unwrap_plain_tokens(app, pagename, templatename, context, doctree) -> None:
 
 
 def add_build_stamp(app, config) -> None:
-    from helpers.plots.escape import escape_html
+    from helpers.escape import escape_html
     from helpers.site.provenance import read_stamp
 
     line = read_stamp(app.srcdir).get("line")
