@@ -10,7 +10,7 @@ Measures, in one run on this machine, in a build folder of its own (``--out``, d
     the runner doing all that ``make book`` does (also drawing an SVG and a PNG of every figure);
     each with the peak memory (RSS summed over the build's process tree, sampled every 0.1 s);
 (b) a rebuild with nothing changed;
-(c) a rebuild after editing one chapter;
+(c) a rebuild after editing one chapter: a sentence of its text, then a code cell;
 (d) the weight of every page and of the shared assets;
 (e) the time until the heaviest page's figures are drawn in headless Chromium;
 (f) the live preview (``make preview``): seconds from saving an edit of a chapter's text, then
@@ -87,12 +87,17 @@ def jupyter_book_force(workdir: Path) -> float:
     return run([jupyter_book, "build", str(site), "--path-output", str(workdir)], label="jb", cwd=workdir)
 
 
-def edit_one_chapter() -> dict[Path, bytes]:
-    """Add a sentence to one chapter's text twin and sync its notebook twin (restored afterwards)."""
+EDITS = {"text": "\nA sentence added by the benchmark.\n",
+         "code": "\n```{code-cell} ipython3\nprint('printed by the benchmark')\n```\n"}
+
+
+def edit_one_chapter(kind: str = "text") -> dict[Path, bytes]:
+    """Add a sentence (``kind`` "text") or a code cell ("code") to one chapter's text twin and
+    sync its notebook twin (restored afterwards)."""
     text = ROOT / "book" / "baselines.md"
     notebook = ROOT / "notebooks" / "baselines.ipynb"
     originals = {text: text.read_bytes(), notebook: notebook.read_bytes()}
-    text.write_text(text.read_text() + "\nA sentence added by the benchmark.\n")
+    text.write_text(text.read_text() + EDITS[kind])
     subprocess.run([str(Path(sys.executable).with_name("jupytext")), "--sync", str(text)], cwd=ROOT,
                    check=True, capture_output=True)
     return originals
@@ -175,6 +180,13 @@ def preview_edits(port: int = 8766) -> tuple[float, float]:
     return text_seconds, code_seconds
 
 
+def progress(*labelled) -> None:
+    """Each measure as it is taken, on stderr: a run that fails later keeps what it measured."""
+    pairs = zip(labelled[::2], labelled[1::2])
+    print("; ".join(f"{label} {', '.join(f'{v:.2f}' for v in values)}" for label, values in pairs),
+          file=sys.stderr, flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default="/tmp/cart-bench", help="build folder (read before this parser runs)")
@@ -196,24 +208,30 @@ def main() -> None:
             forced.append(jupyter_book_force(BUILD.parent / "jupyter-book-force"))
     clean, lean, cold_lean = statistics.median(cleans), statistics.median(leans), statistics.median(colds)
     jb_force = statistics.median(forced) if forced else None
-    unchangeds, one_chapters = [], []
+    progress("clean builds: runner (lean)", leans, "JB force", forced, "make book", cleans, "cold", colds)
+    unchangeds, one_chapters, code_edits = [], [], []
     for _ in range(args.repeat):
         unchangeds.append(our_build())
-        originals = edit_one_chapter()
-        try:
-            one_chapters.append(our_build("--no-regenerate"))
-        finally:
-            for path, content in originals.items():
-                path.write_bytes(content)
-        our_build()  # leave the site matching the committed sources
+        for kind, times in (("text", one_chapters), ("code", code_edits)):
+            originals = edit_one_chapter(kind)
+            try:
+                times.append(our_build("--no-regenerate"))
+            finally:
+                for path, content in originals.items():
+                    path.write_bytes(content)
+            our_build()  # leave the site matching the committed sources
     unchanged, one_chapter = statistics.median(unchangeds), statistics.median(one_chapters)
+    code_edit = statistics.median(code_edits)
+    progress("no-change", unchangeds, "one chapter, text", one_chapters, "one chapter, code", code_edits)
     pages, shared, downloads = page_weights()
     heaviest = pages[0][0]
     draw = time_to_draw(HTML / f"{heaviest}.html") if Path(CHROMIUM).exists() else float("nan")
+    progress(f"heaviest page {heaviest}: {pages[0][1] / 1024:.0f} KB, drawn in", [draw])
     previews = []
     for _ in range(args.repeat):
         previews.append(preview_edits())
         our_build()  # the chapter the preview ran with the benchmark's cell runs again without it
+    progress("preview text", [p[0] for p in previews], "preview code", [p[1] for p in previews])
     preview_text = statistics.median(p[0] for p in previews)
     preview_code = statistics.median(p[1] for p in previews)
 
@@ -236,8 +254,10 @@ def main() -> None:
     rows += [
         ("(b) no-change rebuild", f"{unchanged:.1f} s",
          f"{100 * unchanged / clean:.0f}% of clean (target < 5%); " + spread(unchangeds)),
-        ("(c) one chapter edited", f"{one_chapter:.1f} s",
+        ("(c) one chapter edited: a sentence", f"{one_chapter:.1f} s",
          f"{100 * one_chapter / clean:.0f}% of clean (target < 15%); " + spread(one_chapters)),
+        ("(c) one chapter edited: a code cell", f"{code_edit:.1f} s",
+         f"{100 * code_edit / clean:.0f}% of clean (the chapter runs again); " + spread(code_edits)),
         ("(d) shared assets (_static)", f"{shared / 1024:.0f} KB", "loaded once, cached across pages"),
         ("(d) downloads (CSVs, SVG/PNG copies)", f"{downloads / 1024:.0f} KB", "fetched only when clicked"),
     ]

@@ -96,3 +96,18 @@ def test_generic_modules_hold_no_register_ids():
 
 def test_the_register_id_check_would_see_one():
     assert REGISTER_ID.search('rid = "000-response-lbc"') and not REGISTER_ID.search('"000"')
+
+
+def test_the_sphinx_extension_imports_no_renderer_and_no_pandas():
+    """It runs in every Sphinx build: importing helpers.plots (every renderer, plotly, pandas)
+    for its caption markers cost each build 1.8 s."""
+    import subprocess
+    import sys
+
+    from helpers.paths import REPO_ROOT
+
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, helpers.site.sphinx_site; "
+         "print(' '.join(m for m in ('helpers.plots', 'pandas', 'plotly', 'scipy') if m in sys.modules))"],
+        capture_output=True, text=True, check=True, env={"PYTHONPATH": str(REPO_ROOT / "src"), "PATH": ""}).stdout
+    assert loaded.strip() == "", f"the Sphinx extension imports {loaded.strip()}"

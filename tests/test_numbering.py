@@ -22,6 +22,7 @@ import plotly.graph_objects as go
 import pytest
 from bs4 import BeautifulSoup
 
+from helpers import markup
 from helpers.paths import BOOK_DIR, HTML_DIR
 from helpers.plots import figures, tables
 from helpers.site import build
@@ -187,9 +188,9 @@ def test_a_figure_name_is_checked():
     with pytest.raises(ValueError, match="neither a title nor a caption"):
         figures.show(figure, name="fig-untitled")
     shown = figures.show(figures.style(figure, "a < b"), name="fig-counts")
-    parts = figures.split_figure_html(shown._repr_html_())
+    parts = markup.split_figure_html(shown._repr_html_())
     assert (parts.label, parts.caption, parts.caption_html) == ("fig-counts", "a < b", "a &lt; b")
-    assert figures.split_figure_html(tables.show_table(pd.DataFrame({"x": [1]}), caption="c")._repr_html_()) is None
+    assert markup.split_figure_html(tables.show_table(pd.DataFrame({"x": [1]}), caption="c")._repr_html_()) is None
 
 
 def test_numref_links_to_the_table_with_its_number(small_project):
@@ -218,9 +219,9 @@ def test_a_table_name_is_checked():
         tables.show_table(frame, caption="Counts", name="Table 3.1")
     with pytest.raises(ValueError, match="no caption"):
         tables.show_table(frame, name="tbl-counts")
-    parts = tables.split_table_html(tables.show_table(frame, caption="a < b", name="tbl-counts")._repr_html_())
+    parts = markup.split_table_html(tables.show_table(frame, caption="a < b", name="tbl-counts")._repr_html_())
     assert (parts.label, parts.caption, parts.caption_html) == ("tbl-counts", "a < b", "a &lt; b")
-    assert tables.split_table_html("<div class='other'>x</div>") is None
+    assert markup.split_table_html("<div class='other'>x</div>") is None
 
 
 # ------------------------------------------------------------------ the book's text --

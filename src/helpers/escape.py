@@ -41,9 +41,10 @@ import csv
 import html
 import io
 import re
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported by whoever has a frame: the Sphinx extension escapes text only
+    import pandas as pd
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # A plain decimal number with an optional sign and exponent: left as it is in a CSV.
@@ -84,10 +85,12 @@ def _neutralise_index(index: pd.Index) -> pd.Index:
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``frame`` to write as a CSV download. Text cells, column names and index
     labels that would run as formulas get a leading quote. Numeric columns are not changed."""
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
     out = frame.copy()
     for position in range(out.shape[1]):
         column = out.iloc[:, position]
-        if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        if is_numeric_dtype(column) or is_bool_dtype(column):
             continue
         out.isetitem(position, column.astype(object).map(neutralise_cell))
     out.columns = _neutralise_index(out.columns)

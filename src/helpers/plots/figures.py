@@ -34,18 +34,13 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from helpers.escape import escape_html, escape_labels
-from helpers.plots.tables import CaptionedParts, split_marked
+from helpers.markup import CAPTION_CLOSE, FIGURE_CAPTION_OPEN
 
 # Okabe & Ito (2008) palette: distinguishable with the common colour-vision deficiencies.
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 SYNTHETIC_LABEL = "Synthetic cohort: generated to match published aggregates, not patient data"
 #: What a figure's name looks like: it is the id of its anchor on the page.
 FIGURE_NAME = re.compile(r"fig-[a-z0-9]+(?:-[a-z0-9]+)*")
-# Written by FigureHTML and read back by split_figure_html (the Sphinx extension puts the number between).
-_CAPTION_OPEN = "<p class='book-figure-caption'><strong>"
-_CAPTION_CLOSE = "</strong></p>"
-_MARKED_FIGURE = re.compile(r"<div class='book-figure-wrap'(?: data-label='(?P<label>[^']*)')?>"
-                            + re.escape(_CAPTION_OPEN) + r"(?P<caption>[^<]*)" + re.escape(_CAPTION_CLOSE))
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True,
                  "toImageButtonOptions": {"format": "svg", "scale": 1}}
 
@@ -115,7 +110,7 @@ class FigureHTML:
         if not self.caption:
             return markup
         label = f" data-label='{escape_html(self.name)}'" if self.name else ""
-        return (f"<div class='book-figure-wrap'{label}>{_CAPTION_OPEN}{escape_html(self.caption)}{_CAPTION_CLOSE}"
+        return (f"<div class='book-figure-wrap'{label}>{FIGURE_CAPTION_OPEN}{escape_html(self.caption)}{CAPTION_CLOSE}"
                 f"{markup}</div>")
 
     def __repr__(self) -> str:
@@ -123,9 +118,6 @@ class FigureHTML:
         return f"<Figure: {title}>"
 
 
-def split_figure_html(markup: str) -> Optional[CaptionedParts]:
-    """The parts of a captioned figure written by :class:`FigureHTML` (None for any other HTML)."""
-    return split_marked(markup, _MARKED_FIGURE)
 
 
 #: Template layout parts that only subplots of these trace types use.

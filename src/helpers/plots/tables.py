@@ -27,7 +27,7 @@ Numbers and names
 A caption never types its number ("Table 3.2"): Sphinx numbers the tables and resolves
 ``{numref}`tbl-...``` references to them (:mod:`helpers.site.sphinx_site`). A chapter names each
 table it shows, ``show_table(..., name="tbl-<chapter>-<what>")``; the name is written into the
-table's HTML as ``data-label`` beside the marked caption (:func:`split_table_html` reads them
+table's HTML as ``data-label`` beside the marked caption (:func:`helpers.markup.split_table_html` reads them
 back), and becomes the table's anchor on the page. A table shown without a name (by a helper
 that has none to give) is still numbered, but cannot be referred to.
 """
@@ -35,15 +35,14 @@ that has none to give) is still numbered, but cannot be referred to.
 from __future__ import annotations
 
 import contextlib
-import html
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
 import pandas as pd
 
 from helpers.escape import escape_html, frame_to_csv
+from helpers.markup import CAPTION_CLOSE, TABLE_CAPTION_OPEN
 
 # Where result tables are also written as CSV for readers to download. The build sets
 # this per chapter (chapter.setup); a notebook run by hand writes no files.
@@ -64,41 +63,6 @@ CAPTION_MARKS = {"synthetic": "(synthetic cohort)", "mixed": "(published and syn
 ORIGIN_COLUMN = "data_origin"
 #: What a table's name looks like: it is also the id of its anchor, so nothing an id would change.
 TABLE_NAME = re.compile(r"tbl-[a-z0-9]+(?:-[a-z0-9]+)*")
-# The start of a table's HTML up to its caption text, and what closes the caption: written by
-# TableHTML and read back by split_table_html (the Sphinx extension puts the number between).
-_CAPTION_OPEN = "<p class='book-table-caption'><strong>"
-_CAPTION_CLOSE = "</strong></p>"
-_MARKED_TABLE = re.compile(r"<div class='book-table-wrap'(?: data-label='(?P<label>[^']*)')?>"
-                           + re.escape(_CAPTION_OPEN) + r"(?P<caption>[^<]*)" + re.escape(_CAPTION_CLOSE))
-
-
-@dataclass(frozen=True)
-class CaptionedParts:
-    """A captioned table's (or figure's) HTML cut at its caption text: ``before`` +
-    ``caption_html`` + ``after`` is the whole; ``label`` is its name (None when it has none),
-    ``caption`` the caption as plain text."""
-    label: Optional[str]
-    caption: str
-    before: str
-    caption_html: str
-    after: str
-
-
-def split_marked(markup: str, marked: re.Pattern) -> Optional[CaptionedParts]:
-    """The parts of ``markup`` when it starts as ``marked`` does (a pattern with the groups
-    ``label`` and ``caption``), else None."""
-    markup = markup.strip()
-    found = marked.match(markup)
-    if found is None:
-        return None
-    label = html.unescape(found["label"]) if found["label"] is not None else None
-    return CaptionedParts(label, html.unescape(found["caption"]), markup[:found.start("caption")],
-                          found["caption"], markup[found.end("caption"):])
-
-
-def split_table_html(markup: str) -> Optional[CaptionedParts]:
-    """The parts of a captioned table written by :class:`TableHTML` (None for any other HTML)."""
-    return split_marked(markup, _MARKED_TABLE)
 
 
 #: The origin of tables shown without one inside :func:`rows_from` (a section on one study's rows).
@@ -233,7 +197,7 @@ class TableHTML:
         body = self.shown.to_html(index=self.index, escape=True, na_rep="", border=0,
                                   classes="book-table table" + (" book-table-stacked" if self.shown is not self.frame else ""))
         body = body.replace(STACK_BREAK, "<br>")  # after pandas escaped every cell: only our breaks become markup
-        caption = f"{_CAPTION_OPEN}{escape_html(self.caption)}{_CAPTION_CLOSE}" if self.caption else ""
+        caption = f"{TABLE_CAPTION_OPEN}{escape_html(self.caption)}{CAPTION_CLOSE}" if self.caption else ""
         label = f" data-label='{escape_html(self.label)}'" if self.label else ""
         note = f"<p class='book-table-note'>{escape_html(self.note)}</p>" if self.note else ""
         link = (f"<p class='book-table-download'><a href='{escape_html(self.download)}' download>"

@@ -37,12 +37,11 @@ import re
 from docutils import nodes
 from sphinx.transforms import SphinxTransform
 
-from helpers.plots.figures import split_figure_html
-from helpers.plots.tables import split_table_html
+from helpers.markup import split_figure_html, split_table_html
 
 
 class BookTable(nodes.General, nodes.Element):
-    """A book table (raw HTML cut at its caption, see :class:`helpers.plots.tables.CaptionedParts`)."""
+    """A book table (raw HTML cut at its caption, see :class:`helpers.markup.CaptionedParts`)."""
 
 
 class BookFigure(nodes.General, nodes.Element):
