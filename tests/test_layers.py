@@ -111,3 +111,16 @@ def test_the_sphinx_extension_imports_no_renderer_and_no_pandas():
          "print(' '.join(m for m in ('helpers.plots', 'pandas', 'plotly', 'scipy') if m in sys.modules))"],
         capture_output=True, text=True, check=True, env={"PYTHONPATH": str(REPO_ROOT / "src"), "PATH": ""}).stdout
     assert loaded.strip() == "", f"the Sphinx extension imports {loaded.strip()}"
+
+
+def test_the_import_graph_read_from_its_cache_is_the_graph_and_follows_an_edit(tmp_path):
+    root = tmp_path / "helpers"
+    shutil.copytree(layers.HELPERS_DIR, root, ignore=shutil.ignore_patterns("__pycache__"))
+    cache = tmp_path / "imports.json"
+    fresh = layers.dependencies(["helpers.reproduction"], root)
+    assert layers.dependencies(["helpers.reproduction"], root, cache=cache) == fresh
+    assert layers.dependencies(["helpers.reproduction"], root, cache=cache) == fresh  # now from the cache
+    ledger = root / "reproduction" / "ledger.py"
+    ledger.write_text(ledger.read_text() + "\nfrom helpers.plots import survival  # noqa\n")
+    edited = layers.dependencies(["helpers.reproduction"], root, cache=cache)
+    assert root / "plots" / "survival.py" in edited and root / "plots" / "survival.py" not in fresh

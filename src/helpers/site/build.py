@@ -194,11 +194,14 @@ def _file_sha(path: Path, size: int, mtime_ns: int) -> bytes:
         return hashlib.file_digest(handle, "sha256").digest()
 
 
+IMPORTS_CACHE = BUILD_DIR / "cache" / "imports.json"  # each helpers file's imports (layers.dependencies)
+
+
 @functools.lru_cache(maxsize=1)
 def kernel_sources() -> tuple[Path, ...]:
     """Every helpers module a chapter's kernel can import (not site/), read from the import
     graph once per process: walking it costs about 0.6 s, and each chapter needs the same list."""
-    return tuple(layers.dependencies(["helpers.chapters"]))
+    return tuple(layers.dependencies(["helpers.chapters"], cache=IMPORTS_CACHE))
 
 
 def notebook_code(path: Path) -> bytes:
@@ -617,7 +620,8 @@ def generated_digest(seed: int) -> str:
     """Fingerprint of the generators' inputs (their source, the lock file, the register, the
     seed) and of the generated files as they are now."""
     digest = hashlib.sha256(f"seed={seed}".encode())
-    _hash_files(digest, [*layers.dependencies(GENERATORS), REPO_ROOT / "requirements.lock", REGISTER_CSV])
+    _hash_files(digest, [*layers.dependencies(GENERATORS, cache=IMPORTS_CACHE), REPO_ROOT / "requirements.lock",
+                         REGISTER_CSV])
     _hash_files(digest, [p for root in GENERATED for p in ([root] if root.is_file() else root.rglob("*"))
                          if p.is_file()])
     return digest.hexdigest()

@@ -22,6 +22,8 @@ uses the same graph to decide which source files a chapter's or a generator's ou
 from __future__ import annotations
 
 import ast
+import json
+import os
 from pathlib import Path
 from typing import Mapping
 
@@ -105,9 +107,23 @@ def violations(root: Path = HELPERS_DIR) -> list[str]:
     return problems
 
 
-def dependencies(modules: list[str], root: Path = HELPERS_DIR) -> list[Path]:
+def dependencies(modules: list[str], root: Path = HELPERS_DIR, cache: Path | None = None) -> list[Path]:
     """The source files of ``modules`` and of every helpers module they import, transitively
-    (a package named in ``modules`` counts whole; an imported one with its ``__init__``)."""
+    (a package named in ``modules`` counts whole; an imported one with its ``__init__``).
+    With ``cache`` (a JSON file), each file's imports are kept there by its size and
+    modification time: parsing every source file took 0.6 s of each rebuild."""
+    kept = _read_cache(cache)
+    found: dict[str, list] = {}
+
+    def imports(path: Path) -> list[tuple[str, int]]:
+        status = path.stat()
+        stamp = [status.st_size, status.st_mtime_ns]
+        entry = kept.get(str(path))
+        if entry is None or entry[0] != stamp:
+            entry = [stamp, [list(item) for item in imports_of(path, root)]]
+        found[str(path)] = entry
+        return [tuple(item) for item in entry[1]]
+
     seen: set[Path] = set()
     todo = list(modules)
     for name in modules:  # a package asked for by name counts whole, every module in it
@@ -127,5 +143,19 @@ def dependencies(modules: list[str], root: Path = HELPERS_DIR) -> list[Path]:
             if path in seen:
                 continue
             seen.add(path)
-            todo += [t for t, _ in imports_of(path, root)]
+            todo += [t for t, _ in imports(path)]
+    if cache is not None and any(kept.get(name) != entry for name, entry in found.items()):
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        partial = cache.with_name(f".{cache.name}.{os.getpid()}")
+        partial.write_text(json.dumps({**kept, **found}))
+        partial.replace(cache)
     return sorted(seen)
+
+
+def _read_cache(cache: Path | None) -> dict:
+    if cache is None:
+        return {}
+    try:
+        return json.loads(cache.read_text())
+    except (OSError, ValueError):  # absent or cut short: parse again
+        return {}
