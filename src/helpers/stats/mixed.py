@@ -5,7 +5,10 @@ Powell stopped (:func:`_fit_to_optimum`). statsmodels' default optimiser was mea
 of the optimum: on a 1,500-patient synthetic registry's IL-6 (200 patients sampled; the large case
 of ``tests/test_own_models_vs_r.py``) its REML log-likelihood was -395.537 against nlme::lme's
 -389.889, with a between-patient variance of 0.0165 against 0.00935, after 9.6 s. Powell then
-L-BFGS reaches nlme's log-likelihood to 1.5e-11 and its variances to 1e-8, in 2.1 s.
+L-BFGS reaches nlme's log-likelihood to 1.5e-11 and its variances to 1e-8, in 2.1 s. The two
+maximum-likelihood fits of the likelihood-ratio test start Powell at the REML fit's variance: on
+study 000's 18 fits (6 analytes, 3 substitutes for below-LLOQ values) their LR statistics moved
+by at most 2.6e-8 against starting from 1, and a fit took 1.9 s instead of 3.2 s.
 """
 
 from __future__ import annotations
@@ -36,10 +39,17 @@ class MixedModelResult:
     model: object = None
 
 
-def _fit_to_optimum(model, reml: bool):
+def _fit_to_optimum(model, reml: bool, near=None):
     """``model`` fitted by Powell, then L-BFGS from Powell's estimate (the better of the two by
-    log-likelihood; see the module header for why not statsmodels' default)."""
-    coarse = model.fit(reml=reml, method=["powell"])
+    log-likelihood; see the module header for why not statsmodels' default). Powell starts from
+    the random-effect variance of ``near`` (a fit of a model on the same data) when given: the
+    maximum-likelihood fits start from the REML one, about a third of the Powell steps."""
+    from statsmodels.regression.mixed_linear_model import MixedLMParams
+
+    start = None
+    if near is not None:
+        start = MixedLMParams.from_components(np.zeros(model.k_fe), cov_re=np.asarray(near.cov_re_unscaled))
+    coarse = model.fit(reml=reml, method=["powell"], start_params=start)
     polished = model.fit(reml=reml, start_params=coarse.params, method=["lbfgs"])
     return polished if polished.llf >= coarse.llf else coarse
 
@@ -78,8 +88,8 @@ def fit_log_mixed_model(series: pd.DataFrame, analyte: str, *, group: str = "coh
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         fit = _fit_to_optimum(smf.mixedlm(formula, data, groups=data["patient_id"]), reml=True)
-        ml_full = _fit_to_optimum(smf.mixedlm(formula, data, groups=data["patient_id"]), reml=False)
-        ml_null = _fit_to_optimum(smf.mixedlm("y ~ C(d)", data, groups=data["patient_id"]), reml=False)
+        ml_full = _fit_to_optimum(smf.mixedlm(formula, data, groups=data["patient_id"]), reml=False, near=fit)
+        ml_null = _fit_to_optimum(smf.mixedlm("y ~ C(d)", data, groups=data["patient_id"]), reml=False, near=fit)
     caught = sorted({str(w.message).splitlines()[0] for w in record})
 
     z = sps.norm.isf((1 - conf_level) / 2)
