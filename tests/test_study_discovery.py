@@ -1,7 +1,7 @@
 """A study is found by a patients file in any letter case or almost so, so the reader can say what
 is wrong with the name; a folder with none says which files it does hold."""
 
-from helpers.chapters.context import cohort_folders
+from helpers.contract.files import cohort_folders
 from helpers.site import intake
 
 

@@ -34,6 +34,7 @@ import pandas as pd
 
 from helpers.chapters import outputs
 from helpers.contract import validate as contract
+from helpers.contract.files import cohort_folders
 from helpers.contract.validate import MissingData
 from helpers.escape import escape_html
 from helpers.paths import ABSOLUTE_DATES_ENV, NOTEBOOKS_DIR, REGISTER_CSV, REPO_ROOT, SYNTHETIC_DIR
@@ -55,22 +56,6 @@ class HTMLBlock:
 
     def __repr__(self) -> str:
         return self.text
-
-
-def cohort_folders(data_dir: Path) -> dict[str, Path]:
-    """Study folders under ``data_dir`` (a folder holding patients.csv is one study itself)."""
-    data_dir = Path(data_dir)
-    if not data_dir.is_dir():
-        raise FileNotFoundError(f"data_dir {data_dir} does not exist or is not a folder")
-    from helpers.contract import TABLES
-    from helpers.contract.files import holds_table
-
-    # a patients file in any letter case or almost so (patients.csv.csv) marks a study, so that
-    # reading it can say what is wrong with the name instead of "no study found"
-    if holds_table(data_dir, "patients", TABLES):
-        return {data_dir.name: data_dir}
-    return {p.name: p for p in sorted(data_dir.iterdir())
-            if p.is_dir() and not p.is_symlink() and holds_table(p, "patients", TABLES)}
 
 
 @dataclass

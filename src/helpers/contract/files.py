@@ -825,3 +825,18 @@ def read_xlsx_table(path: Path, table: str, notes: list, problems: list, *, colu
                        where=lambda i, j: f"{label}, cell {get_column_letter(j + 1)}{i + 1}: ") or not ok:
         return None
     return header, grid[1:]
+
+
+def cohort_folders(data_dir: Path) -> dict[str, Path]:
+    """Study folders under ``data_dir`` (a folder holding patients.csv is one study itself)."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise FileNotFoundError(f"data_dir {data_dir} does not exist or is not a folder")
+    from helpers.contract.spec import TABLES
+
+    # a patients file in any letter case or almost so (patients.csv.csv) marks a study, so that
+    # reading it can say what is wrong with the name instead of "no study found"
+    if holds_table(data_dir, "patients", TABLES):
+        return {data_dir.name: data_dir}
+    return {p.name: p for p in sorted(data_dir.iterdir())
+            if p.is_dir() and not p.is_symlink() and holds_table(p, "patients", TABLES)}

@@ -456,7 +456,8 @@ def absent_reason(error: BaseException, data_dir: Path) -> str | None:
         return evalue.strip()
     if ename == "KeyError":
         key = evalue.strip().strip("'\"")
-        from helpers.chapters.context import cohort_folders, register_studies
+        from helpers.chapters.context import register_studies
+        from helpers.contract.files import cohort_folders
 
         held = cohort_folders(data_dir) if Path(data_dir).is_dir() else {}
         if key in register_studies(REGISTER_CSV) and key not in held:

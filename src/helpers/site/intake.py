@@ -75,7 +75,6 @@ import pandas as pd
 from helpers.chapters.context import (
     ABSOLUTE_DATES_ENV,
     INFUSION_DATES_FILE,
-    cohort_folders,
     read_infusion_months,
     register_studies,
 )
@@ -639,7 +638,7 @@ def validate(folder: str | Path, *, absolute_dates: bool = False, cache_dir: Opt
         problems.append(dict(study="", source=folder.name, table=None, column=None, row=None,
                              rule="the data folder does not exist or is not a folder", value=None))
     else:
-        studies = cohort_folders(folder)
+        studies = input_files.cohort_folders(folder)
         if not studies:
             problems.append(dict(study="", source=folder.name, table="patients", column=None, row=None,
                                  rule="no study found: neither the folder nor any folder inside it holds a "

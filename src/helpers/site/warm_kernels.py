@@ -66,7 +66,7 @@ def warm_up(data_dir: Path | str | None = None) -> Counter:
     sources: Counter = Counter()  # how many studies were validated, read from disk, already held
     if data_dir is None or not Path(data_dir).is_dir():
         return sources
-    from helpers.chapters.context import cohort_folders
+    from helpers.contract.files import cohort_folders
     from helpers.contract.validate import preload_cohort
     from helpers.paths import COHORT_CACHE_DIR
 
