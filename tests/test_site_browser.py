@@ -153,3 +153,27 @@ def test_every_figure_has_its_static_copies(built):
         width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
         assert width >= 1200 and height >= 300, f"{fid}.png is {width}x{height}: not the 2x print size"
 
+
+
+def test_a_survival_curve_s_hover_prints_its_ci_and_counts_as_the_tables_do(browser):
+    """The hover data are numbers (their format is the template's ``:.1f``): at time 0 a curve
+    reads 100.0% with its CI 100.0–100.0 and everyone at risk; later points print one decimal."""
+    context, page, problems = open_page(browser, HTML / "book" / "survival.html")
+    try:
+        hovered = []
+        for point in (0, 3):  # one hover at a time: plotly throttles hovers within a few ms
+            page.wait_for_timeout(100)
+            hovered.append(page.evaluate("""(i) => {
+                const gd = document.querySelectorAll('.plotly-graph-div')[0];
+                const k = gd.data.findIndex(t => t.name && t.name.includes('(n = '));
+                Plotly.Fx.hover(gd, [{curveNumber: k, pointNumber: i}]);
+                return [gd.data[k].customdata[i], gd.querySelector('.hoverlayer').textContent];
+            }""", point))
+    finally:
+        context.close()
+    (start, start_text), (later, later_text) = hovered
+    assert "100.0% (95% CI 100.0–100.0)" in start_text and f"at risk {start[2]}/{start[2]};" in start_text
+    low, high, at_risk, events = later
+    assert f"(95% CI {low:.1f}–{high:.1f})" in later_text, later_text
+    assert f"at risk {at_risk}/" in later_text and f"events so far {events}" in later_text
+    assert not problems, problems
