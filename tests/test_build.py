@@ -170,9 +170,12 @@ def test_the_ledger_is_merged_and_checked_again_whenever_what_it_reads_or_wrote_
 
     part.write_bytes(original)
     assert build.merge_and_cross_check(first, SYNTHETIC_DIR) and len(merges) == 3
+    claims = parts / "claims" / "survival.csv"  # a claim part: in a folder of its own
+    claims.write_bytes(claims.read_bytes() + b"\n")
+    assert build.merge_and_cross_check(first, SYNTHETIC_DIR) and len(merges) == 4
     merged = tmp_path / "reproduction-ledger.csv"
     as_merged = merged.read_bytes()
     merged.write_text(merged.read_text().replace(",contradicted,", ",holds,", 1))  # a status faked in the merged ledger
     assert merged.read_bytes() != as_merged
-    assert build.merge_and_cross_check(first, SYNTHETIC_DIR) and len(merges) == 4
+    assert build.merge_and_cross_check(first, SYNTHETIC_DIR) and len(merges) == 5
     assert merged.read_bytes() == as_merged

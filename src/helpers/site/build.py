@@ -1014,7 +1014,8 @@ def ledger_digest(chapters: list[str], data_dir: Path) -> str:
     read = [REGISTER_CSV, CLAIMS_CSV, ORACLE_SCRIPT, ORACLE_FIXTURE, ORACLE_FINGERPRINT, *made]
     digest.update(json.dumps([p.is_file() for p in read]).encode())
     _hash_files(digest, [p for p in read if p.is_file()])
-    _hash_files(digest, [p for p in LEDGER_PARTS_DIR.glob("*") if p.is_file()] if LEDGER_PARTS_DIR.is_dir() else [])
+    # rglob: the claim parts are in a folder of their own (ledger/claims/)
+    _hash_files(digest, [p for p in LEDGER_PARTS_DIR.rglob("*") if p.is_file()] if LEDGER_PARTS_DIR.is_dir() else [])
     _hash_files(digest, [p for p in data_dir.rglob("*") if p.is_file()] if data_dir.is_dir() else [])
     _hash_files(digest, kernel_sources())
     return digest.hexdigest()
