@@ -16,13 +16,13 @@ ORACLE_SCRIPT = REPO_ROOT / "tests" / "r" / "ledger_oracle.R"
 ORACLE_FIXTURE = REPO_ROOT / "tests" / "fixtures" / "r" / "ledger_oracle.csv"
 ORACLE_FINGERPRINT = ORACLE_FIXTURE.with_suffix(".sha256")
 SYNTHETIC_DIR = DATA_DIR / "synthetic"
-# CART_BOOK_OUTPUT moves the whole build (executed notebooks, ledger, site) under another
-# folder, e.g. so that two builds can run side by side; the site is then <folder>/_build/html.
 def build_dir(output: Path | str) -> Path:
     """The build folder of a build whose output goes under ``output``."""
     return Path(output).resolve() / "_build"
 
 
+# CART_BOOK_OUTPUT moves the whole build (executed notebooks, ledger, site) under another
+# folder, e.g. so that two builds can run side by side; the site is then <folder>/_build/html.
 BUILD_DIR = build_dir(os.environ.get("CART_BOOK_OUTPUT", REPO_ROOT))
 LEDGER_CSV = BUILD_DIR / "reproduction-ledger.csv"
 SEEDS_DIR = REPO_ROOT.parent / "shared" / "seeds"

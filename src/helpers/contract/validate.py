@@ -1466,9 +1466,8 @@ def _read_xlsx(path: Path, table: str, notes: list, problems: list) -> Optional[
 
 
 # Cohorts validated ahead of time in this process (preload_cohort), by folder and the content of
-# its files; each entry keeps the warnings its validation raised, to raise them again on loading,
-# and whether it was read from a validation kept on disk.
-_LOADED: dict[tuple[str, str], tuple[Cohort, list[warnings.WarningMessage], bool]] = {}
+# its files; each entry keeps the warnings its validation raised, to raise them again on loading.
+_LOADED: dict[tuple[str, str], tuple[Cohort, list[warnings.WarningMessage]]] = {}
 
 
 def folder_content_digest(folder: Path) -> str:
@@ -1499,7 +1498,7 @@ def load_cohort(folder: str | Path, cache_dir: Optional[Path] = None) -> Cohort:
     With ``cache_dir``, a validation is also kept on disk there (:func:`cached_validation`) and
     taken from there by the next process that loads the same files with the same contract."""
     folder = Path(folder)
-    key, (cohort, raised) = _load_cached(folder, cache_dir)
+    key, (cohort, raised), _ = _load_cached(folder, cache_dir)
     del _LOADED[key]
     _replay(raised)
     return Cohort(dict(cohort), folder=folder, files=cohort.files, notes=cohort.notes)
@@ -1513,38 +1512,37 @@ def preload_cohort(folder: str | Path, cache_dir: Optional[Path] = None) -> str:
     (this process had them), ``"disk"`` (a validation kept in ``cache_dir``) or ``"validated"``."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        before = len(_LOADED)
-        key, _ = _load_cached(Path(folder), cache_dir)
-    if len(_LOADED) == before:
-        return "memory"
-    return "disk" if _LOADED[key][2] else "validated"
+        return _load_cached(Path(folder), cache_dir)[2]
 
 
 def _load_cached(folder: Path, cache_dir: Optional[Path] = None
-                 ) -> tuple[tuple[str, str], tuple[Cohort, list[warnings.WarningMessage]]]:
+                 ) -> tuple[tuple[str, str], tuple[Cohort, list[warnings.WarningMessage]], str]:
+    """The folder's key, its validated tables with their warnings, and where they came from."""
     if not folder.is_dir():
         raise FileNotFoundError(f"cohort folder not found: {folder}")
     key = (str(folder.resolve()), folder_content_digest(folder))
-    if key not in _LOADED and cache_dir is not None:
-        kept = cached_validation(cache_dir, key)
-        if kept is not None:
-            _LOADED[key] = (*kept, True)
-    if key not in _LOADED:
-        with warnings.catch_warnings(record=True) as raised:
-            warnings.simplefilter("always")
-            try:
-                cohort, refusal = read_cohort(folder), None
-            except ContractError as error:  # not cached; what was warned before it is still said
-                cohort, refusal = None, error
-        if refusal is not None:
-            _replay(raised)
-            raise refusal
-        if sum(len(frame) for frame in cohort.values()) >= _LARGE_COHORT_ROWS:
-            return_freed_memory()
-        _LOADED[key] = (cohort, raised, False)
-        if cache_dir is not None:
-            keep_validation(cache_dir, key, cohort, raised)
-    return key, _LOADED[key][:2]
+    if key in _LOADED:
+        return key, _LOADED[key], "memory"
+    kept_file = None if cache_dir is None else _cache_file(cache_dir, key)
+    kept = None if kept_file is None else cached_validation(kept_file)
+    if kept is not None:
+        _LOADED[key] = kept
+        return key, kept, "disk"
+    with warnings.catch_warnings(record=True) as raised:
+        warnings.simplefilter("always")
+        try:
+            cohort, refusal = read_cohort(folder), None
+        except ContractError as error:  # not cached; what was warned before it is still said
+            cohort, refusal = None, error
+    if refusal is not None:
+        _replay(raised)
+        raise refusal
+    if sum(len(frame) for frame in cohort.values()) >= _LARGE_COHORT_ROWS:
+        return_freed_memory()
+    _LOADED[key] = (cohort, raised)
+    if kept_file is not None:
+        keep_validation(kept_file, cohort, raised)
+    return key, _LOADED[key], "validated"
 
 
 # --------------------------------------------------------------------------
@@ -1575,10 +1573,8 @@ def _cache_file(cache_dir: Path, key: tuple[str, str]) -> Path:
     return Path(cache_dir) / f"{folder}-{content}.pickle"
 
 
-def cached_validation(cache_dir: Path, key: tuple[str, str]
-                      ) -> Optional[tuple[Cohort, list[warnings.WarningMessage]]]:
-    """The validation of the folder and content ``key`` kept under ``cache_dir``, or None."""
-    path = _cache_file(cache_dir, key)
+def cached_validation(path: Path) -> Optional[tuple[Cohort, list[warnings.WarningMessage]]]:
+    """The validation kept in ``path`` (:func:`_cache_file`), or None."""
     try:
         with open(path, "rb") as handle:
             cohort, raised = pickle.load(handle)
@@ -1591,11 +1587,9 @@ def cached_validation(cache_dir: Path, key: tuple[str, str]
                     for message, category, filename, lineno in raised]
 
 
-def keep_validation(cache_dir: Path, key: tuple[str, str], cohort: Cohort,
-                    raised: list[warnings.WarningMessage]) -> Path:
-    """Write the validation of ``key`` under ``cache_dir`` (atomically), replacing the folder's
+def keep_validation(path: Path, cohort: Cohort, raised: list[warnings.WarningMessage]) -> Path:
+    """Write a validation to ``path`` (:func:`_cache_file`, atomically), replacing the folder's
     earlier ones."""
-    path = _cache_file(cache_dir, key)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}")
     with open(partial, "wb") as handle:
