@@ -14,7 +14,7 @@ R_PACKAGES := r-base-core r-cran-survival r-cran-cmprsk r-cran-kmsurv r-cran-nlm
 # took 29 s (25,798 files); a first build that writes the 4,334 it imports takes 5 s longer.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: setup r-oracle browser synthetic book test lint serve preview clean lock bench
+.PHONY: setup r-oracle browser synthetic book test lint serve preview clean lock bench plotly-bundle
 
 setup: $(STAMP) r-oracle
 
@@ -66,6 +66,11 @@ lock:
 	rm -rf /tmp/cart-lock && $(PYTHON) -m venv /tmp/cart-lock && /tmp/cart-lock/bin/pip install -q . && \
 	  { echo "# Fully pinned dependency set (pip freeze of a clean venv built from pyproject.toml ranges)."; \
 	    echo "# Regenerate with: make lock"; /tmp/cart-lock/bin/pip freeze --exclude cart-outcomes-helpers | sort -f; } > requirements.lock
+
+# The site's shared plotly.js (book/_static/plotly.min.js, committed): a partial bundle of the trace
+# types the book draws, from plotly.js's npm package at plotly.py's version. Needs node and npm.
+plotly-bundle: $(STAMP)
+	$(PY) scripts/plotly_bundle.py
 
 clean:
 	rm -rf _build

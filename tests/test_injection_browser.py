@@ -26,14 +26,13 @@ import warnings
 from pathlib import Path
 
 import pandas as pd
-import plotly
 import pytest
 import yaml
 
 from conftest import require_chromium
 from helpers import chapters
 from helpers.chapters import context
-from helpers.paths import BUILD_DIR, REPO_ROOT
+from helpers.paths import BUILD_DIR, PLOTLY_JS, REPO_ROOT
 from helpers.plots import figures, tables
 from helpers.site.export_figures import CHROMIUM_ARGS
 
@@ -42,7 +41,6 @@ CHROMIUM = require_chromium()
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 EXAMPLE = REPO_ROOT / "data" / "examples" / "single-centre"
-PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 NOTHING_BLOCKED = "document.addEventListener('securitypolicyviolation', e => " \
                   "(window.__blocked = window.__blocked || []).push(e.violatedDirective));"
 

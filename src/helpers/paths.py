@@ -34,6 +34,9 @@ ABSOLUTE_DATES_ENV = "CART_BOOK_ABSOLUTE_DATES"
 
 HELPERS_DIR = Path(__file__).resolve().parent
 BOOK_DIR = REPO_ROOT / "book"
+# The site's one shared plotly.js, a partial bundle of the trace types the book draws
+# (scripts/plotly_bundle.py; helpers.plots.figures.SITE_TRACES).
+PLOTLY_JS = BOOK_DIR / "_static" / "plotly.min.js"
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 EXECUTED_DIR = BUILD_DIR / "executed"
 # Validated cohorts kept between processes (helpers.contract.validate.keep_validation): the intake

@@ -41,6 +41,9 @@ OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "
 SYNTHETIC_LABEL = "Synthetic cohort: generated to match published aggregates, not patient data"
 #: What a figure's name looks like: it is the id of its anchor on the page.
 FIGURE_NAME = re.compile(r"fig-[a-z0-9]+(?:-[a-z0-9]+)*")
+#: The trace types the site's plotly.js draws (a partial bundle: scripts/plotly_bundle.py). A figure
+#: of any other type is refused when it is made, not found blank on the page.
+SITE_TRACES = ("scatter", "bar", "box", "sankey")
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True,
                  "toImageButtonOptions": {"format": "svg", "scale": 1}}
 
@@ -74,6 +77,11 @@ class FigureHTML:
             caption = html.unescape(title)  # style() escaped it for plotly; the caption is escaped once, below
         if name is not None and not caption:
             raise ValueError(f"figure {name!r} has neither a title nor a caption: only a captioned figure is numbered")
+        unknown = sorted({trace.type for trace in figure.data} - set(SITE_TRACES))
+        if unknown:
+            raise ValueError(f"figure {name or title!r} uses trace type(s) {', '.join(unknown)}, which the site's "
+                             f"plotly.js does not draw ({', '.join(SITE_TRACES)}): add them to "
+                             "helpers.plots.figures.SITE_TRACES and run make plotly-bundle")
         self.figure, self.name, self.caption = figure, name, caption
 
     @property

@@ -683,8 +683,6 @@ def _site_notebook(executed: bytes, seed_studies: bool) -> bytes:
 def stage_site(names: list[str], data_dir: Path = SYNTHETIC_DIR, stamp: Optional[dict] = None) -> None:
     """Assemble the Jupyter Book source: text pages + executed chapters, the build stamp (``stamp``,
     else :func:`provenance.build_stamp` now) and the execution report (:mod:`helpers.site.provenance`)."""
-    import plotly
-
     from helpers.site import provenance
 
     SITE_SOURCE_DIR.mkdir(parents=True, exist_ok=True)
@@ -709,11 +707,6 @@ def stage_site(names: list[str], data_dir: Path = SYNTHETIC_DIR, stamp: Optional
         # code hidden, plumbing removed; without a seed study in the data, its sections too
         write_if_changed(target, _site_notebook(executed.read_bytes(), seed_studies))
         wanted.add(target)
-    # One shared copy of plotly.js for the whole site (figures do not inline it).
-    plotly_js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-    static = SITE_SOURCE_DIR / "_static" / "plotly.min.js"
-    write_if_changed(static, plotly_js.read_bytes())
-    wanted.add(static)
     # Every CSV offered for download has its formula-leading cells neutralised (OWASP CSV
     # injection); the chapters' tables already are (helpers.plots.tables), the ledger is here.
     from helpers.escape import neutralise_csv_bytes

@@ -1,8 +1,8 @@
 """Static SVG and PNG copies of every figure of the book (for slides and papers).
 
 Every figure a chapter shows writes its JSON spec to ``_build/figures/specs/<chapter>/``
-(:func:`helpers.plots.figures.configure_exports`). This module draws each spec with plotly.js's
-own ``Plotly.toImage`` in Debian's Chromium (through Playwright; nothing is downloaded)
+(:func:`helpers.plots.figures.configure_exports`). This module draws each spec with the site's plotly.js
+(its ``Plotly.toImage``) in Debian's Chromium (through Playwright; nothing is downloaded)
 into a cache, ``_build/figures/drawn/``, and :func:`publish` copies the current figures
 into the built site's ``_static/figures/``.
 
@@ -65,14 +65,14 @@ def draw(specs_dir: Path, drawn_dir: Path, *, until: Path | None = None, scale: 
     With ``until``, keep watching ``specs_dir`` for new specs until the file ``until``
     exists and nothing is pending (the build creates it when every chapter has run).
     """
-    import plotly
     from playwright.sync_api import sync_playwright
 
+    from helpers.paths import PLOTLY_JS
+
     drawn_dir.mkdir(parents=True, exist_ok=True)
-    plotly_js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
     blank = drawn_dir / ".draw.html"
     blank.write_text(f"<!doctype html><html><head><meta charset='utf-8'></head><body>"
-                     f"<script charset='utf-8' src='{plotly_js.as_uri()}'></script></body></html>")
+                     f"<script charset='utf-8' src='{PLOTLY_JS.as_uri()}'></script></body></html>")
     written, parent = 0, os.getppid()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
