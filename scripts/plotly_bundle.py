@@ -1,9 +1,10 @@
 """Build the site's one shared plotly.js: a partial bundle of the trace types the book draws.
 
-plotly.py's full plotly.min.js (4.6 MB, every trace type) took 0.8 s of the 1.6 s the survival
-page needed to draw its figures in headless Chromium; this bundle of the trace types in
-``helpers.plots.figures.SITE_TRACES`` is 1.3 MB and the page draws in 1.2 s (benchmarks/
-build_times.py, (e)). It is plotly.js's own source, at the version plotly.py bundles, with its
+plotly.py's full plotly.min.js (4.56 MB, every trace type) took about 0.8 s of the survival page's
+time to draw its figures in headless Chromium; this bundle of the trace types in
+``helpers.plots.figures.SITE_TRACES`` is 1.25 MB. On one built site (2-core VM, five loads per
+round, three rounds) the page drew in 1.57-1.61 s with the full bundle and 0.93-0.96 s with this
+one (benchmarks/build_times.py, (e), measures the same thing). It is plotly.js's own source, at the version plotly.py bundles, with its
 own ``lib/<trace>`` modules registered as plotly.js's partial bundles do (its CUSTOM_BUNDLE.md);
 esbuild bundles it instead of plotly.js's webpack set-up, which needs its whole development tree.
 The dependency versions are pinned by ``scripts/plotly-bundle/package-lock.json`` (npm ci).
