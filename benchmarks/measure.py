@@ -60,7 +60,12 @@ def tree_memory(pid: int) -> tuple[int, int]:
 
 
 def run_measured(command: list[str], interval: float = 0.1, **kwargs) -> tuple[float, int, str, int]:
-    """(seconds, peak tree RSS in bytes, output, exit code) of ``command``."""
+    """(seconds, peak tree RSS in bytes, output, exit code) of ``command``, run as ``make`` runs it:
+    without PYTHONDONTWRITEBYTECODE (the Makefile unexports it), which a shell may set. Inherited, it
+    kept every module edited since its bytecode was written compiling again in each process."""
+    env = dict(kwargs.pop("env", None) or os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    kwargs["env"] = env
     with tempfile.TemporaryFile("w+") as output:
         start = time.perf_counter()
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, text=True, **kwargs)
