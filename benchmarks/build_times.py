@@ -43,7 +43,7 @@ if __name__ == "__main__":  # the build folder is chosen before helpers.paths re
     _out = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--out=")), "/tmp/cart-bench")
     os.environ["CART_BOOK_OUTPUT"] = _out
 
-from measure import run_measured  # noqa: E402
+from measure import as_make_runs_it, run_measured  # noqa: E402
 
 from helpers.site import (  # noqa: E402
     build,
@@ -153,9 +153,8 @@ def preview_edits(port: int = 8766) -> tuple[float, float]:
     text, notebook = ROOT / "book" / "baselines.md", ROOT / "notebooks" / "baselines.ipynb"
     originals = {text: text.read_bytes(), notebook: notebook.read_bytes()}
     log = tempfile.TemporaryFile("w+")
-    as_make_runs_it = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # measure.run_measured
     server = subprocess.Popen([sys.executable, "-m", "helpers.site.preview", "--port", str(port)], cwd=ROOT,
-                              stdout=log, stderr=subprocess.STDOUT, text=True, env=as_make_runs_it)
+                              stdout=log, stderr=subprocess.STDOUT, text=True, env=as_make_runs_it())
     try:
         while True:  # ready once it serves
             try:

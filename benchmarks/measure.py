@@ -59,13 +59,17 @@ def tree_memory(pid: int) -> tuple[int, int]:
     return rss, pss
 
 
+def as_make_runs_it(env: dict | None = None) -> dict:
+    """``env`` (default: this process's) without PYTHONDONTWRITEBYTECODE, which the Makefile
+    unexports and a shell may set. Inherited, it kept every module edited since its bytecode was
+    written compiling again in each measured process."""
+    return {k: v for k, v in (os.environ if env is None else env).items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def run_measured(command: list[str], interval: float = 0.1, **kwargs) -> tuple[float, int, str, int]:
-    """(seconds, peak tree RSS in bytes, output, exit code) of ``command``, run as ``make`` runs it:
-    without PYTHONDONTWRITEBYTECODE (the Makefile unexports it), which a shell may set. Inherited, it
-    kept every module edited since its bytecode was written compiling again in each process."""
-    env = dict(kwargs.pop("env", None) or os.environ)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    kwargs["env"] = env
+    """(seconds, peak tree RSS in bytes, output, exit code) of ``command``, run as ``make`` runs
+    it (:func:`as_make_runs_it`)."""
+    kwargs["env"] = as_make_runs_it(kwargs.get("env"))
     with tempfile.TemporaryFile("w+") as output:
         start = time.perf_counter()
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, text=True, **kwargs)

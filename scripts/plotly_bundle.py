@@ -4,9 +4,10 @@ plotly.py's full plotly.min.js (4.56 MB, every trace type) took about 0.8 s of t
 time to draw its figures in headless Chromium; this bundle of the trace types in
 ``helpers.plots.figures.SITE_TRACES`` is 1.25 MB. On one built site (2-core VM, five loads per
 round, three rounds) the page drew in 1.57-1.61 s with the full bundle and 0.93-0.96 s with this
-one (benchmarks/build_times.py, (e), measures the same thing). It is plotly.js's own source, at the version plotly.py bundles, with its
-own ``lib/<trace>`` modules registered as plotly.js's partial bundles do (its CUSTOM_BUNDLE.md);
-esbuild bundles it instead of plotly.js's webpack set-up, which needs its whole development tree.
+one (benchmarks/build_times.py, (e), measures the same thing). It is plotly.js's own source, at
+the version plotly.py bundles, with its own ``lib/<trace>`` modules registered as plotly.js's
+partial bundles do (its CUSTOM_BUNDLE.md); esbuild bundles it instead of plotly.js's webpack
+set-up, which needs its whole development tree.
 The dependency versions are pinned by ``scripts/plotly-bundle/package-lock.json`` (npm ci).
 
 Run ``make plotly-bundle`` (needs node and npm) after changing SITE_TRACES or upgrading plotly;

@@ -1,10 +1,10 @@
 """Static SVG and PNG copies of every figure of the book (for slides and papers).
 
 Every figure a chapter shows writes its JSON spec to ``_build/figures/specs/<chapter>/``
-(:func:`helpers.plots.figures.configure_exports`). This module draws each spec with the site's plotly.js
-(its ``Plotly.toImage``) in Debian's Chromium (through Playwright; nothing is downloaded)
-into a cache, ``_build/figures/drawn/``, and :func:`publish` copies the current figures
-into the built site's ``_static/figures/``.
+(:func:`helpers.plots.figures.configure_exports`). This module draws each spec with the site's
+plotly.js (its ``Plotly.toImage``) in Debian's Chromium (through Playwright; nothing is
+downloaded) into a cache, ``_build/figures/drawn/``, and :func:`publish` copies the current
+figures into the built site's ``_static/figures/``.
 
 A figure's id is a hash of its content, so a copy in the cache is up to date by
 construction: only new figures are drawn. Drawing needs no built page, so the build runs
@@ -59,8 +59,9 @@ def pending(specs_dir: Path, drawn_dir: Path) -> dict[str, Path]:
 
 
 def draw(specs_dir: Path, drawn_dir: Path, *, until: Path | None = None, scale: int = 2,
-         poll_seconds: float = 0.25) -> int:
-    """Draw every pending spec; returns how many figures were drawn.
+         poll_seconds: float = 0.25, plotly_js: Path | None = None) -> int:
+    """Draw every pending spec with ``plotly_js`` (default: the site's); returns how many
+    figures were drawn.
 
     With ``until``, keep watching ``specs_dir`` for new specs until the file ``until``
     exists and nothing is pending (the build creates it when every chapter has run).
@@ -72,7 +73,7 @@ def draw(specs_dir: Path, drawn_dir: Path, *, until: Path | None = None, scale: 
     drawn_dir.mkdir(parents=True, exist_ok=True)
     blank = drawn_dir / ".draw.html"
     blank.write_text(f"<!doctype html><html><head><meta charset='utf-8'></head><body>"
-                     f"<script charset='utf-8' src='{PLOTLY_JS.as_uri()}'></script></body></html>")
+                     f"<script charset='utf-8' src='{(plotly_js or PLOTLY_JS).as_uri()}'></script></body></html>")
     written, parent = 0, os.getppid()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
