@@ -136,6 +136,32 @@ def test_cold_kernels_can_be_asked_for(monkeypatch, tmp_path):
     assert seen == [None]
 
 
+def blas_threads_of_kernels(tmp_path) -> tuple[list[str], list[str]]:
+    """In a build worker: the BLAS threads a warm and a cold kernel report."""
+    probe = notebook(tmp_path / "threads.ipynb",
+                     "import numpy, scipy.linalg, threadpoolctl\n"
+                     "print(sorted({p['num_threads'] for p in threadpoolctl.threadpool_info() if p['user_api'] == 'blas'}))")
+    return (run(probe, tmp_path / "warm-threads.ipynb", folder="", where=""),
+            run(probe, tmp_path / "cold-threads.ipynb", warm=False, folder="", where=""))
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one core: one BLAS thread whatever the build does")
+def test_chapters_running_at_once_share_the_cores_in_warm_and_cold_kernels(tmp_path):
+    import multiprocessing
+    from concurrent import futures
+
+    import threadpoolctl
+
+    cores = len(os.sched_getaffinity(0))
+    # this (test) process has numpy loaded with a thread per core, as the build's main process has
+    assert {p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"} == {cores}
+    with futures.ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"),
+                                     initializer=build.prepare_worker, initargs=({}, "", False, cores)) as pool:
+        warm, cold = pool.submit(blas_threads_of_kernels, tmp_path).result()
+    assert warm == cold == ["[1]"]
+    assert "OPENBLAS_NUM_THREADS" not in os.environ  # set in the worker only
+
+
 # --------------------------------------------------------------------------- the cohort cache
 
 @pytest.fixture

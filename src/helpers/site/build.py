@@ -496,12 +496,15 @@ def _strip_ansi(text: str) -> str:
     return re.sub(r"\x1b\[[0-9;]*m", "", text)
 
 
-def prepare_worker(values: dict[str, str], data_dir: str, warm: bool = True) -> None:
-    """Set environment variables in a worker process (its chapters' kernels inherit them) and,
-    when ``warm`` and kernels are not cold, import the analysis stack and load the cohorts once
-    for all the kernels it will fork (:func:`helpers.site.warm_kernels.warm_up`)."""
+def prepare_worker(values: dict[str, str], data_dir: str, warm: bool = True, workers: int = 1) -> None:
+    """Set environment variables in a worker process (its chapters' kernels inherit them), give
+    it its share of the cores among ``workers`` (:func:`helpers.site.warm_kernels.share_cores`)
+    and, when ``warm`` and kernels are not cold, import the analysis stack and load the cohorts
+    once for all the kernels it will fork (:func:`helpers.site.warm_kernels.warm_up`)."""
     os.environ.update(values)
     from helpers.site import warm_kernels
+
+    warm_kernels.share_cores(workers)
 
     if warm and warm_kernels.enabled():
         warm_kernels.warm_up(from_notebook(data_dir))
@@ -1066,7 +1069,7 @@ def main(argv: list[str] | None = None) -> int:
         with futures.ProcessPoolExecutor(max_workers=workers,
                                          mp_context=worker_context(params.data_dir) if warm else None,
                                          initializer=prepare_worker,
-                                         initargs=(chapter_environment, params.data_dir, warm)) as pool:
+                                         initargs=(chapter_environment, params.data_dir, warm, workers)) as pool:
             results = execute_book(pool, workers, names, params, args.force, args.allow_absent,
                                    regenerate_seed=None if args.no_regenerate else args.seed, on_idle=on_idle)
             if results is None:

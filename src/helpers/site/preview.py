@@ -123,7 +123,8 @@ class Preview:
         if self.pool:
             self.pool.shutdown(wait=True)
         self.pool = futures.ProcessPoolExecutor(max_workers=self.workers, initializer=build.prepare_worker,
-                                                initargs=({build.FIGURE_COPIES_ENV: "1"}, self.params.data_dir))
+                                                initargs=({build.FIGURE_COPIES_ENV: "1"}, self.params.data_dir,
+                                                          True, self.workers))
 
     def execute(self) -> bool:
         results = build.execute_book(self.pool, self.workers, self.names, self.params)

@@ -23,6 +23,13 @@ The kernel is told its parent is the worker (``IPKernelApp.parent_handle``: ipyk
 that jupyter_client's interrupts and kills reach its process group and no other), and reads
 stdin from ``/dev/null``, as jupyter_client's own launcher arranges.
 
+Chapters running at once share the cores (:func:`share_cores`): each kernel's BLAS libraries
+get the cores divided by the number of workers. OpenBLAS otherwise starts a thread per core in
+every kernel, and two chapters on two cores then made four threads that wait on each other: the
+cytokines chapter, whose mixed models make many small BLAS calls, took 14.1 s beside the
+expansion chapter with two threads each and 9.4 s with one, printing the same outputs to the
+last digit (measured on the project's 2-core VM, three forced builds each).
+
 Set ``CART_BOOK_COLD_KERNELS=1`` to start every kernel as a new process (the benchmark's
 comparison, and a way out should a library ever misbehave after a fork).
 """
@@ -49,8 +56,25 @@ STACK = ("numpy", "pandas", "scipy.stats", "scipy.optimize", "plotly.graph_objec
          "helpers.chapters", "helpers.plots", "helpers.stats", "helpers.clinical", "helpers.reproduction")
 
 
+BLAS_THREADS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def enabled() -> bool:
     return os.environ.get(COLD_KERNELS_ENV, "") not in ("1", "true", "yes")
+
+
+def share_cores(workers: int) -> int:
+    """Limit this process's BLAS threads, and those of the kernels it forks or starts, to its
+    share of the cores when ``workers`` chapters run at once; returns the threads each gets. A
+    limit the user set (``OPENBLAS_NUM_THREADS``) is kept."""
+    from threadpoolctl import threadpool_limits
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    threads = int(os.environ.get("OPENBLAS_NUM_THREADS") or max(1, cores // max(1, workers)))
+    for variable in BLAS_THREADS_ENV:  # read when a kernel started as a new process loads BLAS
+        os.environ.setdefault(variable, str(threads))
+    threadpool_limits(limits=threads)  # the libraries already loaded here, as forked kernels inherit them
+    return threads
 
 
 def warm_up(data_dir: Path | str | None = None) -> Counter:
