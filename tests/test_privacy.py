@@ -214,3 +214,46 @@ def test_the_passed_cache_is_keyed_by_content_and_kind_not_by_place(tmp_path, mo
     (site / "book" / "chapter.html").write_text('{"cells": ["13 patients"]}')  # same bytes, a page
     privacy.check_site(site, today=TODAY, passed_cache=cache)
     assert scanned == ["book/chapter.html"], "a page is judged as a page even with known bytes"
+
+
+def test_a_new_build_stamp_alone_does_not_make_the_site_be_read_again(tmp_path, monkeypatch):
+    """Every page, CSV and figure copy carries the build stamp, which changes with the checkout:
+    files that differ only by it are not scanned again, the stamp itself always is, and a change
+    anywhere else is scanned as before."""
+    from helpers.site import provenance
+
+    site, cache = tmp_path / "site", tmp_path / "passed.json"
+    (site / "book").mkdir(parents=True)
+    old, new = "commit 0123456789ab; data aaaaaaaaaaaa", "commit 0123456789ab +local changes; data aaaaaaaaaaaa"
+    page, table, figure = site / "book" / "a.html", site / "book" / "t.csv", site / "book" / "f.svg"
+    drawn = b'<svg xmlns="http://www.w3.org/2000/svg"><text>13 patients</text></svg>'
+
+    def stamp_all(line: str) -> None:
+        page.write_text(f'<p>13 patients</p><span class="build-stamp-line">{line}</span>')
+        table.write_bytes(provenance.stamp_csv(b"group,patients\nA,13\n", line))
+        figure.write_bytes(provenance.stamp_svg(drawn, line))
+
+    stamp_all(old)
+    assert privacy.check_site(site, today=TODAY, passed_cache=cache, stamp=old) == []
+    scanned = []
+    real_scan = privacy.scan_text
+    monkeypatch.setattr(privacy, "scan_text", lambda text, path, **kw: scanned.append(path) or real_scan(text, path, **kw))
+    stamp_all(new)
+    assert privacy.check_site(site, today=TODAY, passed_cache=cache, stamp=new) == []
+    assert scanned == ["the build stamp"]
+    # without the stamp to take out, the same files are new bytes
+    scanned.clear()
+    privacy.check_site(site, today=TODAY, passed_cache=cache)
+    assert sorted(scanned) == ["book/a.html", "book/f.svg", "book/t.csv"]
+    # a figure copy as drawn (unstamped) and as published (stamped) are the same file to the cache
+    scanned.clear()
+    figure.write_bytes(drawn)
+    privacy.check_site(site, today=TODAY, passed_cache=cache, stamp=new, files=[figure])
+    assert scanned == ["the build stamp"]
+    # a change beside the stamp is read; a stamp that holds an identifier is reported
+    page.write_text(f'<p>jane.doe@example.org</p><span class="build-stamp-line">{new}</span>')
+    found = privacy.check_site(site, today=TODAY, passed_cache=cache, stamp=new)
+    assert [(f.path, f.kind) for f in found] == [("book/a.html", "e-mail address")]
+    stamp_all("commit by jane.doe@example.org")
+    found = privacy.check_site(site, today=TODAY, passed_cache=cache, stamp="commit by jane.doe@example.org")
+    assert [(f.path, f.kind) for f in found] == [("the build stamp", "e-mail address")]

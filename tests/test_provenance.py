@@ -144,3 +144,37 @@ def test_the_data_origin_decides_what_the_introduction_says(built, tmp_path):
     study.mkdir()
     (study / "patients.csv").write_text("study_id,patient_id,origin\nmine,P1,user\nmine,P2, user\n")
     assert provenance.data_origins(study) == ["user"]
+
+
+def test_the_stamp_is_written_into_pages_after_sphinx_not_into_its_options(tmp_path, monkeypatch):
+    """Sphinx writes every page again when its theme options change: the footer it is given is
+    the same for every stamp, and the stamp goes into the pages afterwards, escaped, touching only
+    pages that show another one."""
+    from types import SimpleNamespace
+
+    from helpers.site import sphinx_site
+
+    def options_for(line: str) -> dict:
+        (tmp_path / "_static").mkdir(exist_ok=True)
+        provenance.stamp_path(tmp_path).write_text(json.dumps({"line": line}))
+        config = SimpleNamespace(html_theme_options={"extra_footer": "<p>synthetic</p>"})
+        sphinx_site.add_build_stamp(SimpleNamespace(srcdir=tmp_path), config)
+        return config.html_theme_options
+
+    assert options_for("commit a") == options_for("commit a +local changes")
+    assert provenance.PAGE_STAMP in options_for("commit a")["extra_footer"]
+    site = tmp_path / "html"
+    (site / "book").mkdir(parents=True)
+    footer = f"<footer>{provenance.PAGE_STAMP}</footer>"
+    for name in ("index.html", "book/a.html"):
+        (site / name).write_text(f"<main>page</main>{footer}", encoding="utf-8")
+    (site / "book" / "no-footer.html").write_text("<main>redirect</main>", encoding="utf-8")
+    assert provenance.stamp_pages(site, "commit <b>a</b> +local changes") == 2
+    page = (site / "book" / "a.html").read_text(encoding="utf-8")
+    assert ('<span class="build-stamp-line">commit &lt;b&gt;a&lt;/b&gt; +local changes</span>; how each chapter'
+            in page and page.startswith("<main>page</main><footer>"))
+    before = {p: p.stat().st_mtime_ns for p in site.rglob("*.html")}
+    assert provenance.stamp_pages(site, "commit <b>a</b> +local changes") == 0
+    assert {p: p.stat().st_mtime_ns for p in site.rglob("*.html")} == before
+    assert provenance.stamp_pages(site, "commit b") == 2
+    assert "commit b</span>" in (site / "index.html").read_text(encoding="utf-8")

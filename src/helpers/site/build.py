@@ -757,7 +757,10 @@ def build_site(strict: bool = True, meanwhile=None) -> int:
     stamp.unlink(missing_ok=True)
     code = _run_jupyter_book(strict, meanwhile)
     if code == 0:
+        from helpers.site import provenance
+
         prune_stale_downloads()
+        provenance.stamp_pages(HTML_DIR, site_stamp_line())
         stamp.write_text(digest)
     return code
 
@@ -791,6 +794,13 @@ def _run_jupyter_book(strict: bool, meanwhile=None) -> int:
         log(f"site build FAILED ({len(warnings)} warning/error line(s))")
         return 1
     return 0
+
+
+def site_stamp_line() -> str:
+    """The build stamp's line the staging wrote (which pages, CSVs and figure copies carry)."""
+    from helpers.site import provenance
+
+    return provenance.read_stamp(SITE_SOURCE_DIR).get("line", "")
 
 
 def privacy_cache() -> Path:
@@ -849,7 +859,7 @@ def privacy_check(figures: bool) -> int:
     start = time.perf_counter()
     copies = HTML_DIR / "_static" / "figures"
     files = [p for p in privacy.site_files(HTML_DIR) if p.is_relative_to(copies) == figures]
-    findings = privacy.check_site(HTML_DIR, files=files, passed_cache=privacy_cache())
+    findings = privacy.check_site(HTML_DIR, files=files, passed_cache=privacy_cache(), stamp=site_stamp_line())
     log(privacy.report(findings) + f" in the {'figure copies' if figures else 'pages'} "
         f"({len(files)} files, {time.perf_counter() - start:.1f} s)")
     return 1 if findings else 0
@@ -869,7 +879,7 @@ class PrivacyPrescan:
         from helpers.site import privacy
 
         privacy.check_site(SITE_SOURCE_DIR, files=privacy.site_files(SITE_SOURCE_DIR),
-                           passed_cache=privacy_cache())
+                           passed_cache=privacy_cache(), stamp=site_stamp_line())
         self.new_copies()
 
     def new_copies(self) -> None:
@@ -877,7 +887,7 @@ class PrivacyPrescan:
 
         new = [p for p in sorted(FIGURES_DRAWN_DIR.glob("fig-*.svg")) if p.name not in self.copies_scanned]
         if new:
-            privacy.check_site(FIGURES_DRAWN_DIR, files=new, passed_cache=privacy_cache())
+            privacy.check_site(FIGURES_DRAWN_DIR, files=new, passed_cache=privacy_cache(), stamp=site_stamp_line())
             self.copies_scanned.update(p.name for p in new)
 
 
@@ -943,18 +953,11 @@ class FigureExport:
             drawn = export_figures.draw(FIGURE_SPECS_DIR, FIGURES_DRAWN_DIR)
             log(f"static figures: {drawn} drawn in {time.perf_counter() - start:.1f} s")
         missing = export_figures.publish(FIGURE_SPECS_DIR, FIGURES_DRAWN_DIR, HTML_DIR, names,
-                                         stamp=self.stamp_line())
+                                         stamp=site_stamp_line())
         if missing:
             log(f"static figure export FAILED: no copy of {', '.join(missing)}")
             return 1
         return 0
-
-    @staticmethod
-    def stamp_line() -> str:
-        """The build stamp :func:`stage_site` wrote, which every figure copy carries."""
-        from helpers.site.provenance import read_stamp
-
-        return read_stamp(SITE_SOURCE_DIR).get("line", "")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

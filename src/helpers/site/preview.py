@@ -97,9 +97,9 @@ def incremental_sphinx(source: Path, html_dir: Path) -> int:
 
 
 def preview_stamp(data_dir) -> dict:
-    """The build stamp of a preview: its pages are work in progress from the start, so the first
-    edit (which makes the checkout differ from its commit) does not change every page's footer and
-    make Sphinx rewrite all of them (16 pages, about 10 s, where the edited one takes 1)."""
+    """The build stamp of a preview: its pages are work in progress from the start, and say so
+    before the first edit makes the checkout differ from its commit. (The stamp no longer reaches
+    Sphinx, see :func:`helpers.site.provenance.stamp_pages`; a new one costs no page rewrite.)"""
     from helpers.site import provenance
 
     stamp = provenance.build_stamp(build.from_notebook(data_dir))

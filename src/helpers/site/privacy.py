@@ -570,7 +570,7 @@ def site_files(html_dir: Path) -> list[Path]:
 
 def check_site(html_dir: Path | str, *, register_csv: Path | str = REGISTER_CSV,
                today: Optional[dt.date] = None, files: Optional[Iterable[Path]] = None,
-               passed_cache: Optional[Path] = None) -> list[Finding]:
+               passed_cache: Optional[Path] = None, stamp: Optional[str] = None) -> list[Finding]:
     """Every finding on the built site under ``html_dir`` (empty list: nothing found).
 
     ``files`` limits the scan to some of the site's files (default: all of
@@ -581,6 +581,13 @@ def check_site(html_dir: Path | str, *, register_csv: Path | str = REGISTER_CSV,
     Files that pass are added to the cache; a file with a finding never is. The names of the
     files and their folders are scanned every time (:func:`scan_name`); a finding shows its
     file's path with those parts masked (:func:`shown_path`).
+
+    ``stamp`` is the build stamp's line, which every page, CSV and figure copy carries and which
+    changes with the checkout (the first edit after a commit adds "+local changes"). With it, a
+    file is remembered by its bytes with the stamp taken out (:func:`without_stamp`), and the
+    stamp is scanned once on its own: a new stamp then does not make every file of the site be
+    read again. The stamp is always a whole element or field (a footer ``<span>``, an SVG
+    ``<metadata>``, a CSV cell), so no finding can reach across its edges.
     """
     html_dir = Path(html_dir)
     if not html_dir.is_dir():
@@ -592,6 +599,9 @@ def check_site(html_dir: Path | str, *, register_csv: Path | str = REGISTER_CSV,
                            else b"") + today.isoformat().encode()).hexdigest()
     passed = _read_cache(passed_cache, rules)
     found: list[Finding] = []
+    forms = stamp_forms(stamp)
+    if forms:
+        found += scan_text(stamp, "the build stamp", allowed_months=allowed, today=today)
     for path in (site_files(html_dir) if files is None else files):
         relative = path.relative_to(html_dir).as_posix()
         named = scan_name(relative)  # a name is not in the bytes the cache is keyed by
@@ -599,7 +609,7 @@ def check_site(html_dir: Path | str, *, register_csv: Path | str = REGISTER_CSV,
         found += named
         data = path.read_bytes()
         # The scan depends on the bytes and on whether the file is a page or a table.
-        key = f"{path.suffix.lower()}:{hashlib.sha256(data).hexdigest()}"
+        key = f"{path.suffix.lower()}:{hashlib.sha256(without_stamp(data, forms)).hexdigest()}"
         if key in passed:
             continue
         text = data.decode("utf-8", errors="replace")
@@ -612,6 +622,26 @@ def check_site(html_dir: Path | str, *, register_csv: Path | str = REGISTER_CSV,
     if passed_cache is not None:
         passed_cache.write_text(json.dumps({"rules": rules, "passed": sorted(passed)}))
     return found
+
+
+def stamp_forms(stamp: Optional[str]) -> tuple[bytes, ...]:
+    """The build stamp as the site's files carry it, longest first: an SVG copy's
+    ``<metadata>`` element, HTML-escaped (a page's footer) and as written (a CSV cell)."""
+    if not stamp:
+        return ()
+    from helpers.escape import escape_html
+
+    shown = escape_html(stamp)
+    forms = {f"<metadata>{shown}</metadata>".encode(), shown.encode(), stamp.encode()}
+    return tuple(sorted(forms, key=len, reverse=True))
+
+
+def without_stamp(data: bytes, forms: tuple[bytes, ...]) -> bytes:
+    """``data`` with every copy of the stamp (in any of its ``forms``) taken out: a figure copy
+    stamped for the site is then the copy as drawn, which the build scans while it is drawn."""
+    for form in forms:
+        data = data.replace(form, b"")
+    return data
 
 
 def _read_cache(path: Optional[Path], rules: str) -> set[str]:

@@ -2,8 +2,8 @@
 
 The **stamp** names the git commit of the sources (with ``+local changes`` when tracked files
 differ from it), a fingerprint of the data the chapters read, and the versions of the packages
-the numbers depend on. Every page shows it in its footer (:mod:`helpers.site.sphinx_site` reads
-``_static/build-stamp.json``), every CSV download carries it in a ``built_from`` column, and
+the numbers depend on. Every page shows it in its footer (:func:`stamp_pages`, in the place
+:mod:`helpers.site.sphinx_site` leaves for it), every CSV download carries it in a ``built_from`` column, and
 every SVG and PNG copy of a figure in its metadata (SVG ``<metadata>``, PNG ``tEXt``).
 
 The **execution report** (page ``book/execution-report``) lists each chapter with the outcome
@@ -21,14 +21,13 @@ import functools
 import hashlib
 import io
 import json
+import re
 import struct
 import subprocess
 import zlib
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-
-import pandas as pd
 
 from helpers.paths import REPO_ROOT
 
@@ -82,6 +81,8 @@ def build_stamp(data_dir: Path) -> dict:
 def data_origins(data_dir: Path) -> list[str]:
     """The ``origin`` values of the patients in the data folder (published, synthetic, user), read
     from each study's patients table: the site says "synthetic" only when no row is a user's."""
+    import pandas as pd  # here, not at the top: Sphinx imports this module for the stamp (0.5 s)
+
     from helpers.contract.files import cohort_folders
 
     try:
@@ -217,6 +218,29 @@ def stamp_png(data: bytes, text: str) -> bytes:
     chunk = struct.pack(">I", len(body)) + b"tEXt" + body + struct.pack(">I", zlib.crc32(b"tEXt" + body))
     end = data.rfind(b"IEND") - 4
     return data[:end] + chunk + data[end:]
+
+
+#: The footer's sentence, with the place of the stamp (filled by :func:`stamp_pages`).
+PAGE_STAMP = ('<p class="build-stamp">Built from <span class="build-stamp-line">the sources named on the '
+              'execution report page</span>; how each chapter ran is on the execution report page.</p>')
+_PAGE_STAMP_LINE = re.compile(r'(<span class="build-stamp-line">)(.*?)(</span>)', re.S)
+
+
+def stamp_pages(html_dir: Path, text: str) -> int:
+    """Write the stamp ``text`` into the footer of every page under ``html_dir`` that shows
+    another; returns how many pages were written. Pages already showing it keep their bytes (and
+    so their privacy check, which goes by bytes)."""
+    from helpers.escape import escape_html
+
+    shown = escape_html(text)
+    written = 0
+    for page in sorted(Path(html_dir).rglob("*.html")):
+        markup = page.read_text(encoding="utf-8")
+        new = _PAGE_STAMP_LINE.sub(lambda m: m.group(1) + shown + m.group(3), markup, count=1)
+        if new != markup:
+            page.write_text(new, encoding="utf-8")
+            written += 1
+    return written
 
 
 def stamped(path: Path, data: bytes, text: str) -> bytes:

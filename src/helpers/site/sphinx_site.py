@@ -7,8 +7,9 @@ declared" in the browser and names a CDN URL. This extension removes Thebe's
 scripts and stylesheet from every page, so pages load with no error and
 reference no CDN.
 
-It also adds the build stamp to every page's footer: the commit, data fingerprint and package
-versions the build wrote to ``_static/build-stamp.json`` (:mod:`helpers.site.provenance`).
+It also gives every page's footer a place for the build stamp, which the build fills after
+Sphinx with the commit, data fingerprint and package versions it wrote to
+``_static/build-stamp.json`` (:mod:`helpers.site.provenance`).
 
 Table numbers
 -------------
@@ -142,16 +143,17 @@ def unwrap_plain_tokens(app, pagename, templatename, context, doctree) -> None:
 
 
 def add_build_stamp(app, config) -> None:
-    from helpers.escape import escape_html
-    from helpers.site.provenance import read_stamp
+    """The footer's place for the build stamp (:data:`helpers.site.provenance.PAGE_STAMP`), the
+    same whatever the stamp says: the build writes the stamp into every page after Sphinx
+    (:func:`helpers.site.provenance.stamp_pages`). Were the stamp itself in the theme's options,
+    a new stamp (the first edit after a commit adds "+local changes") would change the options
+    and make Sphinx write all 17 pages again, where the edited one takes a second."""
+    from helpers.site.provenance import PAGE_STAMP, read_stamp
 
-    line = read_stamp(app.srcdir).get("line")
-    if line is None:
+    if not read_stamp(app.srcdir):
         return
     options = dict(config.html_theme_options or {})
-    options["extra_footer"] = (options.get("extra_footer", "")
-                               + f'<p class="build-stamp">Built from {escape_html(line)}; how each chapter '
-                               + 'ran is on the execution report page.</p>')
+    options["extra_footer"] = options.get("extra_footer", "") + PAGE_STAMP
     config.html_theme_options = options
 
 
