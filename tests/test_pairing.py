@@ -35,6 +35,35 @@ def test_an_edited_twin_is_detected(tmp_path, monkeypatch):
     assert len(problems) == 1 and "jupytext --sync book/baselines.md" in problems[0]
 
 
+def test_twins_that_agreed_are_not_compared_again_until_a_byte_changes(tmp_path, monkeypatch):
+    for folder in ("book", "notebooks"):
+        (tmp_path / folder).mkdir()
+    md, ipynb = tmp_path / "book" / "baselines.md", tmp_path / "notebooks" / "baselines.ipynb"
+    md.write_bytes((build.BOOK_DIR / "baselines.md").read_bytes())
+    in_sync = (build.NOTEBOOKS_DIR / "baselines.ipynb").read_bytes()
+    ipynb.write_bytes(in_sync)
+    monkeypatch.setattr(build, "BOOK_DIR", tmp_path / "book")
+    monkeypatch.setattr(build, "NOTEBOOKS_DIR", tmp_path / "notebooks")
+    cache = tmp_path / "twins.json"
+    compared = []
+    real = build.twins_difference
+    monkeypatch.setattr(build, "twins_difference", lambda *a: compared.append(a[0]) or real(*a))
+    assert build.pairing_problems(["baselines"], cache=cache) == [] and compared == ["baselines"]
+    assert build.pairing_problems(["baselines"], cache=cache) == [] and compared == ["baselines"]
+    # a code cell edited in the notebook twin alone: compared again, and reported every time
+    notebook = json.loads(ipynb.read_text())
+    next(c for c in reversed(notebook["cells"]) if c["cell_type"] == "code")["source"] = ["print('only here')\n"]
+    ipynb.write_text(json.dumps(notebook))
+    for _ in range(2):
+        problems = build.pairing_problems(["baselines"], cache=cache)
+        assert len(problems) == 1 and "jupytext --sync book/baselines.md" in problems[0]
+    assert compared == ["baselines"] * 3
+    # a cache that is not JSON is ignored
+    cache.write_text("{not json")
+    ipynb.write_bytes(in_sync)
+    assert build.pairing_problems(["baselines"], cache=cache) == [] and len(compared) == 4
+
+
 def test_a_missing_notebook_twin_is_reported(tmp_path, monkeypatch):
     monkeypatch.setattr(build, "NOTEBOOKS_DIR", tmp_path)
     problems = build.pairing_problems(["baselines"])
