@@ -178,3 +178,11 @@ def test_the_stamp_is_written_into_pages_after_sphinx_not_into_its_options(tmp_p
     assert {p: p.stat().st_mtime_ns for p in site.rglob("*.html")} == before
     assert provenance.stamp_pages(site, "commit b") == 2
     assert "commit b</span>" in (site / "index.html").read_text(encoding="utf-8")
+    # Sphinx's build-finished handler (the runner's and the preview's builds) writes the staged
+    # stamp, and leaves the pages of a failed build alone
+    app = SimpleNamespace(srcdir=tmp_path, outdir=site)
+    options_for("commit c")
+    sphinx_site.write_build_stamp(app, RuntimeError("build failed"))
+    assert "commit b</span>" in (site / "index.html").read_text(encoding="utf-8")
+    sphinx_site.write_build_stamp(app, None)
+    assert "commit c</span>" in (site / "index.html").read_text(encoding="utf-8")

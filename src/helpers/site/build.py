@@ -168,7 +168,8 @@ def pairing_problems(names: list[str], cache: Optional[Path] = PAIRS_CACHE) -> l
     no-change rebuild."""
     from importlib import metadata
 
-    agreed = _read_json(cache) if cache else {}
+    before = layers.read_json_cache(cache)
+    agreed = dict(before)
     version = metadata.version("jupytext").encode()
     problems = []
     for name in names:
@@ -176,16 +177,18 @@ def pairing_problems(names: list[str], cache: Optional[Path] = PAIRS_CACHE) -> l
         if not ipynb.exists():
             problems.append(f"{name}: notebooks/{name}.ipynb is missing (run: jupytext --sync book/{name}.md)")
             continue
-        key = hashlib.sha256(version + b"\0" + md.read_bytes() + b"\0" + ipynb.read_bytes()).hexdigest()
-        if agreed.pop(name, None) == key:
-            agreed[name] = key
+        digest = hashlib.sha256(version)
+        _hash_files(digest, [md, ipynb])
+        key = digest.hexdigest()
+        if agreed.get(name) == key:
             continue
         problem = twins_difference(name, md, ipynb)
         if problem:
             problems.append(problem)
+            agreed.pop(name, None)
         else:
             agreed[name] = key
-    if cache:
+    if cache and agreed != before:
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps(agreed, indent=1, sort_keys=True))
     return problems
@@ -204,14 +207,6 @@ def twins_difference(name: str, md: Path, ipynb: Path) -> str:
         return (f"{name}: book/{name}.md and notebooks/{name}.ipynb differ "
                 f"(run: jupytext --sync book/{name}.md):\n    " + "\n    ".join(first))
     return ""
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        found = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return found if isinstance(found, dict) else {}
 
 
 def _hash_files(digest, paths) -> None:
@@ -793,10 +788,7 @@ def build_site(strict: bool = True, meanwhile=None) -> int:
     stamp.unlink(missing_ok=True)
     code = _run_jupyter_book(strict, meanwhile)
     if code == 0:
-        from helpers.site import provenance
-
         prune_stale_downloads()
-        provenance.stamp_pages(HTML_DIR, site_stamp_line())
         stamp.write_text(digest)
     return code
 

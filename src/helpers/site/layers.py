@@ -112,7 +112,7 @@ def dependencies(modules: list[str], root: Path = HELPERS_DIR, cache: Path | Non
     (a package named in ``modules`` counts whole; an imported one with its ``__init__``).
     With ``cache`` (a JSON file), each file's imports are kept there by its size and
     modification time: parsing every source file took 0.6 s of each rebuild."""
-    kept = _read_cache(cache)
+    kept = read_json_cache(cache)
     found: dict[str, list] = {}
 
     def imports(path: Path) -> list[tuple[str, int]]:
@@ -152,7 +152,8 @@ def dependencies(modules: list[str], root: Path = HELPERS_DIR, cache: Path | Non
     return sorted(seen)
 
 
-def _read_cache(cache: Path | None) -> dict:
+def read_json_cache(cache: Path | None) -> dict:
+    """A JSON cache file's content; {} when there is none or it was cut short."""
     if cache is None:
         return {}
     try:

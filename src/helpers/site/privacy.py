@@ -599,7 +599,9 @@ def check_site(html_dir: Path | str, *, register_csv: Path | str = REGISTER_CSV,
                            else b"") + today.isoformat().encode()).hexdigest()
     passed = _read_cache(passed_cache, rules)
     found: list[Finding] = []
-    forms = stamp_forms(stamp)
+    from helpers.site.provenance import stamp_forms
+
+    forms = stamp_forms(stamp) if stamp else ()
     if forms:
         found += scan_text(stamp, "the build stamp", allowed_months=allowed, today=today)
     for path in (site_files(html_dir) if files is None else files):
@@ -622,18 +624,6 @@ def check_site(html_dir: Path | str, *, register_csv: Path | str = REGISTER_CSV,
     if passed_cache is not None:
         passed_cache.write_text(json.dumps({"rules": rules, "passed": sorted(passed)}))
     return found
-
-
-def stamp_forms(stamp: Optional[str]) -> tuple[bytes, ...]:
-    """The build stamp as the site's files carry it, longest first: an SVG copy's
-    ``<metadata>`` element, HTML-escaped (a page's footer) and as written (a CSV cell)."""
-    if not stamp:
-        return ()
-    from helpers.escape import escape_html
-
-    shown = escape_html(stamp)
-    forms = {f"<metadata>{shown}</metadata>".encode(), shown.encode(), stamp.encode()}
-    return tuple(sorted(forms, key=len, reverse=True))
 
 
 def without_stamp(data: bytes, forms: tuple[bytes, ...]) -> bytes:

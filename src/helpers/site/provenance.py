@@ -206,10 +206,24 @@ def stamp_csv(data: bytes, text: str) -> bytes:
 
 
 def stamp_svg(data: bytes, text: str) -> bytes:
+    at = data.find(b">", data.find(b"<svg")) + 1
+    return data[:at] + _svg_metadata(text) + data[at:]
+
+
+def _svg_metadata(text: str) -> bytes:
     from helpers.escape import escape_html
 
-    at = data.find(b">", data.find(b"<svg")) + 1
-    return data[:at] + f"<metadata>{escape_html(text)}</metadata>".encode() + data[at:]
+    return f"<metadata>{escape_html(text)}</metadata>".encode()
+
+
+def stamp_forms(text: str) -> tuple[bytes, ...]:
+    """The bytes the stamping functions put into the site's files for the stamp ``text``,
+    longest first: an SVG copy's ``<metadata>`` element (:func:`stamp_svg`), a page's footer
+    text, escaped (:func:`stamp_pages`), and a CSV cell, as written (:func:`stamp_csv`)."""
+    from helpers.escape import escape_html
+
+    forms = {_svg_metadata(text), escape_html(text).encode(), text.encode()}
+    return tuple(sorted(forms, key=len, reverse=True))
 
 
 def stamp_png(data: bytes, text: str) -> bytes:

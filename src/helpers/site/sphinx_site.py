@@ -7,8 +7,8 @@ declared" in the browser and names a CDN URL. This extension removes Thebe's
 scripts and stylesheet from every page, so pages load with no error and
 reference no CDN.
 
-It also gives every page's footer a place for the build stamp, which the build fills after
-Sphinx with the commit, data fingerprint and package versions it wrote to
+It also gives every page's footer a place for the build stamp, which it fills once the pages
+are written with the commit, data fingerprint and package versions it wrote to
 ``_static/build-stamp.json`` (:mod:`helpers.site.provenance`).
 
 Table numbers
@@ -145,7 +145,7 @@ def unwrap_plain_tokens(app, pagename, templatename, context, doctree) -> None:
 def add_build_stamp(app, config) -> None:
     """The footer's place for the build stamp (:data:`helpers.site.provenance.PAGE_STAMP`), the
     same whatever the stamp says: the build writes the stamp into every page after Sphinx
-    (:func:`helpers.site.provenance.stamp_pages`). Were the stamp itself in the theme's options,
+    (:func:`write_build_stamp`). Were the stamp itself in the theme's options,
     a new stamp (the first edit after a commit adds "+local changes") would change the options
     and make Sphinx write all 17 pages again, where the edited one takes a second."""
     from helpers.site.provenance import PAGE_STAMP, read_stamp
@@ -155,6 +155,18 @@ def add_build_stamp(app, config) -> None:
     options = dict(config.html_theme_options or {})
     options["extra_footer"] = options.get("extra_footer", "") + PAGE_STAMP
     config.html_theme_options = options
+
+
+def write_build_stamp(app, exception) -> None:
+    """After a build that succeeded, by the runner or the preview alike: the stamp into every
+    page's footer (see :func:`add_build_stamp`)."""
+    from pathlib import Path
+
+    from helpers.site.provenance import read_stamp, stamp_pages
+
+    line = read_stamp(app.srcdir).get("line")
+    if exception is None and line:
+        stamp_pages(Path(app.outdir), line)
 
 
 def tag_data_origin(app, config) -> None:
@@ -199,6 +211,7 @@ def setup(app):
     app.connect("html-page-context", drop_thebe, priority=900)
     app.connect("html-page-context", unwrap_plain_tokens)
     app.connect("config-inited", add_build_stamp)
+    app.connect("build-finished", write_build_stamp)
     app.connect("config-inited", tag_data_origin)
     app.connect("missing-reference", absent_table_reference)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
